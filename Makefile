@@ -1,0 +1,42 @@
+# PGXS build for customer_tracking (C++17, libphonenumber).
+EXTENSION = customer_tracking
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = customer_tracking
+OBJS = $(patsubst %.cpp,%.o,$(wildcard src/*.cpp))
+
+# Install scripts: every versioned script in sql/ (upgrade scripts are never listed by hand).
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+TESTS = $(sort $(wildcard test/sql/*.sql))
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+# scripts/test.sh may point these at a temporary copy (to stand in for missing expected files).
+CT_REGRESS_INPUTDIR ?= test
+CT_ISOLATION_INPUTDIR ?= test/isolation
+REGRESS_OPTS = --inputdir=$(CT_REGRESS_INPUTDIR) --load-extension=pgcrypto
+
+ISOLATION_SPECS = $(sort $(wildcard test/isolation/specs/*.spec))
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(ISOLATION_SPECS))
+ISOLATION_OPTS = --inputdir=$(CT_ISOLATION_INPUTDIR) --load-extension=pgcrypto
+
+# Prefer the PostgreSQL 15 pg_config (the /usr/bin/pg_config wrapper picks the newest installed).
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PG_CPPFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers -fno-omit-frame-pointer
+SHLIB_LINK = -lphonenumber -lstdc++
+
+# The JIT bitcode step would compile the C++ sources with clang and libphonenumber headers; not needed.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# PGXS compiles .cpp with CXXFLAGS; keep the C-only warning flags out of C++.
+override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement -Wmissing-format-attribute -Wimplicit-fallthrough=3 -Wcast-function-type,$(CXXFLAGS)) -Wimplicit-fallthrough
+
+.PHONY: unit
+# GoogleTest unit tests of the pure C++ sources (CMakeLists.txt), built in build/.
+# Builds only the test executables, not the CMake mirror of the extension module.
+unit:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPG_CONFIG=$(PG_CONFIG) >/dev/null
+	cmake --build build --target unit_tests -j2
+	ctest --test-dir build --output-on-failure

@@ -1,0 +1,52 @@
+/*
+ * customer_tracking.h: declarations shared by the PostgreSQL-facing sources.
+ *
+ * Only files that talk to PostgreSQL include this header; the pure C++ parts
+ * (phone identity, customer statistics) have headers of their own and no
+ * PostgreSQL dependency, so they can be unit-tested without a server.
+ */
+#ifndef CUSTOMER_TRACKING_H
+#define CUSTOMER_TRACKING_H
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+}
+
+/* GUCs (module.cpp). */
+extern char *ct_default_region; /* customer_tracking.default_region */
+extern bool ct_strict;          /* customer_tracking.strict */
+extern char *ct_column_map;     /* customer_tracking.column_map */
+extern bool ct_retrack;         /* customer_tracking.retrack (backfill) */
+
+/* Per-module initialisation, called once from _PG_init. */
+void ct_phone_init(void);
+void ct_trigger_init(void);
+
+/* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */
+bool ct_region_is_known(const char *region);
+
+/*
+ * Normalises raw to E.164 in out (at least CT_E164_BUFSIZE bytes) using
+ * region as the default region. Returns one of the CT_PHONE_* codes; never
+ * throws and never raises a PostgreSQL error.
+ */
+#define CT_E164_BUFSIZE 32
+enum ct_phone_status
+{
+	CT_PHONE_VALID = 0,
+	CT_PHONE_MISSING,	/* NULL, empty or only blanks */
+	CT_PHONE_TOO_LONG,	/* longer than any phone number could be */
+	CT_PHONE_INVALID,	/* not a valid number for the region */
+	CT_PHONE_INTERNAL	/* libphonenumber failed (e.g. out of memory) */
+};
+int ct_phone_normalize(const char *raw, size_t len, const char *region, char *out);
+const char *ct_phone_status_reason(int status);
+
+
+
+/* Customer identity (customer_id.cpp). */
+struct pg_uuid_t;
+/* The shop_customers.id of (shop, E.164 phone): a name-based UUID (v5). */
+void ct_customer_id(const pg_uuid_t *shop_id, const char *e164, size_t len, pg_uuid_t *out);
+#endif

@@ -1,0 +1,448 @@
+/*
+ * host_cache.cpp: what the trigger needs to know about shop_orders and the
+ * extension's own tables, resolved once per backend.
+ *
+ * Column mapping and status lists come from customer_tracking_settings;
+ * attribute numbers, types and output functions from the relation; the
+ * statements are prepared once and kept (SPI_keepplan). A relcache callback
+ * drops the cache when shop_orders or one of the extension's tables changes
+ * (customer_tracking_map_column() sends such an invalidation). A cache that
+ * was replaced while a trigger may still use it is freed at transaction end.
+ */
+#include "customer_tracking.h"
+#include "pg_boundary.hpp"
+#include "tracking.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+}
+
+static const char *const field_names[FIELD_COUNT] = {
+	"id", "shop_id", "customer_phone", "total_price", "created_at", "payment_status", "customer_email",
+	"customer_name", "network", "shop_slug", "referrer", "utm_source", "utm_medium", "utm_campaign"};
+
+static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false, false,
+											 false, false, false, false, false, false, false};
+
+static HostCache *current_cache = nullptr;
+static List *retired_caches = NIL; /* replaced caches, freed at transaction end */
+
+static void free_cache(HostCache *hc)
+{
+	for (int i = 0; i < P_COUNT; i++)
+		if (hc->plans[i] != nullptr)
+			SPI_freeplan(hc->plans[i]);
+	delete hc->statuses;
+	MemoryContextDelete(hc->cxt);
+}
+
+static void invalidate_on_relcache(Datum arg, Oid relid)
+{
+	HostCache *hc = current_cache;
+	if (hc == nullptr || !hc->valid)
+		return;
+	if (relid == InvalidOid || relid == hc->orders_relid || relid == hc->customers_relid ||
+		relid == hc->ledger_relid || relid == hc->issues_relid || relid == hc->settings_relid)
+		hc->valid = false;
+}
+
+static void free_retired_at_xact_end(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	while (retired_caches != NIL)
+	{
+		HostCache *hc = static_cast<HostCache *>(linitial(retired_caches));
+		retired_caches = list_delete_first(retired_caches);
+		free_cache(hc);
+	}
+}
+
+void ct_trigger_init(void)
+{
+	CacheRegisterRelcacheCallback(invalidate_on_relcache, (Datum) 0);
+	RegisterXactCallback(free_retired_at_xact_end, nullptr);
+}
+
+static Oid relation_in(Oid schema, const char *name)
+{
+	Oid relid = get_relname_relid(name, schema);
+	if (!OidIsValid(relid))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+						errmsg("customer_tracking: table %s.%s is missing", get_namespace_name(schema), name),
+						errhint("Reinstall the extension: DROP EXTENSION customer_tracking; CREATE EXTENSION "
+								"customer_tracking;")));
+	return relid;
+}
+
+static Oid relation_owner(Oid relid)
+{
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid owner;
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/* Reads column mapping and status lists (SPI must be connected). */
+static void read_settings(HostCache *hc, const char *columns[FIELD_COUNT])
+{
+	char *sql = psprintf("SELECT setting, value FROM %s.customer_tracking_settings", hc->schema_sql);
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "customer_tracking: could not read customer_tracking_settings");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char *setting = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		MemoryContext old = MemoryContextSwitchTo(hc->cxt);
+
+		if (strncmp(setting, "column:", 7) == 0)
+		{
+			for (int f = 0; f < FIELD_COUNT; f++)
+				if (strcmp(setting + 7, field_names[f]) == 0)
+					columns[f] = pstrdup(value);
+		}
+		else if (strcmp(setting, "paid_statuses") == 0)
+			hc->statuses->SetPaid(value);
+		else if (strcmp(setting, "unpaid_statuses") == 0)
+			hc->statuses->SetUnpaid(value);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void resolve_columns(HostCache *hc, Relation orders, const char *columns[FIELD_COUNT])
+{
+	TupleDesc desc = RelationGetDescr(orders);
+
+	for (int f = 0; f < FIELD_COUNT; f++)
+	{
+		const char *column = columns[f] != nullptr ? columns[f] : field_names[f];
+		AttrNumber attnum = column[0] == '\0' ? InvalidAttrNumber : get_attnum(hc->orders_relid, column);
+
+		if (attnum < 0)
+			attnum = InvalidAttrNumber; /* system columns are not order data */
+		if (attnum == InvalidAttrNumber)
+		{
+			if (field_required[f])
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("customer_tracking: shop_orders has no column \"%s\" for field %s",
+								column, field_names[f]),
+						 errhint("Map it with SELECT customer_tracking_map_column('%s', '<column>').",
+								 field_names[f])));
+			hc->attnum[f] = InvalidAttrNumber;
+			continue;
+		}
+
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		hc->attnum[f] = attnum;
+		hc->atttype[f] = att->atttypid;
+		hc->attbyval[f] = att->attbyval;
+		hc->attlen[f] = att->attlen;
+		hc->is_text[f] = att->atttypid == TEXTOID || att->atttypid == VARCHAROID;
+
+		if ((f == FIELD_ID || f == FIELD_SHOP_ID) && att->atttypid != UUIDOID)
+			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+							errmsg("customer_tracking: shop_orders.%s must be of type uuid", column)));
+		if (f == FIELD_CREATED_AT && att->atttypid != TIMESTAMPTZOID && att->atttypid != TIMESTAMPOID &&
+			att->atttypid != DATEOID)
+			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+							errmsg("customer_tracking: shop_orders.%s must be a timestamp or date", column)));
+		if (!hc->is_text[f])
+		{
+			Oid output;
+			bool varlena;
+			getTypeOutputInfo(att->atttypid, &output, &varlena);
+			fmgr_info_cxt(output, &hc->output[f], hc->cxt);
+		}
+	}
+
+	hc->link_attnum = get_attnum(hc->orders_relid, "shop_customer_id");
+	if (hc->link_attnum <= 0 ||
+		TupleDescAttr(desc, hc->link_attnum - 1)->atttypid != UUIDOID)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+						errmsg("customer_tracking: shop_orders.shop_customer_id (uuid) is missing"),
+						errhint("Run SELECT customer_tracking_attach();")));
+}
+
+static void prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
+{
+	SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(types));
+	if (plan == nullptr)
+		elog(ERROR, "customer_tracking: could not prepare statement %d: %s", id,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "customer_tracking: could not keep statement %d", id);
+	hc->plans[id] = plan;
+}
+
+static void prepare_statements(HostCache *hc)
+{
+	const char *s = hc->schema_sql;
+	const char *orders_shop = quote_identifier(get_attname(hc->orders_relid, hc->attnum[FIELD_SHOP_ID], false));
+	static const Oid ledger_types[CT_LEDGER_NARGS] = {
+		UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, NUMERICOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	static const Oid customer_add_types[CT_CUSTOMER_ADD_NARGS] = {
+		UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, NUMERICOID,
+		TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
+	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
+	static const Oid ensure_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
+	static const Oid issue_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID};
+	static const Oid resolve_types[3] = {UUIDOID, UUIDOID, TEXTARRAYOID};
+	const char *ledger_columns =
+		"shop_customer_id, purchase_completed, purchase_amount, accessed_at, network, "
+		"accessed_via_slug, referrer, utm_source, utm_medium, utm_campaign, shop_id";
+
+	prepare(hc, P_LEDGER_INSERT,
+			psprintf("INSERT INTO %s.customer_tracking (id, shop_order_id, shop_customer_id, shop_id, "
+					 "accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
+					 "network, referrer, utm_source, utm_medium, utm_campaign) "
+					 "VALUES ($1, $1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12) "
+					 "ON CONFLICT (id) DO NOTHING RETURNING 1",
+					 s),
+			CT_LEDGER_NARGS, ledger_types);
+	prepare(hc, P_LEDGER_UPDATE,
+			psprintf("UPDATE %s.customer_tracking SET shop_customer_id = $2, accessed_via_slug = $4, "
+					 "accessed_at = $5, completed_at = CASE WHEN $6 THEN coalesce(completed_at, $13) END, "
+					 "purchase_completed = $6, purchase_amount = $7, network = $8, referrer = $9, "
+					 "utm_source = $10, utm_medium = $11, utm_campaign = $12, updated_at = now() "
+					 "WHERE id = $1 AND shop_id = $3",
+					 s),
+			CT_LEDGER_NARGS, ledger_types);
+	prepare(hc, P_LEDGER_SELECT,
+			psprintf("SELECT %s FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2", ledger_columns, s),
+			2, two_uuids);
+	prepare(hc, P_LEDGER_DELETE,
+			psprintf("DELETE FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2 RETURNING %s", s,
+					 ledger_columns),
+			2, two_uuids);
+
+	/*
+	 * Increment-only: every expression reads the conflicting (locked, latest)
+	 * row and the parameters only. An earlier purchase than the customer's
+	 * first is left to the recompute path (WHERE), which also moves the
+	 * new-customer day in the rollups.
+	 */
+	prepare(hc, P_CUSTOMER_ADD,
+			psprintf("INSERT INTO %s.shop_customers AS c (id, shop_id, phone_number, email, customer_name, "
+					 "total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
+					 "first_order_id, first_source_slug, network_purchases, preferred_network) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
+					 "CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
+					 "CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
+					 "CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb END, "
+					 "CASE WHEN $7 THEN $12 END) "
+					 "ON CONFLICT (id) DO UPDATE SET "
+					 "email = coalesce(EXCLUDED.email, c.email), "
+					 "customer_name = coalesce(EXCLUDED.customer_name, c.customer_name), "
+					 "total_orders = c.total_orders + EXCLUDED.total_orders, "
+					 "total_purchases = c.total_purchases + EXCLUDED.total_purchases, "
+					 "total_spent = c.total_spent + EXCLUDED.total_spent, "
+					 "first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE c.first_purchase_at END, "
+					 "first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE c.first_order_id END, "
+					 "first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE c.first_source_slug END, "
+					 "last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE c.last_purchase_at END, "
+					 "network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
+					 "jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::int, 0) + 1) "
+					 "ELSE c.network_purchases END, "
+					 "preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
+					 "WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
+					 "WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 > "
+					 "coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) THEN $12 "
+					 "WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 = "
+					 "coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) "
+					 "AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
+					 "ELSE c.preferred_network END, "
+					 "updated_at = now() "
+					 "WHERE NOT ($7 AND c.first_purchase_at IS NOT NULL "
+					 "AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
+					 "RETURNING total_purchases, first_purchase_at, ($7 AND first_order_id = $10)",
+					 s),
+			CT_CUSTOMER_ADD_NARGS, customer_add_types);
+	prepare(hc, P_CUSTOMER_ENSURE,
+			psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
+					 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+					 s),
+			5, ensure_types);
+	prepare(hc, P_CUSTOMER_LOCK,
+			psprintf("SELECT total_purchases, first_purchase_at FROM %s.shop_customers "
+					 "WHERE id = $1 AND shop_id = $2 FOR UPDATE",
+					 s),
+			2, two_uuids);
+	prepare(hc, P_CUSTOMER_RECOMPUTE,
+			psprintf("UPDATE %s.shop_customers c SET total_orders = a.orders, total_purchases = a.purchases, "
+					 "total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
+					 "first_order_id = a.first_id, first_source_slug = a.first_slug, "
+					 "network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
+					 "FROM (SELECT count(*)::int AS orders, "
+					 "count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
+					 "coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
+					 "min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
+					 "max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
+					 "(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id, "
+					 "(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
+					 "FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
+					 "(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
+					 "(SELECT network, count(*) AS purchases FROM %s.customer_tracking "
+					 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
+					 "GROUP BY network) n) AS networks, "
+					 "(SELECT network FROM %s.customer_tracking "
+					 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
+					 "GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS preferred "
+					 "FROM %s.customer_tracking t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
+					 "WHERE c.id = $1 AND c.shop_id = $2 "
+					 "RETURNING c.total_orders, c.total_purchases, c.first_purchase_at",
+					 s, s, s, s),
+			2, two_uuids);
+	prepare(hc, P_CUSTOMER_DELETE,
+			psprintf("DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders = 0 "
+					 "AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE o.shop_customer_id = c.id AND o.%s = $2)",
+					 s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_shop),
+			2, two_uuids);
+	prepare(hc, P_ISSUE_UPSERT,
+			psprintf("INSERT INTO %s.customer_tracking_issues AS i (shop_id, shop_order_id, issue, detail, untracked) "
+					 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
+					 "detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
+					 "resolved_at = NULL",
+					 s),
+			5, issue_types);
+	prepare(hc, P_ISSUE_RESOLVE,
+			psprintf("UPDATE %s.customer_tracking_issues SET resolved_at = now() "
+					 "WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND issue <> ALL ($3)",
+					 s),
+			3, resolve_types);
+	prepare(hc, P_ISSUE_DELETE,
+			psprintf("DELETE FROM %s.customer_tracking_issues WHERE shop_id = $1 AND shop_order_id = $2", s),
+			2, two_uuids);
+	ct_rollup_prepare(hc);
+
+	hc->truncate_sql = MemoryContextStrdup(
+		hc->cxt, psprintf("DELETE FROM %s.customer_tracking; DELETE FROM %s.shop_customers; "
+						  "DELETE FROM %s.customer_tracking_issues; %s",
+						  s, s, s, ct_rollup_truncate_sql(hc)));
+}
+
+static HostCache *build_cache(Relation orders, Oid schema)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "customer_tracking host cache",
+											  ALLOCSET_SMALL_SIZES);
+	HostCache *hc = static_cast<HostCache *>(MemoryContextAllocZero(cxt, sizeof(HostCache)));
+	const char *columns[FIELD_COUNT] = {};
+	MemoryContext old;
+
+	hc->cxt = cxt;
+	hc->statuses = new ct::rules::StatusVocabulary();
+	/* Until it is complete, an error must not leak the half-built cache. */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	retired_caches = lappend(retired_caches, hc);
+	MemoryContextSwitchTo(old);
+
+	old = MemoryContextSwitchTo(cxt);
+	hc->orders_relid = RelationGetRelid(orders);
+	hc->schema = schema;
+	hc->schema_sql = pstrdup(quote_identifier(get_namespace_name(hc->schema)));
+	hc->customers_relid = relation_in(hc->schema, "shop_customers");
+	hc->ledger_relid = relation_in(hc->schema, "customer_tracking");
+	hc->issues_relid = relation_in(hc->schema, "customer_tracking_issues");
+	hc->settings_relid = relation_in(hc->schema, "customer_tracking_settings");
+	hc->owner = relation_owner(hc->customers_relid);
+	hc->zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	memset(&hc->nil_uuid, 0, sizeof(hc->nil_uuid));
+	hc->search_path = static_cast<OverrideSearchPath *>(palloc0(sizeof(OverrideSearchPath)));
+	hc->search_path->schemas = list_make1_oid(hc->schema);
+	hc->search_path->addCatalog = true;
+	hc->search_path->addTemp = false;
+	for (int i = 0; i < CT_TEXT_FIELDS; i++)
+	{
+		static const int field_of[CT_TEXT_FIELDS] = {FIELD_EMAIL,	 FIELD_NAME,		FIELD_NETWORK,	  FIELD_SLUG,
+													 FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
+		hc->truncated_code[i] = psprintf("%s_truncated", field_names[field_of[i]]);
+	}
+	MemoryContextSwitchTo(old);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "customer_tracking: SPI_connect failed");
+	PushOverrideSearchPath(hc->search_path);
+	read_settings(hc, columns);
+	resolve_columns(hc, orders, columns);
+	prepare_statements(hc);
+	PopOverrideSearchPath();
+	SPI_finish();
+
+	retired_caches = list_delete_ptr(retired_caches, hc);
+	hc->valid = true;
+	return hc;
+}
+
+const HostCache *ct_host_cache(Relation orders, Oid trigger_function)
+{
+	HostCache *hc = current_cache;
+
+	if (hc != nullptr && hc->valid && hc->orders_relid == RelationGetRelid(orders))
+		return hc;
+
+	hc = build_cache(orders, get_func_namespace(trigger_function));
+	if (current_cache != nullptr)
+	{
+		/* A trigger further up the stack may still hold it: free at transaction end. */
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		retired_caches = lappend(retired_caches, current_cache);
+		MemoryContextSwitchTo(old);
+	}
+	current_cache = hc;
+	return hc;
+}
+
+bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after)
+{
+	for (int f = 0; f <= FIELD_COUNT; f++)
+	{
+		AttrNumber attnum = f < FIELD_COUNT ? hc->attnum[f] : hc->link_attnum;
+		bool before_null;
+		bool after_null;
+		Datum a;
+		Datum b;
+
+		if (attnum == InvalidAttrNumber)
+			continue;
+		a = heap_getattr(before, attnum, desc, &before_null);
+		b = heap_getattr(after, attnum, desc, &after_null);
+		if (before_null != after_null)
+			return true;
+		if (before_null)
+			continue;
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		if (!datumIsEqual(a, b, att->attbyval, att->attlen))
+			return true;
+	}
+	return false;
+}
+
+/* customer_tracking_invalidate(): makes every backend re-read the settings. */
+CT_FUNCTION(ct_invalidate)
+{
+	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid orders = get_relname_relid("shop_orders", schema);
+
+	CacheInvalidateRelcacheByRelid(get_relname_relid("customer_tracking_settings", schema));
+	if (OidIsValid(orders))
+		CacheInvalidateRelcacheByRelid(orders);
+	PG_RETURN_VOID();
+}

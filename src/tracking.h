@@ -1,0 +1,201 @@
+/*
+ * tracking.h: state shared by the trigger (trigger.cpp), the host-table cache
+ * (host_cache.cpp) and the shop rollups (rollup.cpp).
+ */
+#ifndef CT_TRACKING_H
+#define CT_TRACKING_H
+
+#include "customer_tracking.h"
+#include "order_rules.hpp"
+
+extern "C" {
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+/* The shop_orders fields the extension reads (customer_tracking_fields()). */
+enum OrderField
+{
+	FIELD_ID,
+	FIELD_SHOP_ID,
+	FIELD_PHONE,
+	FIELD_AMOUNT,
+	FIELD_CREATED_AT,
+	FIELD_STATUS,
+	FIELD_EMAIL,
+	FIELD_NAME,
+	FIELD_NETWORK,
+	FIELD_SLUG,
+	FIELD_REFERRER,
+	FIELD_UTM_SOURCE,
+	FIELD_UTM_MEDIUM,
+	FIELD_UTM_CAMPAIGN,
+	FIELD_COUNT
+};
+
+/* Text fields kept (clipped to their column width) in the extension's tables. */
+enum TextField
+{
+	CT_TEXT_EMAIL,
+	CT_TEXT_NAME,
+	CT_TEXT_NETWORK,
+	CT_TEXT_SLUG,
+	CT_TEXT_REFERRER,
+	CT_TEXT_UTM_SOURCE,
+	CT_TEXT_UTM_MEDIUM,
+	CT_TEXT_UTM_CAMPAIGN,
+	CT_TEXT_FIELDS
+};
+
+/* Prepared statements, kept for the life of the cache. */
+enum PlanId
+{
+	P_LEDGER_INSERT,
+	P_LEDGER_UPDATE,
+	P_LEDGER_SELECT,
+	P_LEDGER_DELETE,
+	P_CUSTOMER_ADD,
+	P_CUSTOMER_ENSURE,
+	P_CUSTOMER_LOCK,
+	P_CUSTOMER_RECOMPUTE,
+	P_CUSTOMER_DELETE,
+	P_ISSUE_UPSERT,
+	P_ISSUE_RESOLVE,
+	P_ISSUE_DELETE,
+	P_ROLLUP_SHOP,
+	P_ROLLUP_DAILY,
+	P_ROLLUP_SLUG,
+	P_COUNT
+};
+
+#define CT_LEDGER_NARGS 13
+#define CT_CUSTOMER_ADD_NARGS 12
+
+/* Everything resolved once per backend about the host table and the extension. */
+struct HostCache
+{
+	bool valid;
+	MemoryContext cxt;
+	Oid orders_relid;
+	Oid schema;
+	const char *schema_sql; /* quoted schema name */
+	Oid customers_relid;
+	Oid ledger_relid;
+	Oid issues_relid;
+	Oid settings_relid;
+	Oid owner; /* owner of shop_customers: the trigger writes as this role */
+	AttrNumber attnum[FIELD_COUNT]; /* InvalidAttrNumber when the host has no such column */
+	Oid atttype[FIELD_COUNT];
+	bool is_text[FIELD_COUNT];
+	FmgrInfo output[FIELD_COUNT];
+	bool attbyval[FIELD_COUNT];
+	int16 attlen[FIELD_COUNT];
+	AttrNumber link_attnum; /* shop_orders.shop_customer_id */
+	const char *truncated_code[CT_TEXT_FIELDS];
+	ct::rules::StatusVocabulary *statuses;
+	OverrideSearchPath *search_path;
+	SPIPlanPtr plans[P_COUNT];
+	const char *truncate_sql;
+	Datum zero; /* numeric 0 */
+	pg_uuid_t nil_uuid;
+};
+
+/*
+ * The cache for the orders relation a trigger fired on; (re)built on demand.
+ * The extension's schema is the trigger function's.
+ */
+const HostCache *ct_host_cache(Relation orders, Oid trigger_function);
+
+/* False when an UPDATE changed none of the columns the extension reads. */
+bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
+							   HeapTuple after);
+
+/* How one customer's purchase count and first purchase moved in an event. */
+struct CustomerChange
+{
+	bool known; /* false: no such customer row */
+	pg_uuid_t shop;
+	pg_uuid_t customer;
+	int before_purchases;
+	int after_purchases;
+	bool before_first_at_null;
+	TimestampTz before_first_at;
+	bool after_first_at_null;
+	TimestampTz after_first_at;
+	bool first_moved;
+};
+
+struct TextValue
+{
+	const char *data; /* not NUL-terminated */
+	int len;		  /* bytes, after clipping to the column width */
+	int full_len;	  /* bytes before clipping */
+	bool isnull;
+};
+
+#define CT_MAX_ISSUES 16
+
+struct Issue
+{
+	const char *code;
+	char *detail;
+	bool untracked;
+};
+
+struct OrderImage
+{
+	bool id_null;
+	pg_uuid_t id;
+	bool shop_null;
+	pg_uuid_t shop;
+	TextValue phone;
+	TextValue status;
+	bool amount_null;
+	Datum amount; /* numeric */
+	bool at_null;
+	TimestampTz at;
+	TextValue text[CT_TEXT_FIELDS]; /* email, name, network, slug, referrer, utm x3 */
+	bool link_null;					/* the shop_customer_id column */
+	pg_uuid_t link;
+
+	/* derived */
+	int phone_status;
+	char e164[CT_E164_BUFSIZE];
+	bool trackable;
+	pg_uuid_t customer; /* valid when trackable */
+	ct::rules::StatusClass status_class;
+	bool purchase;
+	int nissues;
+	Issue issues[CT_MAX_ISSUES];
+};
+
+/* What an order's ledger row says it contributed. */
+struct LedgerRow
+{
+	bool present;
+	pg_uuid_t customer;
+	pg_uuid_t shop;
+	bool purchase;
+	Datum amount;
+	TimestampTz at;
+	bool network_null;
+	char *network;
+	bool slug_null;
+	char *slug;
+	char *attribution; /* referrer, UTM fields: compared as one string */
+};
+
+
+/* Shop rollups (rollup.cpp): statements, TRUNCATE clean-up, and applying an event. */
+void ct_rollup_prepare(HostCache *hc);
+const char *ct_rollup_truncate_sql(const HostCache *hc);
+
+void ct_rollup_apply(const HostCache *hc, const OrderImage *after, const LedgerRow *before,
+					 const CustomerChange *changes, int nchanges, MemoryContext cxt);
+
+#endif

@@ -1,0 +1,926 @@
+/*
+ * trigger.cpp: the triggers on shop_orders.
+ *
+ * customer_tracking_link (BEFORE INSERT OR UPDATE, row): sets
+ *   shop_customer_id to the customer's name-based id, or NULL when the order
+ *   cannot be tracked. No table access, so an INSERT that ends in ON CONFLICT
+ *   leaves nothing behind, and linking costs no second UPDATE.
+ * customer_tracking_track (AFTER INSERT OR UPDATE OR DELETE, row): keeps the
+ *   ledger (customer_tracking), the customer's stats (shop_customers), the
+ *   shop rollups and the issue record in step with the order.
+ * customer_tracking_truncate (AFTER TRUNCATE, statement): clears them.
+ *
+ * What an order has contributed is read from its ledger row, never from OLD,
+ * so a change is applied exactly once even if earlier changes bypassed the
+ * trigger. Additions are increment-only upserts whose expressions read only
+ * the locked customer row (safe under READ COMMITTED re-checks); anything
+ * that removes or alters a counted purchase locks the customer first and then
+ * recomputes it from the ledger in a later statement, with a fresh snapshot.
+ *
+ * Boundary rule (pg_boundary.hpp): this file calls PostgreSQL throughout, so
+ * no object with a destructor lives in any of its frames; C++ is used for
+ * the noexcept rules in order_rules.hpp only.
+ */
+#include "customer_tracking.h"
+#include "order_rules.hpp"
+#include "pg_boundary.hpp"
+#include "tracking.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+using ct::rules::ChangeKind;
+using ct::rules::StatusClass;
+
+/* ------------------------------------------------------------------------
+ * Decoding an order row
+ * ------------------------------------------------------------------------ */
+
+static void add_issue(OrderImage *img, const char *code, bool untracked, char *detail)
+{
+	if (img->nissues < CT_MAX_ISSUES)
+	{
+		img->issues[img->nissues].code = code;
+		img->issues[img->nissues].detail = detail;
+		img->issues[img->nissues].untracked = untracked;
+		img->nissues++;
+	}
+}
+
+/* A short, printable excerpt of an offending value for the issue record. */
+static char *excerpt(const char *data, int len)
+{
+	int clip = pg_mbcliplen(data, len, 64);
+	return psprintf("%.*s%s", clip, data, clip < len ? "..." : "");
+}
+
+static void read_text(const HostCache *hc, HeapTuple tuple, TupleDesc desc, int field, int limit,
+					  TextValue *out)
+{
+	AttrNumber attnum = hc->attnum[field];
+	bool isnull = true;
+	Datum value = (Datum) 0;
+
+	out->data = nullptr;
+	out->len = out->full_len = 0;
+	out->isnull = true;
+	if (attnum == InvalidAttrNumber)
+		return;
+	value = heap_getattr(tuple, attnum, desc, &isnull);
+	if (isnull)
+		return;
+	if (hc->is_text[field])
+	{
+		text *t = DatumGetTextPP(value);
+		out->data = VARDATA_ANY(t);
+		out->full_len = VARSIZE_ANY_EXHDR(t);
+	}
+	else
+	{
+		char *s = OutputFunctionCall(const_cast<FmgrInfo *>(&hc->output[field]), value);
+		out->data = s;
+		out->full_len = strlen(s);
+	}
+	out->isnull = false;
+	out->len = limit > 0 ? pg_mbcharcliplen(out->data, out->full_len, limit) : out->full_len;
+}
+
+static const int text_field_of[CT_TEXT_FIELDS] = {FIELD_EMAIL,	  FIELD_NAME,		FIELD_NETWORK,	  FIELD_SLUG,
+												  FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
+static const int text_limit_of[CT_TEXT_FIELDS] = {255, 255, 50, 255, 255, 255, 255, 255};
+
+static Datum amount_as_numeric(const HostCache *hc, Datum value)
+{
+	switch (hc->atttype[FIELD_AMOUNT])
+	{
+		case NUMERICOID:
+			return value;
+		case INT2OID:
+			return DirectFunctionCall1(int2_numeric, value);
+		case INT4OID:
+			return DirectFunctionCall1(int4_numeric, value);
+		case INT8OID:
+			return DirectFunctionCall1(int8_numeric, value);
+		case FLOAT4OID:
+			return DirectFunctionCall1(float4_numeric, value);
+		case FLOAT8OID:
+			return DirectFunctionCall1(float8_numeric, value);
+		default:
+		{
+			char *s = OutputFunctionCall(const_cast<FmgrInfo *>(&hc->output[FIELD_AMOUNT]), value);
+			return DirectFunctionCall3(numeric_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid),
+									   Int32GetDatum(-1));
+		}
+	}
+}
+
+static TimestampTz time_as_timestamptz(const HostCache *hc, Datum value)
+{
+	switch (hc->atttype[FIELD_CREATED_AT])
+	{
+		case TIMESTAMPOID:
+			return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
+		case DATEOID:
+			return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+		default:
+			return DatumGetTimestampTz(value);
+	}
+}
+
+/* Reads the fields of one version of an order and decides how it is tracked. */
+static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, OrderImage *img)
+{
+	bool isnull;
+	Datum value;
+
+	memset(img, 0, sizeof(*img));
+
+	value = heap_getattr(tuple, hc->attnum[FIELD_ID], desc, &isnull);
+	img->id_null = isnull;
+	if (!isnull)
+		img->id = *DatumGetUUIDP(value);
+
+	value = heap_getattr(tuple, hc->attnum[FIELD_SHOP_ID], desc, &isnull);
+	img->shop_null = isnull;
+	if (!isnull)
+		img->shop = *DatumGetUUIDP(value);
+
+	read_text(hc, tuple, desc, FIELD_PHONE, 0, &img->phone);
+	read_text(hc, tuple, desc, FIELD_STATUS, 0, &img->status);
+	for (int i = 0; i < CT_TEXT_FIELDS; i++)
+		read_text(hc, tuple, desc, text_field_of[i], text_limit_of[i], &img->text[i]);
+
+	value = heap_getattr(tuple, hc->attnum[FIELD_AMOUNT], desc, &isnull);
+	img->amount_null = isnull;
+	if (!isnull)
+		img->amount = amount_as_numeric(hc, value);
+
+	value = heap_getattr(tuple, hc->attnum[FIELD_CREATED_AT], desc, &isnull);
+	img->at_null = isnull;
+	if (!isnull)
+		img->at = time_as_timestamptz(hc, value);
+
+	value = heap_getattr(tuple, hc->link_attnum, desc, &isnull);
+	img->link_null = isnull;
+	if (!isnull)
+		img->link = *DatumGetUUIDP(value);
+
+	/* Trackability: everything needed to count the order exactly. */
+	img->trackable = !img->id_null;
+	if (img->shop_null)
+	{
+		img->trackable = false;
+		add_issue(img, "missing_shop", true, nullptr);
+	}
+
+	if (img->phone.isnull)
+		img->phone_status = CT_PHONE_MISSING;
+	else
+		img->phone_status = ct_phone_normalize(img->phone.data, img->phone.full_len,
+											   ct_default_region, img->e164);
+	if (img->phone_status != CT_PHONE_VALID)
+	{
+		img->trackable = false;
+		add_issue(img, ct_phone_status_reason(img->phone_status), true,
+				  img->phone.isnull ? nullptr : excerpt(img->phone.data, img->phone.full_len));
+	}
+
+	if (img->amount_null)
+	{
+		img->trackable = false;
+		add_issue(img, "missing_amount", true, nullptr);
+	}
+	else
+	{
+		Numeric num = DatumGetNumeric(img->amount);
+		if (numeric_is_nan(num) || numeric_is_inf(num))
+		{
+			img->trackable = false;
+			add_issue(img, "invalid_amount", true, numeric_normalize(num));
+		}
+		else if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, img->amount, hc->zero)) < 0)
+		{
+			img->trackable = false;
+			add_issue(img, "negative_amount", true, numeric_normalize(num));
+		}
+	}
+
+	if (img->at_null)
+	{
+		img->trackable = false;
+		add_issue(img, "missing_created_at", true, nullptr);
+	}
+	else if (TIMESTAMP_NOT_FINITE(img->at))
+	{
+		img->trackable = false;
+		add_issue(img, "invalid_created_at", true, nullptr);
+	}
+
+	/* The status decides whether the order is a purchase. */
+	if (hc->attnum[FIELD_STATUS] == InvalidAttrNumber)
+		img->status_class = StatusClass::kPaid;
+	else if (img->status.isnull)
+		img->status_class = StatusClass::kMissing;
+	else
+		img->status_class = hc->statuses->Classify(
+			std::string_view(img->status.data, static_cast<size_t>(img->status.full_len)));
+	img->purchase = img->status_class == StatusClass::kPaid;
+	if (img->status_class == StatusClass::kUnknown)
+		add_issue(img, "unknown_status", false, excerpt(img->status.data, img->status.full_len));
+	else if (img->status_class == StatusClass::kMissing)
+		add_issue(img, "missing_status", false, nullptr);
+
+	for (int i = 0; i < CT_TEXT_FIELDS; i++)
+		if (!img->text[i].isnull && img->text[i].len < img->text[i].full_len)
+			add_issue(img, hc->truncated_code[i], false,
+					  psprintf("%d characters, kept the first %d",
+							   pg_mbstrlen_with_len(img->text[i].data, img->text[i].full_len),
+							   text_limit_of[i]));
+
+	if (img->trackable)
+		ct_customer_id(&img->shop, img->e164, strlen(img->e164), &img->customer);
+}
+
+static bool uuid_equal(const pg_uuid_t *a, const pg_uuid_t *b)
+{
+	return memcmp(a->data, b->data, UUID_LEN) == 0;
+}
+
+static const char *uuid_text(const pg_uuid_t *u)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t *>(u))));
+}
+
+static void raise_if_strict(const OrderImage *img)
+{
+	StringInfoData codes;
+
+	if (!ct_strict || img->nissues == 0)
+		return;
+	initStringInfo(&codes);
+	for (int i = 0; i < img->nissues; i++)
+		appendStringInfo(&codes, "%s%s", i ? ", " : "", img->issues[i].code);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("customer_tracking: order %s rejected: %s",
+					img->id_null ? "(no id)" : uuid_text(&img->id), codes.data),
+			 errhint("customer_tracking.strict is on; turn it off to save such orders untracked.")));
+}
+
+/* ------------------------------------------------------------------------
+ * BEFORE trigger: link the order
+ * ------------------------------------------------------------------------ */
+
+CT_FUNCTION(ct_link_order)
+{
+	TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+	HeapTuple tuple;
+	TupleDesc desc;
+	const HostCache *hc;
+	OrderImage *img;
+	Datum link_value;
+	bool link_null;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("customer_tracking_link_order() must fire BEFORE INSERT OR UPDATE "
+							   "FOR EACH ROW")));
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
+														: trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
+
+	/* Unrelated updates (fulfilment status, notes, ...) keep their link. */
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !ct_retrack &&
+		!ct_tracked_fields_changed(hc, desc, trigdata->tg_trigtuple, tuple))
+		return PointerGetDatum(tuple);
+
+	img = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
+	decode_order(hc, tuple, desc, img);
+	raise_if_strict(img);
+
+	link_null = !img->trackable;
+	if (link_null == img->link_null && (link_null || uuid_equal(&img->customer, &img->link)))
+		return PointerGetDatum(tuple);
+
+	link_value = link_null ? (Datum) 0 : UUIDPGetDatum(&img->customer);
+	{
+		int attnum = hc->link_attnum;
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &link_value, &link_null);
+	}
+	return PointerGetDatum(tuple);
+}
+
+/* ------------------------------------------------------------------------
+ * AFTER trigger: ledger, customer stats, rollups, issues
+ * ------------------------------------------------------------------------ */
+
+static char *attribution_of(const OrderImage *img)
+{
+	StringInfoData buf;
+	initStringInfo(&buf);
+	for (int i = CT_TEXT_REFERRER; i < CT_TEXT_FIELDS; i++)
+	{
+		if (img->text[i].isnull)
+			appendStringInfoString(&buf, "\x01");
+		else
+			appendBinaryStringInfo(&buf, img->text[i].data, img->text[i].len);
+		appendStringInfoChar(&buf, '\x02');
+	}
+	return buf.data;
+}
+
+static Datum text_datum(const TextValue *t)
+{
+	return PointerGetDatum(cstring_to_text_with_len(t->data, t->len));
+}
+
+/* Parameters shared by the ledger insert and update plans. */
+static void ledger_params(const OrderImage *img, TimestampTz completed_at, Datum *values, char *nulls)
+{
+	static const int ledger_text[] = {CT_TEXT_SLUG,		  CT_TEXT_NETWORK,	  CT_TEXT_REFERRER,
+									  CT_TEXT_UTM_SOURCE, CT_TEXT_UTM_MEDIUM, CT_TEXT_UTM_CAMPAIGN};
+	static const int ledger_pos[] = {3, 7, 8, 9, 10, 11};
+
+	memset(nulls, ' ', CT_LEDGER_NARGS);
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	values[2] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	values[4] = TimestampTzGetDatum(img->at);
+	values[5] = BoolGetDatum(img->purchase);
+	values[6] = img->amount;
+	values[12] = TimestampTzGetDatum(completed_at);
+	if (!img->purchase)
+		nulls[12] = 'n';
+	for (int i = 0; i < 6; i++)
+	{
+		const TextValue *t = &img->text[ledger_text[i]];
+		if (t->isnull)
+			nulls[ledger_pos[i]] = 'n';
+		else
+			values[ledger_pos[i]] = text_datum(t);
+	}
+}
+
+static char *spi_text(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+{
+	Datum d = SPI_getbinval(tuple, desc, col, isnull);
+	return *isnull ? nullptr : TextDatumGetCString(d);
+}
+
+/* Copies the ledger columns returned by the select/delete plans (caller's context). */
+static void read_ledger(LedgerRow *row, MemoryContext cxt)
+{
+	MemoryContext old;
+	HeapTuple tuple;
+	TupleDesc desc;
+	bool isnull;
+	StringInfoData attribution;
+
+	row->present = SPI_processed > 0;
+	if (!row->present)
+		return;
+	old = MemoryContextSwitchTo(cxt);
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	row->customer = *DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &isnull));
+	row->shop = *DatumGetUUIDP(SPI_getbinval(tuple, desc, 11, &isnull));
+	row->purchase = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
+	row->amount = datumCopy(SPI_getbinval(tuple, desc, 3, &isnull), false, -1);
+	row->at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
+	row->network = spi_text(tuple, desc, 5, &row->network_null);
+	row->slug = spi_text(tuple, desc, 6, &row->slug_null);
+	initStringInfo(&attribution);
+	for (int col = 7; col <= 10; col++)
+	{
+		char *s = spi_text(tuple, desc, col, &isnull);
+		appendStringInfoString(&attribution, isnull ? "\x01" : s);
+		appendStringInfoChar(&attribution, '\x02');
+	}
+	row->attribution = attribution.data;
+	MemoryContextSwitchTo(old);
+}
+
+static void contribution_of_ledger(const LedgerRow *row, const pg_uuid_t *order,
+								   ct::rules::Contribution *c)
+{
+	c->present = row->present;
+	if (!row->present)
+		return;
+	c->customer = std::string_view(reinterpret_cast<const char *>(row->customer.data), UUID_LEN);
+	c->order = std::string_view(reinterpret_cast<const char *>(order->data), UUID_LEN);
+	c->purchase = row->purchase;
+	c->amount = numeric_normalize(DatumGetNumeric(row->amount));
+	c->purchased_at = row->at;
+	c->network_null = row->network_null;
+	if (!row->network_null)
+		c->network = row->network;
+	c->slug_null = row->slug_null;
+	if (!row->slug_null)
+		c->slug = row->slug;
+}
+
+static void contribution_of_order(const OrderImage *img, const LedgerRow *ledger,
+								  ct::rules::Contribution *c)
+{
+	c->present = img->trackable;
+	if (!img->trackable)
+		return;
+	c->customer = std::string_view(reinterpret_cast<const char *>(img->customer.data), UUID_LEN);
+	c->order = std::string_view(reinterpret_cast<const char *>(img->id.data), UUID_LEN);
+	c->purchase = img->purchase;
+	c->amount = numeric_normalize(DatumGetNumeric(img->amount));
+	c->purchased_at = img->at;
+	c->network_null = img->text[CT_TEXT_NETWORK].isnull;
+	if (!c->network_null)
+		c->network = std::string_view(img->text[CT_TEXT_NETWORK].data,
+									  static_cast<size_t>(img->text[CT_TEXT_NETWORK].len));
+	c->slug_null = img->text[CT_TEXT_SLUG].isnull;
+	if (!c->slug_null)
+		c->slug = std::string_view(img->text[CT_TEXT_SLUG].data,
+								   static_cast<size_t>(img->text[CT_TEXT_SLUG].len));
+	c->attribution_changed = ledger->present && strcmp(attribution_of(img), ledger->attribution) != 0;
+}
+
+static void exec_plan(const HostCache *hc, int plan, Datum *values, const char *nulls, bool read_only,
+					  long count, int expected)
+{
+	int rc = SPI_execute_plan(hc->plans[plan], values, nulls, read_only, count);
+	if (rc != expected)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("customer_tracking: internal statement %d failed: %s", plan,
+							   SPI_result_code_string(rc))));
+}
+
+/* Increment-only upsert of the customer for an added purchase or order. */
+static void customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
+						 CustomerChange *change)
+{
+	Datum values[CT_CUSTOMER_ADD_NARGS];
+	char nulls[CT_CUSTOMER_ADD_NARGS];
+	const TextValue *email = &img->text[CT_TEXT_EMAIL];
+	const TextValue *name = &img->text[CT_TEXT_NAME];
+	const TextValue *slug = &img->text[CT_TEXT_SLUG];
+	const TextValue *network = &img->text[CT_TEXT_NETWORK];
+	bool isnull;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	values[2] = PointerGetDatum(cstring_to_text(img->e164));
+	if (email->isnull)
+		nulls[3] = 'n';
+	else
+		values[3] = text_datum(email);
+	if (name->isnull)
+		nulls[4] = 'n';
+	else
+		values[4] = text_datum(name);
+	values[5] = Int32GetDatum(order_delta);
+	values[6] = BoolGetDatum(img->purchase);
+	values[7] = img->amount;
+	values[8] = TimestampTzGetDatum(img->at);
+	values[9] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
+	if (slug->isnull)
+		nulls[10] = 'n';
+	else
+		values[10] = text_datum(slug);
+	if (network->isnull)
+		nulls[11] = 'n';
+	else
+		values[11] = text_datum(network);
+
+	exec_plan(hc, P_CUSTOMER_ADD, values, nulls, false, 0, SPI_OK_INSERT_RETURNING);
+	change->shop = img->shop;
+	change->customer = img->customer;
+	change->after_purchases =
+		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	change->before_purchases = change->after_purchases - (img->purchase ? 1 : 0);
+	change->after_first_at_null = false;
+	change->after_first_at =
+		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	change->after_first_at_null = isnull;
+	change->first_moved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	change->known = true;
+}
+
+static void customer_ensure(const HostCache *hc, const OrderImage *img)
+{
+	Datum values[5];
+	char nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	const TextValue *email = &img->text[CT_TEXT_EMAIL];
+	const TextValue *name = &img->text[CT_TEXT_NAME];
+
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	values[2] = PointerGetDatum(cstring_to_text(img->e164));
+	if (email->isnull)
+		nulls[3] = 'n';
+	else
+		values[3] = text_datum(email);
+	if (name->isnull)
+		nulls[4] = 'n';
+	else
+		values[4] = text_datum(name);
+	exec_plan(hc, P_CUSTOMER_ENSURE, values, nulls, false, 0, SPI_OK_INSERT);
+}
+
+static void customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
+						  CustomerChange *change)
+{
+	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(customer)),
+					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
+	bool isnull;
+
+	exec_plan(hc, P_CUSTOMER_LOCK, values, nullptr, false, 0, SPI_OK_SELECT);
+	change->shop = *shop;
+	change->customer = *customer;
+	change->known = SPI_processed > 0;
+	if (!change->known)
+		return;
+	change->before_purchases =
+		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	change->before_first_at =
+		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	change->before_first_at_null = isnull;
+}
+
+/* Recomputes a locked customer from the ledger; deletes it when no order is left. */
+static void customer_recompute(const HostCache *hc, CustomerChange *change)
+{
+	Datum values[2] = {UUIDPGetDatum(&change->customer), UUIDPGetDatum(&change->shop)};
+	bool isnull;
+	int orders;
+
+	if (!change->known)
+		return;
+	exec_plan(hc, P_CUSTOMER_RECOMPUTE, values, nullptr, false, 0, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 0)
+	{
+		change->known = false;
+		return;
+	}
+	orders = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	change->after_purchases =
+		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	change->after_first_at =
+		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	change->after_first_at_null = isnull;
+	change->first_moved = change->after_first_at_null != change->before_first_at_null ||
+						  (!isnull && change->after_first_at != change->before_first_at);
+	if (orders == 0)
+		exec_plan(hc, P_CUSTOMER_DELETE, values, nullptr, false, 0, SPI_OK_DELETE);
+}
+
+static void issues_record(const HostCache *hc, const OrderImage *img, const OrderImage *before)
+{
+	const pg_uuid_t *shop = img->shop_null ? &hc->nil_uuid : &img->shop;
+
+	for (int i = 0; i < img->nissues; i++)
+	{
+		const Issue *issue = &img->issues[i];
+		bool seen_before = false;
+		Datum values[5];
+		char nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+		for (int j = 0; before != nullptr && j < before->nissues; j++)
+			if (strcmp(before->issues[j].code, issue->code) == 0)
+				seen_before = true;
+
+		values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(shop));
+		values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
+		values[2] = CStringGetTextDatum(issue->code);
+		if (issue->detail == nullptr)
+			nulls[3] = 'n';
+		else
+			values[3] = CStringGetTextDatum(issue->detail);
+		values[4] = BoolGetDatum(issue->untracked);
+		exec_plan(hc, P_ISSUE_UPSERT, values, nulls, false, 0, SPI_OK_INSERT);
+
+		if (!seen_before)
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("customer_tracking: order %s %s: %s", uuid_text(&img->id),
+							issue->untracked ? "saved untracked" : "tracked with a caveat",
+							issue->code),
+					 issue->untracked
+						 ? errdetail("The order was saved without a customer link. It is listed in "
+									 "customer_tracking_untracked and links once it is fixed.")
+						 : errdetail("Recorded in customer_tracking_issues.")));
+	}
+}
+
+static void issues_resolve(const HostCache *hc, const OrderImage *before, const OrderImage *after)
+{
+	Datum values[3];
+	Datum *codes;
+	ArrayType *current;
+
+	if (before->nissues == 0)
+		return;
+	codes = static_cast<Datum *>(palloc(sizeof(Datum) * (after->nissues + 1)));
+	for (int i = 0; i < after->nissues; i++)
+		codes[i] = CStringGetTextDatum(after->issues[i].code);
+	current = construct_array(codes, after->nissues, TEXTOID, -1, false, TYPALIGN_INT);
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
+	values[2] = PointerGetDatum(current);
+	exec_plan(hc, P_ISSUE_RESOLVE, values, nullptr, false, 0, SPI_OK_UPDATE);
+}
+
+static void issues_forget(const HostCache *hc, const OrderImage *before)
+{
+	Datum values[2];
+
+	if (before->nissues == 0)
+		return;
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
+	exec_plan(hc, P_ISSUE_DELETE, values, nullptr, false, 0, SPI_OK_DELETE);
+}
+
+static void ledger_write(const HostCache *hc, int plan, const OrderImage *img, TimestampTz completed_at)
+{
+	Datum values[CT_LEDGER_NARGS];
+	char nulls[CT_LEDGER_NARGS];
+
+	ledger_params(img, completed_at, values, nulls);
+	exec_plan(hc, plan, values, nulls, false, 0,
+			  plan == P_LEDGER_INSERT ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE);
+}
+
+static void ledger_fetch(const HostCache *hc, int plan, const pg_uuid_t *order, const pg_uuid_t *shop,
+						 LedgerRow *row, MemoryContext cxt)
+{
+	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(order)),
+					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
+
+	exec_plan(hc, plan, values, nullptr, false, 0,
+			  plan == P_LEDGER_SELECT ? SPI_OK_SELECT : SPI_OK_DELETE_RETURNING);
+	read_ledger(row, cxt);
+}
+
+/* Applies one row event. Runs inside SPI, as the extension's owner. */
+static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryContext cxt)
+{
+	TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
+	bool is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+	bool is_delete = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	OrderImage *before = nullptr;
+	OrderImage *after = nullptr;
+	LedgerRow ledger;
+	ct::rules::Contribution was;
+	ct::rules::Contribution now;
+	ChangeKind kind;
+	CustomerChange changes[2];
+	int nchanges = 0;
+	TimestampTz completed_at;
+
+	memset(&ledger, 0, sizeof(ledger));
+	memset(changes, 0, sizeof(changes));
+
+	if (!is_insert)
+	{
+		before = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
+		decode_order(hc, trigdata->tg_trigtuple, desc, before);
+	}
+	if (!is_delete)
+	{
+		after = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
+		decode_order(hc, is_insert ? trigdata->tg_trigtuple : trigdata->tg_newtuple, desc, after);
+		/* A link the BEFORE trigger did not set (disabled, or a later trigger changed the order). */
+		if (after->trackable && (after->link_null || !uuid_equal(&after->link, &after->customer)))
+		{
+			after->trackable = false;
+			add_issue(after, "not_linked", true,
+					  pstrdup("shop_customer_id does not match the order's shop and phone; run "
+							  "customer_tracking_backfill()"));
+		}
+	}
+
+	/* Issues: record the current ones, resolve or forget the old ones. */
+	if (after != nullptr && after->nissues > 0)
+		issues_record(hc, after, before);
+	if (before != nullptr && after != nullptr)
+		issues_resolve(hc, before, after);
+	else if (before != nullptr)
+		issues_forget(hc, before);
+
+	/* The ledger says what the order contributed so far. */
+	if (is_insert)
+	{
+		if (!after->trackable)
+			return;
+		ledger_write(hc, P_LEDGER_INSERT, after, after->at);
+		if (SPI_processed > 0)
+		{
+			customer_add(hc, after, 1, &changes[0]);
+			ct_rollup_apply(hc, after, nullptr, &changes[0], 1, cxt);
+			return;
+		}
+		/* A stale ledger row for this id: handle as an update. */
+		ledger_fetch(hc, P_LEDGER_SELECT, &after->id, &after->shop, &ledger, cxt);
+	}
+	else if (is_delete || !before->trackable || !after->trackable ||
+			 !uuid_equal(&before->id, &after->id) || !uuid_equal(&before->shop, &after->shop))
+		ledger_fetch(hc, P_LEDGER_DELETE, &before->id,
+					 before->shop_null ? &hc->nil_uuid : &before->shop, &ledger, cxt);
+	else
+		ledger_fetch(hc, P_LEDGER_SELECT, &before->id, &before->shop, &ledger, cxt);
+
+	contribution_of_ledger(&ledger, before != nullptr ? &before->id : &after->id, &was);
+	if (after != nullptr)
+		contribution_of_order(after, &ledger, &now);
+	kind = ct::rules::Classify(was, now);
+	completed_at = GetCurrentStatementStartTimestamp();
+
+	switch (kind)
+	{
+		case ChangeKind::kNothing:
+			return;
+		case ChangeKind::kLedgerOnly:
+			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
+			return;
+		case ChangeKind::kAddOrder:
+			/* The old ledger row (if any) was deleted above. */
+			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
+			customer_add(hc, after, 1, &changes[0]);
+			ct_rollup_apply(hc, after, nullptr, &changes[0], 1, cxt);
+			return;
+		case ChangeKind::kBecamePurchase:
+			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
+			customer_add(hc, after, 0, &changes[0]);
+			ct_rollup_apply(hc, after, &ledger, &changes[0], 1, cxt);
+			return;
+		case ChangeKind::kRecompute:
+			break;
+	}
+
+	/*
+	 * Lock every customer involved, in id order (no deadlock between two
+	 * orders moving in opposite directions), then rewrite the ledger and
+	 * recompute from it in statements that see everything committed before
+	 * the locks were granted.
+	 */
+	{
+		const pg_uuid_t *ids[2];
+		const pg_uuid_t *shops[2];
+		int n = 0;
+
+		if (ledger.present)
+		{
+			ids[n] = &ledger.customer;
+			shops[n] = &ledger.shop;
+			n++;
+		}
+		if (now.present && !(n == 1 && uuid_equal(ids[0], &after->customer)))
+		{
+			customer_ensure(hc, after);
+			ids[n] = &after->customer;
+			shops[n] = &after->shop;
+			n++;
+		}
+		if (n == 2 && memcmp(ids[0]->data, ids[1]->data, UUID_LEN) > 0)
+		{
+			std::swap(ids[0], ids[1]);
+			std::swap(shops[0], shops[1]);
+		}
+		for (int i = 0; i < n; i++)
+			customer_lock(hc, ids[i], shops[i], &changes[i]);
+		nchanges = n;
+	}
+
+	if (now.present)
+	{
+		if (ledger.present && uuid_equal(&ledger.customer, &after->customer) &&
+			uuid_equal(&ledger.shop, &after->shop) && !is_delete)
+			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
+		else
+			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
+	}
+
+	for (int i = 0; i < nchanges; i++)
+		customer_recompute(hc, &changes[i]);
+	ct_rollup_apply(hc, after, &ledger, changes, nchanges, cxt);
+}
+
+/*
+ * Connects SPI and switches to the owner of the extension's tables (clients
+ * have no write access to them) with a pinned search_path, as ri_triggers.c
+ * does. An error on the way is cleaned up by transaction abort.
+ */
+static void begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_connect failed")));
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(hc->owner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	PushOverrideSearchPath(hc->search_path);
+}
+
+static void end_as_owner(const Oid *save_userid, const int *save_sec_context)
+{
+	PopOverrideSearchPath();
+	SetUserIdAndSecContext(*save_userid, *save_sec_context);
+	if (SPI_finish() != SPI_OK_FINISH)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_finish failed")));
+}
+
+CT_FUNCTION(ct_track_order)
+{
+	TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+	const HostCache *hc;
+	Oid save_userid;
+	int save_sec_context;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("customer_tracking_track_order() must fire AFTER ... FOR EACH ROW")));
+
+	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !ct_retrack &&
+		!ct_tracked_fields_changed(hc, RelationGetDescr(trigdata->tg_relation),
+								   trigdata->tg_trigtuple, trigdata->tg_newtuple))
+		return PointerGetDatum(nullptr);
+
+	begin_as_owner(hc, &save_userid, &save_sec_context);
+	track_row_event(hc, trigdata, cxt);
+	end_as_owner(&save_userid, &save_sec_context);
+	return PointerGetDatum(nullptr);
+}
+
+CT_FUNCTION(ct_truncate_orders)
+{
+	TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+	const HostCache *hc;
+	Oid save_userid;
+	int save_sec_context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("customer_tracking_truncate_orders() must fire AFTER TRUNCATE")));
+	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
+
+	begin_as_owner(hc, &save_userid, &save_sec_context);
+	/* Every order is gone: so is everything derived from them. */
+	if (SPI_execute(hc->truncate_sql, false, 0) < 0)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("customer_tracking: could not clear tracking data after TRUNCATE")));
+	end_as_owner(&save_userid, &save_sec_context);
+	return PointerGetDatum(nullptr);
+}
+
+/* customer_tracking_recompute(shop, customer): the trigger's recompute, for repairs. */
+CT_FUNCTION(ct_recompute_customer)
+{
+	pg_uuid_t *shop = PG_GETARG_UUID_P(0);
+	pg_uuid_t *customer = PG_GETARG_UUID_P(1);
+	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid orders_relid = get_relname_relid("shop_orders", schema);
+	const HostCache *hc;
+	Relation orders;
+	Oid save_userid;
+	int save_sec_context;
+	CustomerChange change;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!OidIsValid(orders_relid))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+						errmsg("customer_tracking: table shop_orders is missing")));
+	orders = table_open(orders_relid, AccessShareLock);
+	hc = ct_host_cache(orders, fcinfo->flinfo->fn_oid);
+	table_close(orders, NoLock);
+
+	memset(&change, 0, sizeof(change));
+	begin_as_owner(hc, &save_userid, &save_sec_context);
+	customer_lock(hc, customer, shop, &change);
+	customer_recompute(hc, &change);
+	if (change.known)
+		ct_rollup_apply(hc, nullptr, nullptr, &change, 1, cxt);
+	end_as_owner(&save_userid, &save_sec_context);
+	PG_RETURN_BOOL(change.known);
+}
