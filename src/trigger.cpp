@@ -473,8 +473,12 @@ static void exec_plan(const HostCache *hc, int plan, Datum *values, const char *
 							   SPI_result_code_string(rc))));
 }
 
-/* Increment-only upsert of the customer for an added purchase or order. */
-static void customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
+/*
+ * Increment-only upsert of the customer for an added purchase or order.
+ * Returns false, changing nothing, when the purchase is earlier than the
+ * customer's first: that case goes through lock-and-recompute.
+ */
+static bool customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
 						 CustomerChange *change)
 {
 	Datum values[CT_CUSTOMER_ADD_NARGS];
@@ -512,6 +516,8 @@ static void customer_add(const HostCache *hc, const OrderImage *img, int order_d
 		values[11] = text_datum(network);
 
 	exec_plan(hc, P_CUSTOMER_ADD, values, nulls, false, 0, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed == 0)
+		return false;
 	change->shop = img->shop;
 	change->customer = img->customer;
 	change->after_purchases =
@@ -523,6 +529,7 @@ static void customer_add(const HostCache *hc, const OrderImage *img, int order_d
 	change->after_first_at_null = isnull;
 	change->first_moved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	change->known = true;
+	return true;
 }
 
 static void customer_ensure(const HostCache *hc, const OrderImage *img)
@@ -681,6 +688,18 @@ static void ledger_fetch(const HostCache *hc, int plan, const pg_uuid_t *order, 
 	read_ledger(row, cxt);
 }
 
+/*
+ * An added purchase that predates the customer's first (a backdated order):
+ * the customer exists (the upsert's WHERE saw it), so lock it and recompute
+ * from the ledger, which already holds the order.
+ */
+static void recompute_after_ledger_write(const HostCache *hc, const OrderImage *img,
+										 CustomerChange *change)
+{
+	customer_lock(hc, &img->customer, &img->shop, change);
+	customer_recompute(hc, change);
+}
+
 /* Applies one row event. Runs inside SPI, as the extension's owner. */
 static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryContext cxt)
 {
@@ -696,6 +715,7 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	CustomerChange changes[2];
 	int nchanges = 0;
 	TimestampTz completed_at;
+	bool ledger_deleted = false;
 
 	memset(&ledger, 0, sizeof(ledger));
 	memset(changes, 0, sizeof(changes));
@@ -735,7 +755,8 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 		ledger_write(hc, P_LEDGER_INSERT, after, after->at);
 		if (SPI_processed > 0)
 		{
-			customer_add(hc, after, 1, &changes[0]);
+			if (!customer_add(hc, after, 1, &changes[0]))
+				recompute_after_ledger_write(hc, after, &changes[0]);
 			ct_rollup_apply(hc, after, nullptr, &changes[0], 1, cxt);
 			return;
 		}
@@ -744,8 +765,12 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	}
 	else if (is_delete || !before->trackable || !after->trackable ||
 			 !uuid_equal(&before->id, &after->id) || !uuid_equal(&before->shop, &after->shop))
+	{
+		/* The row cannot be updated in place (Citus: a statement touches one shop). */
 		ledger_fetch(hc, P_LEDGER_DELETE, &before->id,
 					 before->shop_null ? &hc->nil_uuid : &before->shop, &ledger, cxt);
+		ledger_deleted = true;
+	}
 	else
 		ledger_fetch(hc, P_LEDGER_SELECT, &before->id, &before->shop, &ledger, cxt);
 
@@ -765,12 +790,14 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 		case ChangeKind::kAddOrder:
 			/* The old ledger row (if any) was deleted above. */
 			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
-			customer_add(hc, after, 1, &changes[0]);
+			if (!customer_add(hc, after, 1, &changes[0]))
+				recompute_after_ledger_write(hc, after, &changes[0]);
 			ct_rollup_apply(hc, after, nullptr, &changes[0], 1, cxt);
 			return;
 		case ChangeKind::kBecamePurchase:
 			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
-			customer_add(hc, after, 0, &changes[0]);
+			if (!customer_add(hc, after, 0, &changes[0]))
+				recompute_after_ledger_write(hc, after, &changes[0]);
 			ct_rollup_apply(hc, after, &ledger, &changes[0], 1, cxt);
 			return;
 		case ChangeKind::kRecompute:
@@ -813,8 +840,7 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 
 	if (now.present)
 	{
-		if (ledger.present && uuid_equal(&ledger.customer, &after->customer) &&
-			uuid_equal(&ledger.shop, &after->shop) && !is_delete)
+		if (ledger.present && !ledger_deleted)
 			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
 		else
 			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
