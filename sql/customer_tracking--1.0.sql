@@ -58,12 +58,13 @@ COMMENT ON COLUMN shop_customers.total_spent IS 'Sum of the amounts of those pur
 COMMENT ON COLUMN shop_customers.total_orders IS 'All linked orders of this customer, any status.';
 COMMENT ON COLUMN shop_customers.network_purchases IS 'Purchases per network, e.g. {"MTN": 3}.';
 COMMENT ON COLUMN shop_customers.first_order_id IS 'The purchase that set first_purchase_at and first_source_slug.';
+-- Customer list pages: keyset order (sort key, id), both descending.
 CREATE INDEX idx_shop_customers_shop_last_purchase
-    ON shop_customers (shop_id, last_purchase_at DESC NULLS LAST, id);
+    ON shop_customers (shop_id, last_purchase_at DESC, id DESC) WHERE total_purchases > 0;
 CREATE INDEX idx_shop_customers_shop_total_spent
-    ON shop_customers (shop_id, total_spent DESC, id);
+    ON shop_customers (shop_id, total_spent DESC, id DESC) WHERE total_purchases > 0;
 CREATE INDEX idx_shop_customers_shop_total_purchases
-    ON shop_customers (shop_id, total_purchases DESC, id);
+    ON shop_customers (shop_id, total_purchases DESC, id DESC) WHERE total_purchases > 0;
 CREATE INDEX idx_shop_customers_shop_first_purchase
     ON shop_customers (shop_id, first_purchase_at);
 SELECT pg_catalog.pg_extension_config_dump('shop_customers', '');
@@ -102,6 +103,84 @@ CREATE INDEX idx_customer_tracking_customer_id
 CREATE INDEX idx_customer_tracking_shop_accessed_at
     ON customer_tracking (shop_id, accessed_at DESC);
 SELECT pg_catalog.pg_extension_config_dump('customer_tracking', '');
+
+--------------------------------------------------------------------------------
+-- Rollups: what dashboards read. Kept by the trigger next to the customer
+-- stats; rows are striped per backend so concurrent orders of one shop do not
+-- queue on one row; readers sum the stripes. Days are UTC calendar days.
+--------------------------------------------------------------------------------
+-- Purchases of a customer through a slug ('' = no slug): distinct customers per slug.
+CREATE TABLE customer_tracking_slug_customers (
+    shop_id            uuid NOT NULL,
+    slug               text NOT NULL,
+    shop_customer_id   uuid NOT NULL,
+    purchases          integer NOT NULL CHECK (purchases > 0),
+    first_purchase_at  timestamptz NOT NULL,
+    PRIMARY KEY (shop_id, slug, shop_customer_id)
+);
+CREATE TABLE customer_tracking_shop_totals (
+    shop_id          uuid NOT NULL,
+    stripe           smallint NOT NULL,
+    customers        bigint NOT NULL DEFAULT 0,
+    repeat_customers bigint NOT NULL DEFAULT 0,
+    purchases        bigint NOT NULL DEFAULT 0,
+    revenue          numeric NOT NULL DEFAULT 0,
+    checkouts        bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (shop_id, stripe)
+) WITH (fillfactor = 50);
+CREATE TABLE customer_tracking_daily (
+    shop_id          uuid NOT NULL,
+    day              date NOT NULL,
+    stripe           smallint NOT NULL,
+    checkouts        bigint NOT NULL DEFAULT 0,
+    purchases        bigint NOT NULL DEFAULT 0,
+    revenue          numeric NOT NULL DEFAULT 0,
+    new_customers    bigint NOT NULL DEFAULT 0,
+    last_purchasers  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (shop_id, day, stripe)
+) WITH (fillfactor = 70);
+CREATE TABLE customer_tracking_slug_daily (
+    shop_id          uuid NOT NULL,
+    slug             text NOT NULL,
+    day              date NOT NULL,
+    stripe           smallint NOT NULL,
+    checkouts        bigint NOT NULL DEFAULT 0,
+    purchases        bigint NOT NULL DEFAULT 0,
+    revenue          numeric NOT NULL DEFAULT 0,
+    new_customers    bigint NOT NULL DEFAULT 0,
+    repeat_customers bigint NOT NULL DEFAULT 0,
+    customers        bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (shop_id, slug, day, stripe)
+) WITH (fillfactor = 70);
+CREATE TABLE customer_tracking_network_totals (
+    shop_id              uuid NOT NULL,
+    network              text NOT NULL,
+    stripe               smallint NOT NULL,
+    customers_preferring bigint NOT NULL DEFAULT 0,
+    purchases            bigint NOT NULL DEFAULT 0,
+    revenue              numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (shop_id, network, stripe)
+) WITH (fillfactor = 70);
+CREATE TABLE customer_tracking_frequency (
+    shop_id    uuid NOT NULL,
+    purchases  integer NOT NULL,
+    stripe     smallint NOT NULL,
+    customers  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (shop_id, purchases, stripe)
+) WITH (fillfactor = 70);
+COMMENT ON TABLE customer_tracking_daily IS
+    'Per shop and UTC day: checkouts, purchases and revenue of orders created that day; customers '
+    'whose first purchase (new_customers) or last purchase (last_purchasers) is that day.';
+COMMENT ON TABLE customer_tracking_slug_daily IS
+    'Per shop, slug and UTC day: checkouts, purchases, revenue of orders placed via the slug; '
+    'new_customers/repeat_customers acquired (first purchase) via it that day; customers whose '
+    'first purchase via the slug is that day.';
+SELECT pg_catalog.pg_extension_config_dump('customer_tracking_slug_customers', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tracking_shop_totals', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tracking_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tracking_slug_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tracking_network_totals', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tracking_frequency', '');
 
 --------------------------------------------------------------------------------
 -- Orders that could not be tracked (or were tracked with a caveat).
@@ -313,10 +392,20 @@ $$;
 ALTER TABLE shop_customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking_issues ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customer_tracking_slug_customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customer_tracking_shop_totals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customer_tracking_daily ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customer_tracking_slug_daily ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customer_tracking_network_totals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customer_tracking_frequency ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON shop_customers, customer_tracking, customer_tracking_issues,
-              customer_tracking_settings FROM PUBLIC;
+              customer_tracking_settings, customer_tracking_slug_customers,
+              customer_tracking_shop_totals, customer_tracking_daily, customer_tracking_slug_daily,
+              customer_tracking_network_totals, customer_tracking_frequency FROM PUBLIC;
 GRANT SELECT ON shop_customers, customer_tracking, customer_tracking_issues,
-                customer_tracking_untracked TO PUBLIC;
+                customer_tracking_untracked, customer_tracking_slug_customers,
+                customer_tracking_shop_totals, customer_tracking_daily, customer_tracking_slug_daily,
+                customer_tracking_network_totals, customer_tracking_frequency TO PUBLIC;
 -- Owners read their own shops' rows. The policies only name extension
 -- functions, so they are created here even while restoring a dump.
 CREATE POLICY shop_customers_owner_select ON shop_customers
@@ -324,6 +413,18 @@ CREATE POLICY shop_customers_owner_select ON shop_customers
 CREATE POLICY customer_tracking_owner_select ON customer_tracking
     FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
 CREATE POLICY customer_tracking_issues_owner_select ON customer_tracking_issues
+    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+CREATE POLICY owner_select ON customer_tracking_slug_customers
+    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+CREATE POLICY owner_select ON customer_tracking_shop_totals
+    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+CREATE POLICY owner_select ON customer_tracking_daily
+    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+CREATE POLICY owner_select ON customer_tracking_slug_daily
+    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+CREATE POLICY owner_select ON customer_tracking_network_totals
+    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+CREATE POLICY owner_select ON customer_tracking_frequency
     FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
 
 --------------------------------------------------------------------------------
@@ -489,6 +590,90 @@ BEGIN
 END
 $$;
 
+-- Rollup rows that differ from a recomputation from shop_orders (sums over stripes).
+CREATE FUNCTION customer_tracking_verify_rollups(p_shop_id uuid DEFAULT NULL)
+RETURNS TABLE (shop_id uuid, problem text, stored text, expected text)
+LANGUAGE sql STABLE
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+    WITH o AS MATERIALIZED (
+        SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
+          FROM @extschema@.customer_tracking_expected_orders(p_shop_id) e
+         WHERE e.expected_customer_id IS NOT NULL
+    ), c AS MATERIALIZED (
+        SELECT o.shop_id, o.expected_customer_id AS id,
+               count(*) FILTER (WHERE o.purchase) AS purchases,
+               min(o.purchased_at) FILTER (WHERE o.purchase) AS first_at,
+               max(o.purchased_at) FILTER (WHERE o.purchase) AS last_at,
+               (array_agg(o.slug_key ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_slug,
+               (SELECT n.network FROM o n WHERE n.expected_customer_id = o.expected_customer_id
+                   AND n.purchase AND n.network IS NOT NULL
+                 GROUP BY n.network ORDER BY count(*) DESC, n.network COLLATE "C" LIMIT 1) AS preferred
+          FROM o GROUP BY o.shop_id, o.expected_customer_id
+        HAVING count(*) FILTER (WHERE o.purchase) > 0
+    ), expected AS (
+        SELECT o.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM o GROUP BY 1
+        UNION ALL SELECT o.shop_id, 'totals', '', 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1
+        UNION ALL SELECT o.shop_id, 'totals', '', 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1
+        UNION ALL SELECT c.shop_id, 'totals', '', 'customers', count(*) FROM c GROUP BY 1
+        UNION ALL SELECT c.shop_id, 'totals', '', 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1
+        UNION ALL SELECT o.shop_id, 'daily', o.day::text, 'checkouts', count(*) FROM o GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'daily', o.day::text, 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'daily', o.day::text, 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'daily', (c.first_at AT TIME ZONE 'UTC')::date::text, 'new_customers', count(*) FROM c GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'daily', (c.last_at AT TIME ZONE 'UTC')::date::text, 'last_purchasers', count(*) FROM c GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || o.day, 'checkouts', count(*) FROM o GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || o.day, 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || o.day, 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || (c.first_at AT TIME ZONE 'UTC')::date, 'new_customers', count(*) FROM c GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || (c.first_at AT TIME ZONE 'UTC')::date, 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1, 3
+        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || (p.f AT TIME ZONE 'UTC')::date, 'customers', count(*)
+                    FROM (SELECT o.shop_id, o.slug_key, o.expected_customer_id, min(o.purchased_at) AS f
+                            FROM o WHERE o.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'network', o.network, 'purchases', count(*) FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'network', o.network, 'revenue', sum(o.amount) FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'network', c.preferred, 'customers_preferring', count(*) FROM c WHERE c.preferred IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'frequency', c.purchases::text, 'customers', count(*) FROM c GROUP BY 1, 3
+    ), stored AS (
+        SELECT r.shop_id, 'totals' AS kind, '' AS k, x.stat, sum(x.v) AS v
+          FROM @extschema@.customer_tracking_shop_totals r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('customers', r.customers),
+                                    ('repeat_customers', r.repeat_customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
+        UNION ALL
+        SELECT r.shop_id, 'daily', r.day::text, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('last_purchasers', r.last_purchasers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'slug_daily', r.slug || '|' || r.day, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_slug_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('repeat_customers', r.repeat_customers), ('customers', r.customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'network', r.network, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_network_totals r
+         CROSS JOIN LATERAL (VALUES ('purchases', r.purchases::numeric), ('revenue', r.revenue),
+                                    ('customers_preferring', r.customers_preferring)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'frequency', r.purchases::text, 'customers', sum(r.customers)
+          FROM @extschema@.customer_tracking_frequency r
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3
+    )
+    SELECT coalesce(e.shop_id, s.shop_id), 'rollup ' || coalesce(e.kind, s.kind) || ' ' ||
+           coalesce(e.k, s.k) || ' ' || coalesce(e.stat, s.stat),
+           coalesce(s.v, 0)::text, coalesce(e.v, 0)::text
+      FROM expected e
+      FULL JOIN stored s ON s.shop_id = e.shop_id AND s.kind = e.kind AND s.k = e.k AND s.stat = e.stat
+     WHERE coalesce(s.v, 0) <> coalesce(e.v, 0)
+$$;
+
 -- One row per stored value that differs from a recomputation from shop_orders.
 CREATE FUNCTION customer_tracking_verify(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
@@ -556,6 +741,9 @@ AS $$
        AND (t.id IS NULL OR t.shop_customer_id <> o.expected_customer_id
             OR t.purchase_completed <> o.purchase OR t.purchase_amount <> o.amount
             OR t.accessed_at <> o.purchased_at)
+    UNION ALL
+    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected
+      FROM @extschema@.customer_tracking_verify_rollups(p_shop_id) r
     UNION ALL
     SELECT t.shop_id, t.shop_customer_id, t.id, 'tracking_orphan', 'exists', NULL
       FROM @extschema@.customer_tracking t
@@ -687,3 +875,285 @@ BEGIN
     PERFORM @extschema@.customer_tracking_attach();
 END
 $install$;
+
+--------------------------------------------------------------------------------
+-- Dashboard functions. SECURITY INVOKER: row-level security decides what the
+-- caller sees (owners their own shops, service roles everything, anyone else
+-- nothing). They read the rollups, so their cost does not grow with orders.
+--------------------------------------------------------------------------------
+-- Customers whose first purchase falls in [p_from, p_to): whole UTC days from
+-- the daily rollup, the partial days at either end from the customer index.
+CREATE FUNCTION customer_tracking_new_customers(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN b.lo_day >= b.hi_day THEN
+            (SELECT count(*) FROM @extschema@.shop_customers c
+              WHERE c.shop_id = p_shop_id AND c.first_purchase_at >= p_from AND c.first_purchase_at < p_to)
+        ELSE
+            coalesce((SELECT sum(d.new_customers) FROM @extschema@.customer_tracking_daily d
+                       WHERE d.shop_id = p_shop_id AND d.day >= b.lo_day AND d.day < b.hi_day), 0)::bigint
+          + (SELECT count(*) FROM @extschema@.shop_customers c
+              WHERE c.shop_id = p_shop_id AND c.first_purchase_at >= p_from
+                AND c.first_purchase_at < (b.lo_day::timestamp AT TIME ZONE 'UTC'))
+          + (SELECT count(*) FROM @extschema@.shop_customers c
+              WHERE c.shop_id = p_shop_id AND c.first_purchase_at >= (b.hi_day::timestamp AT TIME ZONE 'UTC')
+                AND c.first_purchase_at < p_to)
+        END
+      FROM (SELECT ((p_from AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date AS lo_day,
+                   (p_to AT TIME ZONE 'UTC')::date AS hi_day) b
+$$;
+
+CREATE FUNCTION shop_customer_metrics(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
+RETURNS TABLE (total_customers bigint, repeat_customers bigint, repeat_rate numeric,
+               new_customers_30d bigint, new_customers_this_month bigint, average_ltv numeric,
+               total_revenue numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT t.customers, t.repeaters,
+           CASE WHEN t.customers = 0 THEN 0.0 ELSE round(100.0 * t.repeaters / t.customers, 1) END,
+           @extschema@.customer_tracking_new_customers(p_shop_id,
+               p_as_of - interval '30 days' + interval '1 microsecond', p_as_of + interval '1 microsecond'),
+           @extschema@.customer_tracking_new_customers(p_shop_id,
+               date_trunc('month', p_as_of), p_as_of + interval '1 microsecond'),
+           CASE WHEN t.customers = 0 THEN 0.00 ELSE round(t.revenue / t.customers, 2) END,
+           t.revenue
+      FROM (SELECT coalesce(sum(r.customers), 0)::bigint AS customers,
+                   coalesce(sum(r.repeat_customers), 0)::bigint AS repeaters,
+                   coalesce(sum(r.revenue), 0) AS revenue
+              FROM @extschema@.customer_tracking_shop_totals r
+             WHERE r.shop_id = p_shop_id) t
+$$;
+COMMENT ON FUNCTION shop_customer_metrics(uuid, timestamptz) IS
+    'Dashboard numbers of a shop: customers (at least one purchase), repeat customers (2+), repeat '
+    'rate (%, 1 decimal), customers whose first purchase is in (p_as_of - 30 days, p_as_of] and in '
+    'p_as_of''s calendar month (session time zone), average LTV (2 decimals) and revenue.';
+
+CREATE FUNCTION shop_customer_overview(p_shop_id uuid, p_currency text DEFAULT 'GHS')
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    WITH m AS (SELECT * FROM @extschema@.shop_customer_metrics(p_shop_id)),
+    lines AS (
+        SELECT n, line FROM m, LATERAL (VALUES
+            (1, 'Total Customers: ' || to_char(m.total_customers, 'FM999,999,999,990')),
+            (2, 'Repeat Customers: ' || to_char(m.repeat_customers, 'FM999,999,999,990')
+                 || ' (' || to_char(m.repeat_rate, 'FM990.0') || '%)'),
+            (3, 'New This Month: ' || to_char(m.new_customers_this_month, 'FM999,999,999,990')),
+            (4, 'Average LTV: ' || p_currency || ' ' || to_char(m.average_ltv, 'FM999,999,999,990.00')),
+            (5, 'Total Revenue: ' || p_currency || ' ' || to_char(m.total_revenue, 'FM999,999,999,999,990.00'))
+        ) v(n, line)
+    ), w AS (SELECT greatest(39, max(length(line))) + 2 AS inner_width FROM lines)
+    SELECT '┌' || repeat('─', w.inner_width) || '┐' || E'\n'
+        || '│ ' || rpad('Customer Overview', w.inner_width - 1) || '│' || E'\n'
+        || '├' || repeat('─', w.inner_width) || '┤' || E'\n'
+        || (SELECT string_agg('│ ' || rpad(line, w.inner_width - 1) || '│', E'\n' ORDER BY n) FROM lines) || E'\n'
+        || '└' || repeat('─', w.inner_width) || '┘'
+      FROM w
+$$;
+COMMENT ON FUNCTION shop_customer_overview(uuid, text) IS
+    'The plan''s "Customer Overview" box for a shop, as text (psql, quick checks).';
+
+CREATE FUNCTION shop_slug_analytics(p_shop_id uuid, p_from timestamptz DEFAULT NULL,
+                                    p_to timestamptz DEFAULT NULL)
+RETURNS TABLE (slug text, checkouts bigint, purchases bigint, conversion_rate numeric, revenue numeric,
+               customers bigint, new_customers bigint, repeat_customers bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT nullif(s.slug, ''), s.checkouts, s.purchases,
+           CASE WHEN s.checkouts = 0 THEN 0.0 ELSE round(100.0 * s.purchases / s.checkouts, 1) END,
+           s.revenue, s.customers, s.new_customers, s.repeat_customers
+      FROM (SELECT r.slug, sum(r.checkouts)::bigint AS checkouts, sum(r.purchases)::bigint AS purchases,
+                   sum(r.revenue) AS revenue, sum(r.customers)::bigint AS customers,
+                   sum(r.new_customers)::bigint AS new_customers,
+                   sum(r.repeat_customers)::bigint AS repeat_customers
+              FROM @extschema@.customer_tracking_slug_daily r
+             WHERE r.shop_id = p_shop_id
+               AND (p_from IS NULL OR r.day >= (p_from AT TIME ZONE 'UTC')::date)
+               AND (p_to IS NULL OR r.day <= (p_to AT TIME ZONE 'UTC')::date)
+             GROUP BY r.slug) s
+     WHERE s.checkouts <> 0 OR s.customers <> 0 OR s.new_customers <> 0
+     ORDER BY s.revenue DESC, s.slug
+$$;
+COMMENT ON FUNCTION shop_slug_analytics(uuid, timestamptz, timestamptz) IS
+    'Per slug, over the UTC days from p_from''s to p_to''s (NULL = unbounded): checkouts (orders '
+    'placed via it, any status), purchases, conversion rate (%), revenue, customers (distinct '
+    'customers whose first purchase via the slug is in the period), new customers acquired (first '
+    'purchase overall via the slug) and how many of those are repeat customers. NULL slug = orders '
+    'without one.';
+
+CREATE FUNCTION shop_customer_list(p_shop_id uuid, p_search text DEFAULT NULL,
+                                   p_repeat_only boolean DEFAULT false,
+                                   p_sort text DEFAULT 'last_purchase', p_limit integer DEFAULT 50,
+                                   p_after_value text DEFAULT NULL, p_after_id uuid DEFAULT NULL)
+RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total_purchases integer,
+               repeat_customer boolean, total_spent numeric, first_purchase_at timestamptz,
+               last_purchase_at timestamptz, preferred_network text, sort_value text)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 500);
+    v_phone text;
+    v_pattern text;
+BEGIN
+    IF p_sort IS NULL OR p_sort NOT IN ('last_purchase', 'total_spent', 'purchases') THEN
+        RAISE EXCEPTION 'shop_customer_list: p_sort must be last_purchase, total_spent or purchases'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (p_after_value IS NULL) <> (p_after_id IS NULL) THEN
+        RAISE EXCEPTION 'shop_customer_list: give both p_after_value and p_after_id (from the last row) or neither'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF nullif(btrim(p_search), '') IS NOT NULL THEN
+        -- A phone typed in any format finds the customer; otherwise name or email contain the text.
+        v_phone := CASE WHEN p_search ~ '^[\s+()0-9.-]+$' THEN @extschema@.normalize_phone(p_search) END;
+        v_pattern := '%' || replace(replace(replace(btrim(p_search), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    END IF;
+
+    IF p_sort = 'last_purchase' THEN
+        RETURN QUERY
+        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
+               c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
+               c.preferred_network::text, c.last_purchase_at::text
+          FROM @extschema@.shop_customers c
+         WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
+           AND (NOT p_repeat_only OR c.total_purchases >= 2)
+           AND (v_phone IS NOT NULL AND c.phone_number = v_phone
+                OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
+           AND (p_after_id IS NULL OR (c.last_purchase_at, c.id) < (p_after_value::timestamptz, p_after_id))
+         ORDER BY c.last_purchase_at DESC, c.id DESC
+         LIMIT v_limit;
+    ELSIF p_sort = 'total_spent' THEN
+        RETURN QUERY
+        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
+               c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
+               c.preferred_network::text, c.total_spent::text
+          FROM @extschema@.shop_customers c
+         WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
+           AND (NOT p_repeat_only OR c.total_purchases >= 2)
+           AND (v_phone IS NOT NULL AND c.phone_number = v_phone
+                OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
+           AND (p_after_id IS NULL OR (c.total_spent, c.id) < (p_after_value::numeric, p_after_id))
+         ORDER BY c.total_spent DESC, c.id DESC
+         LIMIT v_limit;
+    ELSE
+        RETURN QUERY
+        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
+               c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
+               c.preferred_network::text, c.total_purchases::text
+          FROM @extschema@.shop_customers c
+         WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
+           AND (NOT p_repeat_only OR c.total_purchases >= 2)
+           AND (v_phone IS NOT NULL AND c.phone_number = v_phone
+                OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
+           AND (p_after_id IS NULL OR (c.total_purchases, c.id) < (p_after_value::integer, p_after_id))
+         ORDER BY c.total_purchases DESC, c.id DESC
+         LIMIT v_limit;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid) IS
+    'The Customers page: customers with a purchase, newest purchase / biggest spend / most purchases '
+    'first. Search by name, email or phone (any format). Next page: pass the last row''s sort_value '
+    'and id as p_after_value and p_after_id (keyset: page 1,000 costs what page 1 does).';
+
+CREATE FUNCTION customer_purchase_history(p_customer_id uuid)
+RETURNS TABLE (order_id uuid, created_at timestamptz, amount numeric, network text, slug text,
+               payment_status text, purchase_completed boolean, completed_at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_shop uuid;
+    v_id name := (SELECT c.column_name FROM @extschema@.customer_tracking_columns() c WHERE c.field = 'id');
+    v_status name := (SELECT c.column_name FROM @extschema@.customer_tracking_columns() c WHERE c.field = 'payment_status');
+    v_has_status boolean;
+BEGIN
+    SELECT c.shop_id INTO v_shop FROM @extschema@.shop_customers c WHERE c.id = p_customer_id;
+    IF v_shop IS NULL THEN
+        RETURN;   -- no such customer, or not the caller's
+    END IF;
+    v_has_status := v_status <> '' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '@extschema@.shop_orders'::regclass AND a.attname = v_status AND NOT a.attisdropped);
+    RETURN QUERY EXECUTE format($q$
+        SELECT t.shop_order_id, t.accessed_at, t.purchase_amount, t.network::text, t.accessed_via_slug::text,
+               %s, t.purchase_completed, t.completed_at
+          FROM @extschema@.customer_tracking t
+          LEFT JOIN @extschema@.shop_orders o ON o.%I = t.shop_order_id
+         WHERE t.shop_customer_id = $1 AND t.shop_id = $2
+         ORDER BY t.accessed_at DESC, t.id DESC$q$,
+        CASE WHEN v_has_status THEN format('o.%I::text', v_status) ELSE 'NULL::text' END, v_id)
+    USING p_customer_id, v_shop;
+END
+$$;
+COMMENT ON FUNCTION customer_purchase_history(uuid) IS
+    'A customer''s orders, newest first: amount, network, slug, payment status, whether it counts as a purchase.';
+
+CREATE FUNCTION shop_network_analytics(p_shop_id uuid)
+RETURNS TABLE (network text, customers_preferring bigint, purchases bigint, revenue numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint, sum(r.revenue)
+      FROM @extschema@.customer_tracking_network_totals r
+     WHERE r.shop_id = p_shop_id
+     GROUP BY r.network
+    HAVING sum(r.customers_preferring) <> 0 OR sum(r.purchases) <> 0
+     ORDER BY 2 DESC, 3 DESC, 1
+$$;
+COMMENT ON FUNCTION shop_network_analytics(uuid) IS
+    'Per network: customers whose preferred network it is, purchases and revenue.';
+
+CREATE FUNCTION shop_purchase_frequency(p_shop_id uuid)
+RETURNS TABLE (purchases integer, customers bigint, share numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT f.purchases, f.customers,
+           round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)
+      FROM (SELECT r.purchases, sum(r.customers)::bigint AS customers
+              FROM @extschema@.customer_tracking_frequency r
+             WHERE r.shop_id = p_shop_id
+             GROUP BY r.purchases HAVING sum(r.customers) <> 0) f
+     ORDER BY f.purchases
+$$;
+COMMENT ON FUNCTION shop_purchase_frequency(uuid) IS
+    'How many customers have made 1, 2, 3, ... purchases, and their share (%).';
+
+CREATE FUNCTION shop_last_purchase_decay(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
+RETURNS TABLE (bucket text, min_days integer, max_days integer, customers bigint, churn_risk text)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    WITH b(bucket, min_days, max_days, churn_risk, n) AS (VALUES
+        ('0-7 days', 0, 7, 'low', 1), ('8-30 days', 8, 30, 'medium', 2),
+        ('31-90 days', 31, 90, 'high', 3), ('91+ days', 91, NULL, 'lost', 4))
+    SELECT b.bucket, b.min_days, b.max_days,
+           coalesce((SELECT sum(d.last_purchasers) FROM @extschema@.customer_tracking_daily d
+                      WHERE d.shop_id = p_shop_id
+                        AND d.day <= (p_as_of AT TIME ZONE 'UTC')::date - b.min_days
+                        AND (b.max_days IS NULL OR d.day >= (p_as_of AT TIME ZONE 'UTC')::date - b.max_days)), 0)::bigint,
+           b.churn_risk
+      FROM b ORDER BY b.n
+$$;
+COMMENT ON FUNCTION shop_last_purchase_decay(uuid, timestamptz) IS
+    'Customers by whole UTC days since their last purchase, in churn-risk buckets.';
+
+CREATE FUNCTION shop_daily_series(p_shop_id uuid, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
+RETURNS TABLE (day date, purchases bigint, revenue numeric, new_customers bigint, checkouts bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    WITH bounds AS (
+        SELECT coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) AS hi,
+               coalesce(p_from, coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) - 29) AS lo
+    )
+    SELECT g.day::date, coalesce(r.purchases, 0), coalesce(r.revenue, 0), coalesce(r.new_customers, 0),
+           coalesce(r.checkouts, 0)
+      FROM bounds, generate_series(bounds.lo, bounds.hi, interval '1 day') AS g(day)
+      LEFT JOIN (SELECT d.day, sum(d.purchases)::bigint AS purchases, sum(d.revenue) AS revenue,
+                        sum(d.new_customers)::bigint AS new_customers, sum(d.checkouts)::bigint AS checkouts
+                   FROM @extschema@.customer_tracking_daily d, bounds
+                  WHERE d.shop_id = p_shop_id AND d.day BETWEEN bounds.lo AND bounds.hi
+                  GROUP BY d.day) r ON r.day = g.day::date
+     ORDER BY 1
+$$;
+COMMENT ON FUNCTION shop_daily_series(uuid, date, date) IS
+    'Per UTC day from p_from to p_to (default: the last 30 days): purchases, revenue, new customers '
+    'and checkouts, zeros included, for charts.';

@@ -181,7 +181,7 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 						errhint("Run SELECT customer_tracking_attach();")));
 }
 
-static void prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
+void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
 {
 	SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(types));
 	if (plan == nullptr)
@@ -192,25 +192,29 @@ static void prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const 
 	hc->plans[id] = plan;
 }
 
+void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls, int expected)
+{
+	int rc = SPI_execute_plan(hc->plans[plan], values, nulls, false, 0);
+	if (rc != expected)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("customer_tracking: internal statement %d failed: %s", plan,
+							   SPI_result_code_string(rc))));
+}
+
 static void prepare_statements(HostCache *hc)
 {
 	const char *s = hc->schema_sql;
-	const char *orders_shop = quote_identifier(get_attname(hc->orders_relid, hc->attnum[FIELD_SHOP_ID], false));
 	static const Oid ledger_types[CT_LEDGER_NARGS] = {
 		UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, NUMERICOID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	static const Oid customer_add_types[CT_CUSTOMER_ADD_NARGS] = {
-		UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, NUMERICOID,
-		TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
 	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
-	static const Oid ensure_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
 	static const Oid issue_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID};
 	static const Oid resolve_types[3] = {UUIDOID, UUIDOID, TEXTARRAYOID};
 	const char *ledger_columns =
 		"shop_customer_id, purchase_completed, purchase_amount, accessed_at, network, "
 		"accessed_via_slug, referrer, utm_source, utm_medium, utm_campaign, shop_id";
 
-	prepare(hc, P_LEDGER_INSERT,
+	ct_prepare(hc, P_LEDGER_INSERT,
 			psprintf("INSERT INTO %s.customer_tracking (id, shop_order_id, shop_customer_id, shop_id, "
 					 "accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
 					 "network, referrer, utm_source, utm_medium, utm_campaign) "
@@ -218,7 +222,7 @@ static void prepare_statements(HostCache *hc)
 					 "ON CONFLICT (id) DO NOTHING RETURNING 1",
 					 s),
 			CT_LEDGER_NARGS, ledger_types);
-	prepare(hc, P_LEDGER_UPDATE,
+	ct_prepare(hc, P_LEDGER_UPDATE,
 			psprintf("UPDATE %s.customer_tracking SET shop_customer_id = $2, accessed_via_slug = $4, "
 					 "accessed_at = $5, completed_at = CASE WHEN $6 THEN coalesce(completed_at, $13) END, "
 					 "purchase_completed = $6, purchase_amount = $7, network = $8, referrer = $9, "
@@ -226,109 +230,28 @@ static void prepare_statements(HostCache *hc)
 					 "WHERE id = $1 AND shop_id = $3",
 					 s),
 			CT_LEDGER_NARGS, ledger_types);
-	prepare(hc, P_LEDGER_SELECT,
+	ct_prepare(hc, P_LEDGER_SELECT,
 			psprintf("SELECT %s FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2", ledger_columns, s),
 			2, two_uuids);
-	prepare(hc, P_LEDGER_DELETE,
+	ct_prepare(hc, P_LEDGER_DELETE,
 			psprintf("DELETE FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2 RETURNING %s", s,
 					 ledger_columns),
 			2, two_uuids);
 
-	/*
-	 * Increment-only: every expression reads the conflicting (locked, latest)
-	 * row and the parameters only. An earlier purchase than the customer's
-	 * first is left to the recompute path (WHERE), which also moves the
-	 * new-customer day in the rollups.
-	 */
-	prepare(hc, P_CUSTOMER_ADD,
-			psprintf("INSERT INTO %s.shop_customers AS c (id, shop_id, phone_number, email, customer_name, "
-					 "total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
-					 "first_order_id, first_source_slug, network_purchases, preferred_network) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
-					 "CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
-					 "CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
-					 "CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb END, "
-					 "CASE WHEN $7 THEN $12 END) "
-					 "ON CONFLICT (id) DO UPDATE SET "
-					 "email = coalesce(EXCLUDED.email, c.email), "
-					 "customer_name = coalesce(EXCLUDED.customer_name, c.customer_name), "
-					 "total_orders = c.total_orders + EXCLUDED.total_orders, "
-					 "total_purchases = c.total_purchases + EXCLUDED.total_purchases, "
-					 "total_spent = c.total_spent + EXCLUDED.total_spent, "
-					 "first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE c.first_purchase_at END, "
-					 "first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE c.first_order_id END, "
-					 "first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE c.first_source_slug END, "
-					 "last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE c.last_purchase_at END, "
-					 "network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
-					 "jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::int, 0) + 1) "
-					 "ELSE c.network_purchases END, "
-					 "preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
-					 "WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
-					 "WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 > "
-					 "coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) THEN $12 "
-					 "WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 = "
-					 "coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) "
-					 "AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
-					 "ELSE c.preferred_network END, "
-					 "updated_at = now() "
-					 "WHERE NOT ($7 AND c.first_purchase_at IS NOT NULL "
-					 "AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
-					 "RETURNING total_purchases, first_purchase_at, ($7 AND first_order_id = $10)",
-					 s),
-			CT_CUSTOMER_ADD_NARGS, customer_add_types);
-	prepare(hc, P_CUSTOMER_ENSURE,
-			psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
-					 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-					 s),
-			5, ensure_types);
-	prepare(hc, P_CUSTOMER_LOCK,
-			psprintf("SELECT total_purchases, first_purchase_at FROM %s.shop_customers "
-					 "WHERE id = $1 AND shop_id = $2 FOR UPDATE",
-					 s),
-			2, two_uuids);
-	prepare(hc, P_CUSTOMER_RECOMPUTE,
-			psprintf("UPDATE %s.shop_customers c SET total_orders = a.orders, total_purchases = a.purchases, "
-					 "total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
-					 "first_order_id = a.first_id, first_source_slug = a.first_slug, "
-					 "network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
-					 "FROM (SELECT count(*)::int AS orders, "
-					 "count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
-					 "coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
-					 "min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
-					 "max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
-					 "(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id, "
-					 "(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
-					 "FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
-					 "(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
-					 "(SELECT network, count(*) AS purchases FROM %s.customer_tracking "
-					 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
-					 "GROUP BY network) n) AS networks, "
-					 "(SELECT network FROM %s.customer_tracking "
-					 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
-					 "GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS preferred "
-					 "FROM %s.customer_tracking t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
-					 "WHERE c.id = $1 AND c.shop_id = $2 "
-					 "RETURNING c.total_orders, c.total_purchases, c.first_purchase_at",
-					 s, s, s, s),
-			2, two_uuids);
-	prepare(hc, P_CUSTOMER_DELETE,
-			psprintf("DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders = 0 "
-					 "AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE o.shop_customer_id = c.id AND o.%s = $2)",
-					 s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_shop),
-			2, two_uuids);
-	prepare(hc, P_ISSUE_UPSERT,
+	ct_customers_prepare(hc);
+	ct_prepare(hc, P_ISSUE_UPSERT,
 			psprintf("INSERT INTO %s.customer_tracking_issues AS i (shop_id, shop_order_id, issue, detail, untracked) "
 					 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
 					 "detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
 					 "resolved_at = NULL",
 					 s),
 			5, issue_types);
-	prepare(hc, P_ISSUE_RESOLVE,
+	ct_prepare(hc, P_ISSUE_RESOLVE,
 			psprintf("UPDATE %s.customer_tracking_issues SET resolved_at = now() "
 					 "WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND issue <> ALL ($3)",
 					 s),
 			3, resolve_types);
-	prepare(hc, P_ISSUE_DELETE,
+	ct_prepare(hc, P_ISSUE_DELETE,
 			psprintf("DELETE FROM %s.customer_tracking_issues WHERE shop_id = $1 AND shop_order_id = $2", s),
 			2, two_uuids);
 	ct_rollup_prepare(hc);

@@ -59,17 +59,20 @@ enum PlanId
 	P_LEDGER_UPDATE,
 	P_LEDGER_SELECT,
 	P_LEDGER_DELETE,
-	P_CUSTOMER_ADD,
+	P_CUSTOMER_INCREMENT,
+	P_CUSTOMER_CREATE,
 	P_CUSTOMER_ENSURE,
 	P_CUSTOMER_LOCK,
 	P_CUSTOMER_RECOMPUTE,
 	P_CUSTOMER_DELETE,
+	P_PAIR_INCREMENT,
+	P_PAIR_CREATE,
+	P_PAIR_READ,
+	P_PAIR_RECOMPUTE,
 	P_ISSUE_UPSERT,
 	P_ISSUE_RESOLVE,
 	P_ISSUE_DELETE,
-	P_ROLLUP_SHOP,
-	P_ROLLUP_DAILY,
-	P_ROLLUP_SLUG,
+	P_ROLLUP,
 	P_COUNT
 };
 
@@ -115,19 +118,53 @@ const HostCache *ct_host_cache(Relation orders, Oid trigger_function);
 bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
 							   HeapTuple after);
 
-/* How one customer's purchase count and first purchase moved in an event. */
+/* What the rollups need of a customer, before or after an event. */
+struct CustomerState
+{
+	bool exists;
+	int purchases;
+	bool first_null;
+	TimestampTz first_at;
+	char *first_slug; /* nullptr = NULL */
+	bool last_null;
+	TimestampTz last_at;
+	char *preferred; /* nullptr = NULL */
+};
+
 struct CustomerChange
 {
 	bool known; /* false: no such customer row */
 	pg_uuid_t shop;
 	pg_uuid_t customer;
-	int before_purchases;
-	int after_purchases;
-	bool before_first_at_null;
-	TimestampTz before_first_at;
-	bool after_first_at_null;
-	TimestampTz after_first_at;
-	bool first_moved;
+	CustomerState before;
+	CustomerState after;
+};
+
+/* A customer's purchases through one slug ('' = no slug). */
+struct PairState
+{
+	int purchases;
+	TimestampTz first_at;
+};
+
+struct PairChange
+{
+	pg_uuid_t shop;
+	pg_uuid_t customer;
+	char *slug;
+	PairState before;
+	PairState after;
+};
+
+/* Everything an event changed that the rollups derive from. */
+#define CT_MAX_CUSTOMERS 2
+#define CT_MAX_PAIRS 4
+struct EventChanges
+{
+	int ncustomers;
+	CustomerChange customers[CT_MAX_CUSTOMERS];
+	int npairs;
+	PairChange pairs[CT_MAX_PAIRS];
 };
 
 struct TextValue
@@ -191,11 +228,36 @@ struct LedgerRow
 };
 
 
+/* Prepared statements (host_cache.cpp): prepare and keep; execute or fail loudly. */
+void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types);
+void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls, int expected);
+
 /* Shop rollups (rollup.cpp): statements, TRUNCATE clean-up, and applying an event. */
 void ct_rollup_prepare(HostCache *hc);
 const char *ct_rollup_truncate_sql(const HostCache *hc);
 
-void ct_rollup_apply(const HostCache *hc, const OrderImage *after, const LedgerRow *before,
-					 const CustomerChange *changes, int nchanges, MemoryContext cxt);
+/* Text parameter from an order field (clipped); sets *null for NULL. */
+Datum ct_text_datum(const TextValue *t, char *null);
+
+/* Customers and per-slug purchases (customers.cpp). */
+void ct_customers_prepare(HostCache *hc);
+void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta, CustomerChange *change,
+					 MemoryContext cxt);
+void ct_customer_ensure(const HostCache *hc, const OrderImage *img);
+void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
+					  CustomerChange *change, MemoryContext cxt);
+void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt);
+void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair);
+void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug, const pg_uuid_t *customer,
+				  PairChange *pair);
+void ct_pair_recompute(const HostCache *hc, PairChange *pair);
+
+/*
+ * Applies an event to the shop rollups: the order's old contribution (its
+ * ledger row, if present) and new one (after, if it contributes), and the
+ * customer and per-slug changes.
+ */
+void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderImage *after,
+					 const EventChanges *changes);
 
 #endif

@@ -351,9 +351,10 @@ static char *attribution_of(const OrderImage *img)
 	return buf.data;
 }
 
-static Datum text_datum(const TextValue *t)
+Datum ct_text_datum(const TextValue *t, char *null)
 {
-	return PointerGetDatum(cstring_to_text_with_len(t->data, t->len));
+	*null = t->isnull ? 'n' : ' ';
+	return t->isnull ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(t->data, t->len));
 }
 
 /* Parameters shared by the ledger insert and update plans. */
@@ -374,13 +375,7 @@ static void ledger_params(const OrderImage *img, TimestampTz completed_at, Datum
 	if (!img->purchase)
 		nulls[12] = 'n';
 	for (int i = 0; i < 6; i++)
-	{
-		const TextValue *t = &img->text[ledger_text[i]];
-		if (t->isnull)
-			nulls[ledger_pos[i]] = 'n';
-		else
-			values[ledger_pos[i]] = text_datum(t);
-	}
+		values[ledger_pos[i]] = ct_text_datum(&img->text[ledger_text[i]], &nulls[ledger_pos[i]]);
 }
 
 static char *spi_text(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
@@ -463,143 +458,6 @@ static void contribution_of_order(const OrderImage *img, const LedgerRow *ledger
 	c->attribution_changed = ledger->present && strcmp(attribution_of(img), ledger->attribution) != 0;
 }
 
-static void exec_plan(const HostCache *hc, int plan, Datum *values, const char *nulls, bool read_only,
-					  long count, int expected)
-{
-	int rc = SPI_execute_plan(hc->plans[plan], values, nulls, read_only, count);
-	if (rc != expected)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-						errmsg("customer_tracking: internal statement %d failed: %s", plan,
-							   SPI_result_code_string(rc))));
-}
-
-/*
- * Increment-only upsert of the customer for an added purchase or order.
- * Returns false, changing nothing, when the purchase is earlier than the
- * customer's first: that case goes through lock-and-recompute.
- */
-static bool customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
-						 CustomerChange *change)
-{
-	Datum values[CT_CUSTOMER_ADD_NARGS];
-	char nulls[CT_CUSTOMER_ADD_NARGS];
-	const TextValue *email = &img->text[CT_TEXT_EMAIL];
-	const TextValue *name = &img->text[CT_TEXT_NAME];
-	const TextValue *slug = &img->text[CT_TEXT_SLUG];
-	const TextValue *network = &img->text[CT_TEXT_NETWORK];
-	bool isnull;
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
-	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
-	values[2] = PointerGetDatum(cstring_to_text(img->e164));
-	if (email->isnull)
-		nulls[3] = 'n';
-	else
-		values[3] = text_datum(email);
-	if (name->isnull)
-		nulls[4] = 'n';
-	else
-		values[4] = text_datum(name);
-	values[5] = Int32GetDatum(order_delta);
-	values[6] = BoolGetDatum(img->purchase);
-	values[7] = img->amount;
-	values[8] = TimestampTzGetDatum(img->at);
-	values[9] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
-	if (slug->isnull)
-		nulls[10] = 'n';
-	else
-		values[10] = text_datum(slug);
-	if (network->isnull)
-		nulls[11] = 'n';
-	else
-		values[11] = text_datum(network);
-
-	exec_plan(hc, P_CUSTOMER_ADD, values, nulls, false, 0, SPI_OK_INSERT_RETURNING);
-	if (SPI_processed == 0)
-		return false;
-	change->shop = img->shop;
-	change->customer = img->customer;
-	change->after_purchases =
-		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	change->before_purchases = change->after_purchases - (img->purchase ? 1 : 0);
-	change->after_first_at_null = false;
-	change->after_first_at =
-		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	change->after_first_at_null = isnull;
-	change->first_moved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	change->known = true;
-	return true;
-}
-
-static void customer_ensure(const HostCache *hc, const OrderImage *img)
-{
-	Datum values[5];
-	char nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	const TextValue *email = &img->text[CT_TEXT_EMAIL];
-	const TextValue *name = &img->text[CT_TEXT_NAME];
-
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
-	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
-	values[2] = PointerGetDatum(cstring_to_text(img->e164));
-	if (email->isnull)
-		nulls[3] = 'n';
-	else
-		values[3] = text_datum(email);
-	if (name->isnull)
-		nulls[4] = 'n';
-	else
-		values[4] = text_datum(name);
-	exec_plan(hc, P_CUSTOMER_ENSURE, values, nulls, false, 0, SPI_OK_INSERT);
-}
-
-static void customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
-						  CustomerChange *change)
-{
-	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(customer)),
-					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
-	bool isnull;
-
-	exec_plan(hc, P_CUSTOMER_LOCK, values, nullptr, false, 0, SPI_OK_SELECT);
-	change->shop = *shop;
-	change->customer = *customer;
-	change->known = SPI_processed > 0;
-	if (!change->known)
-		return;
-	change->before_purchases =
-		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	change->before_first_at =
-		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	change->before_first_at_null = isnull;
-}
-
-/* Recomputes a locked customer from the ledger; deletes it when no order is left. */
-static void customer_recompute(const HostCache *hc, CustomerChange *change)
-{
-	Datum values[2] = {UUIDPGetDatum(&change->customer), UUIDPGetDatum(&change->shop)};
-	bool isnull;
-	int orders;
-
-	if (!change->known)
-		return;
-	exec_plan(hc, P_CUSTOMER_RECOMPUTE, values, nullptr, false, 0, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed == 0)
-	{
-		change->known = false;
-		return;
-	}
-	orders = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	change->after_purchases =
-		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	change->after_first_at =
-		DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	change->after_first_at_null = isnull;
-	change->first_moved = change->after_first_at_null != change->before_first_at_null ||
-						  (!isnull && change->after_first_at != change->before_first_at);
-	if (orders == 0)
-		exec_plan(hc, P_CUSTOMER_DELETE, values, nullptr, false, 0, SPI_OK_DELETE);
-}
-
 static void issues_record(const HostCache *hc, const OrderImage *img, const OrderImage *before)
 {
 	const pg_uuid_t *shop = img->shop_null ? &hc->nil_uuid : &img->shop;
@@ -623,7 +481,7 @@ static void issues_record(const HostCache *hc, const OrderImage *img, const Orde
 		else
 			values[3] = CStringGetTextDatum(issue->detail);
 		values[4] = BoolGetDatum(issue->untracked);
-		exec_plan(hc, P_ISSUE_UPSERT, values, nulls, false, 0, SPI_OK_INSERT);
+		ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
 
 		if (!seen_before)
 			ereport(WARNING,
@@ -653,7 +511,7 @@ static void issues_resolve(const HostCache *hc, const OrderImage *before, const 
 	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
 	values[2] = PointerGetDatum(current);
-	exec_plan(hc, P_ISSUE_RESOLVE, values, nullptr, false, 0, SPI_OK_UPDATE);
+	ct_exec(hc, P_ISSUE_RESOLVE, values, nullptr, SPI_OK_UPDATE);
 }
 
 static void issues_forget(const HostCache *hc, const OrderImage *before)
@@ -664,40 +522,50 @@ static void issues_forget(const HostCache *hc, const OrderImage *before)
 		return;
 	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
-	exec_plan(hc, P_ISSUE_DELETE, values, nullptr, false, 0, SPI_OK_DELETE);
+	ct_exec(hc, P_ISSUE_DELETE, values, nullptr, SPI_OK_DELETE);
 }
 
-static void ledger_write(const HostCache *hc, int plan, const OrderImage *img, TimestampTz completed_at)
+static void ledger_write(const HostCache *hc, PlanId plan, const OrderImage *img, TimestampTz completed_at)
 {
 	Datum values[CT_LEDGER_NARGS];
 	char nulls[CT_LEDGER_NARGS];
 
 	ledger_params(img, completed_at, values, nulls);
-	exec_plan(hc, plan, values, nulls, false, 0,
-			  plan == P_LEDGER_INSERT ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE);
+	ct_exec(hc, plan, values, nulls, plan == P_LEDGER_INSERT ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE);
 }
 
-static void ledger_fetch(const HostCache *hc, int plan, const pg_uuid_t *order, const pg_uuid_t *shop,
+static void ledger_fetch(const HostCache *hc, PlanId plan, const pg_uuid_t *order, const pg_uuid_t *shop,
 						 LedgerRow *row, MemoryContext cxt)
 {
 	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(order)),
 					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
 
-	exec_plan(hc, plan, values, nullptr, false, 0,
-			  plan == P_LEDGER_SELECT ? SPI_OK_SELECT : SPI_OK_DELETE_RETURNING);
+	ct_exec(hc, plan, values, nullptr, plan == P_LEDGER_SELECT ? SPI_OK_SELECT : SPI_OK_DELETE_RETURNING);
 	read_ledger(row, cxt);
 }
 
-/*
- * An added purchase that predates the customer's first (a backdated order):
- * the customer exists (the upsert's WHERE saw it), so lock it and recompute
- * from the ledger, which already holds the order.
- */
-static void recompute_after_ledger_write(const HostCache *hc, const OrderImage *img,
-										 CustomerChange *change)
+static const char *slug_key(const char *slug, bool isnull) { return isnull ? "" : slug; }
+
+/* Adds an order (or its becoming a purchase) to its customer: the increment-only path. */
+static void add_to_customer(const HostCache *hc, const OrderImage *img, int order_delta,
+							EventChanges *changes, MemoryContext cxt)
 {
-	customer_lock(hc, &img->customer, &img->shop, change);
-	customer_recompute(hc, change);
+	ct_customer_add(hc, img, order_delta, &changes->customers[0], cxt);
+	changes->ncustomers = 1;
+	if (img->purchase)
+	{
+		ct_pair_add(hc, img, &changes->pairs[0]);
+		changes->npairs = 1;
+	}
+}
+
+static void note_pair(const HostCache *hc, EventChanges *changes, const pg_uuid_t *shop,
+					  const char *slug, const pg_uuid_t *customer)
+{
+	for (int i = 0; i < changes->npairs; i++)
+		if (uuid_equal(&changes->pairs[i].customer, customer) && strcmp(changes->pairs[i].slug, slug) == 0)
+			return;
+	ct_pair_read(hc, shop, slug, customer, &changes->pairs[changes->npairs++]);
 }
 
 /* Applies one row event. Runs inside SPI, as the extension's owner. */
@@ -712,13 +580,12 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	ct::rules::Contribution was;
 	ct::rules::Contribution now;
 	ChangeKind kind;
-	CustomerChange changes[2];
-	int nchanges = 0;
+	EventChanges changes;
 	TimestampTz completed_at;
 	bool ledger_deleted = false;
 
 	memset(&ledger, 0, sizeof(ledger));
-	memset(changes, 0, sizeof(changes));
+	memset(&changes, 0, sizeof(changes));
 
 	if (!is_insert)
 	{
@@ -755,9 +622,8 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 		ledger_write(hc, P_LEDGER_INSERT, after, after->at);
 		if (SPI_processed > 0)
 		{
-			if (!customer_add(hc, after, 1, &changes[0]))
-				recompute_after_ledger_write(hc, after, &changes[0]);
-			ct_rollup_apply(hc, after, nullptr, &changes[0], 1, cxt);
+			add_to_customer(hc, after, 1, &changes, cxt);
+			ct_rollup_apply(hc, &ledger, after, &changes);
 			return;
 		}
 		/* A stale ledger row for this id: handle as an update. */
@@ -785,20 +651,19 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 		case ChangeKind::kNothing:
 			return;
 		case ChangeKind::kLedgerOnly:
+			/* Attribution, or the slug/time of an order that is not a purchase (checkouts move). */
 			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
+			ct_rollup_apply(hc, &ledger, after, &changes);
 			return;
 		case ChangeKind::kAddOrder:
-			/* The old ledger row (if any) was deleted above. */
 			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
-			if (!customer_add(hc, after, 1, &changes[0]))
-				recompute_after_ledger_write(hc, after, &changes[0]);
-			ct_rollup_apply(hc, after, nullptr, &changes[0], 1, cxt);
+			add_to_customer(hc, after, 1, &changes, cxt);
+			ct_rollup_apply(hc, &ledger, after, &changes);
 			return;
 		case ChangeKind::kBecamePurchase:
 			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
-			if (!customer_add(hc, after, 0, &changes[0]))
-				recompute_after_ledger_write(hc, after, &changes[0]);
-			ct_rollup_apply(hc, after, &ledger, &changes[0], 1, cxt);
+			add_to_customer(hc, after, 0, &changes, cxt);
+			ct_rollup_apply(hc, &ledger, after, &changes);
 			return;
 		case ChangeKind::kRecompute:
 			break;
@@ -811,8 +676,8 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	 * the locks were granted.
 	 */
 	{
-		const pg_uuid_t *ids[2];
-		const pg_uuid_t *shops[2];
+		const pg_uuid_t *ids[CT_MAX_CUSTOMERS];
+		const pg_uuid_t *shops[CT_MAX_CUSTOMERS];
 		int n = 0;
 
 		if (ledger.present)
@@ -821,12 +686,15 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 			shops[n] = &ledger.shop;
 			n++;
 		}
-		if (now.present && !(n == 1 && uuid_equal(ids[0], &after->customer)))
+		if (now.present)
 		{
-			customer_ensure(hc, after);
-			ids[n] = &after->customer;
-			shops[n] = &after->shop;
-			n++;
+			ct_customer_ensure(hc, after);
+			if (!(n == 1 && uuid_equal(ids[0], &after->customer)))
+			{
+				ids[n] = &after->customer;
+				shops[n] = &after->shop;
+				n++;
+			}
 		}
 		if (n == 2 && memcmp(ids[0]->data, ids[1]->data, UUID_LEN) > 0)
 		{
@@ -834,9 +702,19 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 			std::swap(shops[0], shops[1]);
 		}
 		for (int i = 0; i < n; i++)
-			customer_lock(hc, ids[i], shops[i], &changes[i]);
-		nchanges = n;
+			ct_customer_lock(hc, ids[i], shops[i], &changes.customers[i], cxt);
+		changes.ncustomers = n;
 	}
+
+	/* Per-slug purchase counts of the slugs involved, as they were. */
+	if (ledger.present && ledger.purchase)
+		note_pair(hc, &changes, &ledger.shop, slug_key(ledger.slug, ledger.slug_null), &ledger.customer);
+	if (now.present && after->purchase)
+		note_pair(hc, &changes, &after->shop,
+				  after->text[CT_TEXT_SLUG].isnull
+					  ? ""
+					  : pnstrdup(after->text[CT_TEXT_SLUG].data, after->text[CT_TEXT_SLUG].len),
+				  &after->customer);
 
 	if (now.present)
 	{
@@ -846,9 +724,11 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
 	}
 
-	for (int i = 0; i < nchanges; i++)
-		customer_recompute(hc, &changes[i]);
-	ct_rollup_apply(hc, after, &ledger, changes, nchanges, cxt);
+	for (int i = 0; i < changes.ncustomers; i++)
+		ct_customer_recompute(hc, &changes.customers[i], cxt);
+	for (int i = 0; i < changes.npairs; i++)
+		ct_pair_recompute(hc, &changes.pairs[i]);
+	ct_rollup_apply(hc, &ledger, now.present ? after : nullptr, &changes);
 }
 
 /*
@@ -931,7 +811,7 @@ CT_FUNCTION(ct_recompute_customer)
 	Relation orders;
 	Oid save_userid;
 	int save_sec_context;
-	CustomerChange change;
+	EventChanges changes;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (!OidIsValid(orders_relid))
@@ -941,12 +821,13 @@ CT_FUNCTION(ct_recompute_customer)
 	hc = ct_host_cache(orders, fcinfo->flinfo->fn_oid);
 	table_close(orders, NoLock);
 
-	memset(&change, 0, sizeof(change));
+	memset(&changes, 0, sizeof(changes));
 	begin_as_owner(hc, &save_userid, &save_sec_context);
-	customer_lock(hc, customer, shop, &change);
-	customer_recompute(hc, &change);
-	if (change.known)
-		ct_rollup_apply(hc, nullptr, nullptr, &change, 1, cxt);
+	ct_customer_lock(hc, customer, shop, &changes.customers[0], cxt);
+	changes.ncustomers = 1;
+	ct_customer_recompute(hc, &changes.customers[0], cxt);
+	if (changes.customers[0].known)
+		ct_rollup_apply(hc, nullptr, nullptr, &changes);
 	end_as_owner(&save_userid, &save_sec_context);
-	PG_RETURN_BOOL(change.known);
+	PG_RETURN_BOOL(changes.customers[0].known);
 }

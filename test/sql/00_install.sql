@@ -26,7 +26,7 @@ SELECT conname, conrelid::regclass, confrelid::regclass, condeferred
   FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('shop_orders'::regclass, 'customer_tracking'::regclass)
  ORDER BY 1;
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'shop_orders'::regclass AND NOT tgisinternal ORDER BY 1;
-SELECT polname, polrelid::regclass, polcmd FROM pg_policy ORDER BY 1;
+SELECT polname, polrelid::regclass, polcmd FROM pg_policy ORDER BY polname, polrelid::regclass::text;
 -- Data of the extension's tables is dumped.
 SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'customer_tracking';
 -- Attaching again is a no-op.

@@ -1,0 +1,356 @@
+/*
+ * customers.cpp: a customer's statistics (shop_customers) and its purchases
+ * per slug (customer_tracking_slug_customers), as the trigger changes them.
+ *
+ * Each operation reports the state before and after, from which rollup.cpp
+ * derives the shop rollups. Increments read only the locked, latest row
+ * (correct under READ COMMITTED re-checks). Recomputations run after the
+ * customer row is locked, in a new statement with a fresh snapshot, so they
+ * see every committed ledger row.
+ */
+#include "tracking.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+}
+
+/* Columns describing a customer's state, in this order, in every statement below. */
+#define STATE_COLUMNS(p)                                                                        \
+	p "total_purchases, " p "first_purchase_at, " p "first_source_slug, " p "last_purchase_at, " p \
+	  "preferred_network"
+#define STATE_NCOLS 5
+
+void ct_customers_prepare(HostCache *hc)
+{
+	const char *s = hc->schema_sql;
+	static const Oid increment_types[CT_CUSTOMER_ADD_NARGS] = {
+		UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, NUMERICOID,
+		TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
+	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
+	static const Oid ensure_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
+	static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
+	const char *orders_shop =
+		quote_identifier(get_attname(hc->orders_relid, hc->attnum[FIELD_SHOP_ID], false));
+	/* New values for an added order ($6 orders, $7 purchase, $8 amount, $9 time, $10 order, $11 slug, $12 network). */
+	const char *increments =
+		"email = coalesce($4, c.email), customer_name = coalesce($5, c.customer_name), "
+		"total_orders = c.total_orders + $6, "
+		"total_purchases = c.total_purchases + CASE WHEN $7 THEN 1 ELSE 0 END, "
+		"total_spent = c.total_spent + CASE WHEN $7 THEN $8 ELSE 0 END, "
+		"first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE c.first_purchase_at END, "
+		"first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE c.first_order_id END, "
+		"first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE c.first_source_slug END, "
+		"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE c.last_purchase_at END, "
+		"network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
+		"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::int, 0) + 1) "
+		"ELSE c.network_purchases END, "
+		"preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
+		"WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
+		"WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 > "
+		"coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) THEN $12 "
+		"WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 = "
+		"coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) "
+		"AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
+		"ELSE c.preferred_network END, "
+		"updated_at = now()";
+
+	/*
+	 * o is the row as this statement found it after waiting for its lock, so
+	 * RETURNING gives the state before and after. A purchase earlier than the
+	 * first one is left to lock-and-recompute (WHERE).
+	 */
+	ct_prepare(hc, P_CUSTOMER_INCREMENT,
+			   psprintf("UPDATE %s.shop_customers c SET %s "
+						"FROM (SELECT id, " STATE_COLUMNS("") " FROM %s.shop_customers "
+						"WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
+						"WHERE c.id = o.id AND c.shop_id = $2 "
+						"AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
+						"AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
+						"RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
+						s, increments, s),
+			   CT_CUSTOMER_ADD_NARGS, increment_types);
+	ct_prepare(hc, P_CUSTOMER_CREATE,
+			   psprintf("INSERT INTO %s.shop_customers AS c (id, shop_id, phone_number, email, customer_name, "
+						"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
+						"first_order_id, first_source_slug, network_purchases, preferred_network) "
+						"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
+						"CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
+						"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
+						"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb END, "
+						"CASE WHEN $7 THEN $12 END) "
+						"ON CONFLICT (id) DO NOTHING RETURNING " STATE_COLUMNS(""),
+						s),
+			   CT_CUSTOMER_ADD_NARGS, increment_types);
+	ct_prepare(hc, P_CUSTOMER_ENSURE,
+			   psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
+						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+						s),
+			   5, ensure_types);
+	ct_prepare(hc, P_CUSTOMER_LOCK,
+			   psprintf("SELECT " STATE_COLUMNS("") " FROM %s.shop_customers "
+						"WHERE id = $1 AND shop_id = $2 FOR UPDATE",
+						s),
+			   2, two_uuids);
+	ct_prepare(hc, P_CUSTOMER_RECOMPUTE,
+			   psprintf("UPDATE %s.shop_customers c SET total_orders = a.orders, total_purchases = a.purchases, "
+						"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
+						"first_order_id = a.first_id, first_source_slug = a.first_slug, "
+						"network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
+						"FROM (SELECT count(*)::int AS orders, "
+						"count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
+						"coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
+						"min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
+						"max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
+						"(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id, "
+						"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
+						"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
+						"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
+						"(SELECT network, count(*) AS purchases FROM %s.customer_tracking "
+						"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
+						"GROUP BY network) n) AS networks, "
+						"(SELECT network FROM %s.customer_tracking "
+						"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
+						"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS preferred "
+						"FROM %s.customer_tracking t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
+						"WHERE c.id = $1 AND c.shop_id = $2 "
+						"RETURNING c.total_orders, " STATE_COLUMNS("c."),
+						s, s, s, s),
+			   2, two_uuids);
+	ct_prepare(hc, P_CUSTOMER_DELETE,
+			   psprintf("DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders = 0 "
+						"AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE o.shop_customer_id = c.id AND o.%s = $2)",
+						s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_shop),
+			   2, two_uuids);
+
+	/* Purchases per (customer, slug): $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
+	ct_prepare(hc, P_PAIR_INCREMENT,
+			   psprintf("UPDATE %s.customer_tracking_slug_customers p SET purchases = p.purchases + 1, "
+						"first_purchase_at = least(p.first_purchase_at, $4) "
+						"FROM (SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
+						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
+						"WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
+						"RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
+						s, s),
+			   4, pair_types);
+	ct_prepare(hc, P_PAIR_CREATE,
+			   psprintf("INSERT INTO %s.customer_tracking_slug_customers "
+						"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
+						"VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING RETURNING purchases",
+						s),
+			   4, pair_types);
+	ct_prepare(hc, P_PAIR_READ,
+			   psprintf("SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
+						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
+						s),
+			   3, pair_types);
+	ct_prepare(hc, P_PAIR_RECOMPUTE,
+			   psprintf("WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s.customer_tracking "
+						"WHERE shop_customer_id = $3 AND shop_id = $1 AND coalesce(accessed_via_slug, '') = $2 "
+						"AND purchase_completed), "
+						"gone AS (DELETE FROM %s.customer_tracking_slug_customers "
+						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3 AND (SELECT n FROM a) = 0), "
+						"kept AS (INSERT INTO %s.customer_tracking_slug_customers AS p "
+						"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
+						"SELECT $1, $2, $3, a.n, a.f FROM a WHERE a.n > 0 "
+						"ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE SET "
+						"purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at) "
+						"SELECT n, f FROM a",
+						s, s, s),
+			   3, pair_types);
+}
+
+static char *copy_text(HeapTuple tuple, TupleDesc desc, int col, MemoryContext cxt)
+{
+	bool isnull;
+	Datum d = SPI_getbinval(tuple, desc, col, &isnull);
+	if (isnull)
+		return nullptr;
+	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
+}
+
+/* Reads STATE_COLUMNS starting at column first (1-based). */
+static void read_state(HeapTuple tuple, TupleDesc desc, int first, CustomerState *state,
+					   MemoryContext cxt)
+{
+	bool isnull;
+
+	state->exists = true;
+	state->purchases = DatumGetInt32(SPI_getbinval(tuple, desc, first, &isnull));
+	state->first_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 1, &state->first_null));
+	state->first_slug = copy_text(tuple, desc, first + 2, cxt);
+	state->last_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 3, &state->last_null));
+	state->preferred = copy_text(tuple, desc, first + 4, cxt);
+}
+
+static void customer_params(const OrderImage *img, int order_delta, Datum *values, char *nulls)
+{
+	const TextValue *email = &img->text[CT_TEXT_EMAIL];
+	const TextValue *name = &img->text[CT_TEXT_NAME];
+	const TextValue *slug = &img->text[CT_TEXT_SLUG];
+	const TextValue *network = &img->text[CT_TEXT_NETWORK];
+
+	memset(nulls, ' ', CT_CUSTOMER_ADD_NARGS);
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	values[2] = CStringGetTextDatum(img->e164);
+	values[3] = ct_text_datum(email, &nulls[3]);
+	values[4] = ct_text_datum(name, &nulls[4]);
+	values[5] = Int32GetDatum(order_delta);
+	values[6] = BoolGetDatum(img->purchase);
+	values[7] = img->amount;
+	values[8] = TimestampTzGetDatum(img->at);
+	values[9] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
+	values[10] = ct_text_datum(slug, &nulls[10]);
+	values[11] = ct_text_datum(network, &nulls[11]);
+}
+
+void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
+					  CustomerChange *change, MemoryContext cxt)
+{
+	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(customer)),
+					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
+
+	ct_exec(hc, P_CUSTOMER_LOCK, values, nullptr, SPI_OK_SELECT);
+	memset(change, 0, sizeof(*change));
+	change->shop = *shop;
+	change->customer = *customer;
+	change->known = SPI_processed > 0;
+	if (change->known)
+		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
+}
+
+void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt)
+{
+	Datum values[2] = {UUIDPGetDatum(&change->customer), UUIDPGetDatum(&change->shop)};
+	bool isnull;
+
+	if (!change->known)
+		return;
+	ct_exec(hc, P_CUSTOMER_RECOMPUTE, values, nullptr, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 0)
+		return;
+	read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &change->after, cxt);
+	if (DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == 0)
+	{
+		ct_exec(hc, P_CUSTOMER_DELETE, values, nullptr, SPI_OK_DELETE);
+		change->after.exists = SPI_processed == 0;
+	}
+}
+
+void ct_customer_ensure(const HostCache *hc, const OrderImage *img)
+{
+	Datum values[CT_CUSTOMER_ADD_NARGS];
+	char nulls[CT_CUSTOMER_ADD_NARGS];
+
+	customer_params(img, 0, values, nulls);
+	ct_exec(hc, P_CUSTOMER_ENSURE, values, nulls, SPI_OK_INSERT);
+}
+
+void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta, CustomerChange *change,
+					 MemoryContext cxt)
+{
+	Datum values[CT_CUSTOMER_ADD_NARGS];
+	char nulls[CT_CUSTOMER_ADD_NARGS];
+
+	customer_params(img, order_delta, values, nulls);
+	memset(change, 0, sizeof(*change));
+	change->shop = img->shop;
+	change->customer = img->customer;
+	change->known = true;
+
+	ct_exec(hc, P_CUSTOMER_INCREMENT, values, nulls, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed > 0)
+	{
+		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
+		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + STATE_NCOLS, &change->after, cxt);
+		return;
+	}
+	ct_exec(hc, P_CUSTOMER_CREATE, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed > 0)
+	{
+		change->before.exists = false;
+		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->after, cxt);
+		return;
+	}
+	/* Created concurrently, or a backdated first purchase: the ledger already holds the order. */
+	ct_customer_lock(hc, &img->customer, &img->shop, change, cxt);
+	ct_customer_recompute(hc, change, cxt);
+}
+
+static Datum pair_values(const pg_uuid_t *shop, const char *slug, const pg_uuid_t *customer,
+						 TimestampTz at, Datum *values)
+{
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(shop));
+	values[1] = CStringGetTextDatum(slug);
+	values[2] = UUIDPGetDatum(const_cast<pg_uuid_t *>(customer));
+	values[3] = TimestampTzGetDatum(at);
+	return values[0];
+}
+
+static void read_pair(HeapTuple tuple, TupleDesc desc, int first, PairState *state)
+{
+	bool isnull;
+	state->purchases = DatumGetInt32(SPI_getbinval(tuple, desc, first, &isnull));
+	state->first_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 1, &isnull));
+	if (isnull)
+		state->purchases = 0;
+}
+
+void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
+{
+	Datum values[4];
+	const TextValue *slug = &img->text[CT_TEXT_SLUG];
+
+	memset(pair, 0, sizeof(*pair));
+	pair->shop = img->shop;
+	pair->customer = img->customer;
+	pair->slug = slug->isnull ? pstrdup("") : pnstrdup(slug->data, slug->len);
+	pair_values(&img->shop, pair->slug, &img->customer, img->at, values);
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		ct_exec(hc, P_PAIR_INCREMENT, values, nullptr, SPI_OK_UPDATE_RETURNING);
+		if (SPI_processed > 0)
+		{
+			read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
+			read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &pair->after);
+			return;
+		}
+		ct_exec(hc, P_PAIR_CREATE, values, nullptr, SPI_OK_INSERT_RETURNING);
+		if (SPI_processed > 0)
+		{
+			pair->after.purchases = 1;
+			pair->after.first_at = img->at;
+			return;
+		}
+	}
+	elog(ERROR, "customer_tracking: could not count a purchase per slug");
+}
+
+void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug, const pg_uuid_t *customer,
+				  PairChange *pair)
+{
+	Datum values[4];
+
+	memset(pair, 0, sizeof(*pair));
+	pair->shop = *shop;
+	pair->customer = *customer;
+	pair->slug = pstrdup(slug);
+	pair_values(shop, slug, customer, 0, values);
+	ct_exec(hc, P_PAIR_READ, values, nullptr, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
+}
+
+void ct_pair_recompute(const HostCache *hc, PairChange *pair)
+{
+	Datum values[4];
+
+	pair_values(&pair->shop, pair->slug, &pair->customer, 0, values);
+	ct_exec(hc, P_PAIR_RECOMPUTE, values, nullptr, SPI_OK_SELECT);
+	read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->after);
+}
