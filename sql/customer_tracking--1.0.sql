@@ -402,10 +402,23 @@ REVOKE ALL ON shop_customers, customer_tracking, customer_tracking_issues,
               customer_tracking_settings, customer_tracking_slug_customers,
               customer_tracking_shop_totals, customer_tracking_daily, customer_tracking_slug_daily,
               customer_tracking_network_totals, customer_tracking_frequency FROM PUBLIC;
-GRANT SELECT ON shop_customers, customer_tracking, customer_tracking_issues,
-                customer_tracking_untracked, customer_tracking_slug_customers,
-                customer_tracking_shop_totals, customer_tracking_daily, customer_tracking_slug_daily,
-                customer_tracking_network_totals, customer_tracking_frequency TO PUBLIC;
+-- Readers: where Supabase's roles exist, authenticated owners and service_role
+-- (anon places orders but reads no customer data); elsewhere every role, with
+-- row-level security deciding which rows. Nobody but the owner writes them.
+DO $grants$
+DECLARE
+    v_readers text := CASE
+        WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
+         AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role')
+        THEN 'authenticated, service_role' ELSE 'PUBLIC' END;
+BEGIN
+    EXECUTE 'GRANT SELECT ON @extschema@.shop_customers, @extschema@.customer_tracking, '
+         || '@extschema@.customer_tracking_issues, @extschema@.customer_tracking_untracked, '
+         || '@extschema@.customer_tracking_slug_customers, @extschema@.customer_tracking_shop_totals, '
+         || '@extschema@.customer_tracking_daily, @extschema@.customer_tracking_slug_daily, '
+         || '@extschema@.customer_tracking_network_totals, @extschema@.customer_tracking_frequency TO ' || v_readers;
+END
+$grants$;
 -- Owners read their own shops' rows. The policies only name extension
 -- functions, so they are created here even while restoring a dump.
 CREATE POLICY shop_customers_owner_select ON shop_customers
@@ -1157,3 +1170,14 @@ $$;
 COMMENT ON FUNCTION shop_daily_series(uuid, date, date) IS
     'Per UTC day from p_from to p_to (default: the last 30 days): purchases, revenue, new customers '
     'and checkouts, zeros included, for charts.';
+
+--------------------------------------------------------------------------------
+-- Privileges on functions: maintenance is for the DBA (the extension owner);
+-- dashboard functions run with the caller's rights, so everyone may call them.
+--------------------------------------------------------------------------------
+REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_host(),
+    customer_tracking_invalidate(), customer_tracking_map_column(text, name),
+    customer_tracking_set_statuses(text, text), customer_tracking_recompute(uuid, uuid),
+    customer_tracking_backfill(uuid), customer_tracking_verify(uuid),
+    customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid)
+    FROM PUBLIC;
