@@ -5,8 +5,12 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 MODULE_big = customer_tracking
 OBJS = $(patsubst %.cpp,%.o,$(wildcard src/*.cpp))
 
-# Install scripts: every versioned script in sql/ (upgrade scripts are never listed by hand).
-DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+# sql/customer_tracking.sql is the install script of the current version (copied to its
+# versioned name at build time); released versions' install scripts are kept for upgrade tests;
+# every upgrade script is picked up (never listed by hand).
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+EXTRA_CLEAN = $(DATA_built)
 
 TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
@@ -40,3 +44,6 @@ unit:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPG_CONFIG=$(PG_CONFIG) >/dev/null
 	cmake --build build --target unit_tests -j2
 	ctest --test-dir build --output-on-failure
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@

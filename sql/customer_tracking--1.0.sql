@@ -460,6 +460,11 @@ BEGIN
     ALTER TABLE @extschema@.shop_orders ADD COLUMN IF NOT EXISTS shop_customer_id uuid;
     IF NOT EXISTS (SELECT 1 FROM pg_constraint
                     WHERE conrelid = v_orders AND conname = 'shop_orders_shop_customer_id_fkey') THEN
+        -- Links left behind by an earlier installation (DROP EXTENSION ... CASCADE keeps the
+        -- column) point at customers that no longer exist: clear them; backfill relinks.
+        UPDATE @extschema@.shop_orders o SET shop_customer_id = NULL
+         WHERE o.shop_customer_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c WHERE c.id = o.shop_customer_id);
         -- Deferred: the customer row is written by the AFTER trigger.
         ALTER TABLE @extschema@.shop_orders
             ADD CONSTRAINT shop_orders_shop_customer_id_fkey FOREIGN KEY (shop_customer_id)
