@@ -118,6 +118,8 @@ CREATE TABLE customer_tracking_slug_customers (
     first_purchase_at  timestamptz NOT NULL,
     PRIMARY KEY (shop_id, slug, shop_customer_id)
 );
+CREATE INDEX idx_customer_tracking_slug_customers_customer
+    ON customer_tracking_slug_customers (shop_id, shop_customer_id);
 CREATE TABLE customer_tracking_shop_totals (
     shop_id          uuid NOT NULL,
     stripe           smallint NOT NULL,
@@ -279,8 +281,9 @@ LANGUAGE sql STABLE
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
     SELECT f.field, coalesce(s.value, f.default_column)::name, f.required, s.value IS NOT NULL
-      FROM customer_tracking_fields() f
+      FROM customer_tracking_fields() WITH ORDINALITY AS f(field, default_column, required, n)
       LEFT JOIN customer_tracking_settings s ON s.setting = 'column:' || f.field
+     ORDER BY f.n
 $$;
 
 CREATE FUNCTION customer_tracking_statuses(OUT paid text[], OUT unpaid text[])
@@ -525,8 +528,13 @@ BEGIN
         PERFORM customer_tracking_check_host();
     END IF;
     PERFORM customer_tracking_invalidate();
-    RAISE NOTICE 'customer_tracking: % now reads shop_orders.%; run customer_tracking_backfill() to re-derive existing orders',
-        p_field, quote_ident(coalesce(p_column, ''));
+    IF coalesce(p_column, '') = '' THEN
+        RAISE NOTICE 'customer_tracking: % is no longer read from shop_orders; run customer_tracking_backfill() to re-derive existing orders',
+            p_field;
+    ELSE
+        RAISE NOTICE 'customer_tracking: % now reads shop_orders.%; run customer_tracking_backfill() to re-derive existing orders',
+            p_field, quote_ident(p_column);
+    END IF;
 END
 $$;
 
@@ -635,17 +643,17 @@ AS $$
         UNION ALL SELECT o.shop_id, 'totals', '', 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1
         UNION ALL SELECT c.shop_id, 'totals', '', 'customers', count(*) FROM c GROUP BY 1
         UNION ALL SELECT c.shop_id, 'totals', '', 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1
-        UNION ALL SELECT o.shop_id, 'daily', o.day::text, 'checkouts', count(*) FROM o GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'daily', o.day::text, 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'daily', o.day::text, 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'daily', (c.first_at AT TIME ZONE 'UTC')::date::text, 'new_customers', count(*) FROM c GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'daily', (c.last_at AT TIME ZONE 'UTC')::date::text, 'last_purchasers', count(*) FROM c GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || o.day, 'checkouts', count(*) FROM o GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || o.day, 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || o.day, 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || (c.first_at AT TIME ZONE 'UTC')::date, 'new_customers', count(*) FROM c GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || (c.first_at AT TIME ZONE 'UTC')::date, 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1, 3
-        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || (p.f AT TIME ZONE 'UTC')::date, 'customers', count(*)
+        UNION ALL SELECT o.shop_id, 'daily', to_char(o.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM o GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'daily', to_char(o.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'daily', to_char(o.day, 'YYYY-MM-DD'), 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'daily', to_char(c.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM c GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'daily', to_char(c.last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'last_purchasers', count(*) FROM c GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || to_char(o.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM o GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || to_char(o.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || to_char(o.day, 'YYYY-MM-DD'), 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || to_char(c.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM c GROUP BY 1, 3
+        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || to_char(c.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1, 3
+        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || to_char(p.f AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'customers', count(*)
                     FROM (SELECT o.shop_id, o.slug_key, o.expected_customer_id, min(o.purchased_at) AS f
                             FROM o WHERE o.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
         UNION ALL SELECT o.shop_id, 'network', o.network, 'purchases', count(*) FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 3
@@ -660,14 +668,14 @@ AS $$
                                     ('repeat_customers', r.repeat_customers)) x(stat, v)
          WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
         UNION ALL
-        SELECT r.shop_id, 'daily', r.day::text, x.stat, sum(x.v)
+        SELECT r.shop_id, 'daily', to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
           FROM @extschema@.customer_tracking_daily r
          CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
                                     ('revenue', r.revenue), ('new_customers', r.new_customers),
                                     ('last_purchasers', r.last_purchasers)) x(stat, v)
          WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
         UNION ALL
-        SELECT r.shop_id, 'slug_daily', r.slug || '|' || r.day, x.stat, sum(x.v)
+        SELECT r.shop_id, 'slug_daily', r.slug || '|' || to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
           FROM @extschema@.customer_tracking_slug_daily r
          CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
                                     ('revenue', r.revenue), ('new_customers', r.new_customers),
@@ -712,7 +720,11 @@ AS $$
                (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug,
                (SELECT n.network FROM o n WHERE n.expected_customer_id = o.expected_customer_id
                    AND n.purchase AND n.network IS NOT NULL
-                 GROUP BY n.network ORDER BY count(*) DESC, n.network COLLATE "C" LIMIT 1) AS preferred_network
+                 GROUP BY n.network ORDER BY count(*) DESC, n.network COLLATE "C" LIMIT 1) AS preferred_network,
+               (SELECT coalesce(jsonb_object_agg(x.network, x.n), '{}'::jsonb)
+                  FROM (SELECT n.network, count(*) AS n FROM o n
+                         WHERE n.expected_customer_id = o.expected_customer_id AND n.purchase AND n.network IS NOT NULL
+                         GROUP BY n.network) x) AS network_purchases
           FROM o WHERE o.expected_customer_id IS NOT NULL
          GROUP BY o.expected_customer_id
     ), stored AS (
@@ -741,6 +753,7 @@ AS $$
         ('first_order_id', (c.s).first_order_id::text, (c.e).first_order_id::text),
         ('first_source_slug', (c.s).first_source_slug::text, (c.e).first_source_slug),
         ('preferred_network', (c.s).preferred_network::text, (c.e).preferred_network),
+        ('network_purchases', (c.s).network_purchases::text, (c.e).network_purchases::text),
         ('repeat_customer', (c.s).repeat_customer::text, ((c.e).total_purchases >= 2)::text)
      ) AS d(stat, stored, expected)
      WHERE NOT c.missing AND NOT c.stale
@@ -773,6 +786,158 @@ COMMENT ON FUNCTION customer_tracking_verify(uuid) IS
     'Rows for every stored link, tracking row or customer stat that differs from a recomputation '
     'from shop_orders; no rows when everything is consistent.';
 
+-- Brings a shop's rollups in line with the customers and tracking rows they derive from: the
+-- difference (computed within one snapshot per table) is added as an increment, so it
+-- commutes with the increments of orders arriving meanwhile. Returns the rows adjusted.
+CREATE FUNCTION customer_tracking_repair_rollups(p_shop_id uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rows bigint;
+    v_total bigint := 0;
+BEGIN
+    WITH e AS (
+        SELECT (SELECT count(*) FROM shop_customers c WHERE c.shop_id = p_shop_id AND c.total_purchases > 0) AS customers,
+               (SELECT count(*) FROM shop_customers c WHERE c.shop_id = p_shop_id AND c.total_purchases >= 2) AS repeat_customers,
+               (SELECT count(*) FROM customer_tracking t WHERE t.shop_id = p_shop_id AND t.purchase_completed) AS purchases,
+               (SELECT coalesce(sum(t.purchase_amount), 0) FROM customer_tracking t WHERE t.shop_id = p_shop_id AND t.purchase_completed) AS revenue,
+               (SELECT count(*) FROM customer_tracking t WHERE t.shop_id = p_shop_id) AS checkouts
+    ), s AS (
+        SELECT coalesce(sum(r.customers), 0) AS customers, coalesce(sum(r.repeat_customers), 0) AS repeat_customers,
+               coalesce(sum(r.purchases), 0) AS purchases, coalesce(sum(r.revenue), 0) AS revenue,
+               coalesce(sum(r.checkouts), 0) AS checkouts
+          FROM customer_tracking_shop_totals r WHERE r.shop_id = p_shop_id
+    )
+    INSERT INTO customer_tracking_shop_totals AS r (shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts)
+    SELECT p_shop_id, 0, e.customers - s.customers, e.repeat_customers - s.repeat_customers,
+           e.purchases - s.purchases, e.revenue - s.revenue, e.checkouts - s.checkouts
+      FROM e, s
+     WHERE (e.customers, e.repeat_customers, e.purchases, e.revenue, e.checkouts)
+           IS DISTINCT FROM (s.customers, s.repeat_customers, s.purchases, s.revenue, s.checkouts)
+    ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + EXCLUDED.customers,
+        repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, purchases = r.purchases + EXCLUDED.purchases,
+        revenue = r.revenue + EXCLUDED.revenue, checkouts = r.checkouts + EXCLUDED.checkouts;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_total := v_total + v_rows;
+
+    WITH e AS (
+        SELECT k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases, sum(k.revenue) AS revenue,
+               sum(k.new_customers) AS new_customers, sum(k.last_purchasers) AS last_purchasers
+          FROM (SELECT (t.accessed_at AT TIME ZONE 'UTC')::date AS day, 1 AS checkouts,
+                       t.purchase_completed::int AS purchases,
+                       CASE WHEN t.purchase_completed THEN t.purchase_amount ELSE 0 END AS revenue,
+                       0 AS new_customers, 0 AS last_purchasers
+                  FROM customer_tracking t WHERE t.shop_id = p_shop_id
+                UNION ALL
+                SELECT (c.first_purchase_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0
+                  FROM shop_customers c WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
+                UNION ALL
+                SELECT (c.last_purchase_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 1
+                  FROM shop_customers c WHERE c.shop_id = p_shop_id AND c.total_purchases > 0) k
+         GROUP BY k.day
+    ), s AS (
+        SELECT r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases, sum(r.revenue) AS revenue,
+               sum(r.new_customers) AS new_customers, sum(r.last_purchasers) AS last_purchasers
+          FROM customer_tracking_daily r WHERE r.shop_id = p_shop_id GROUP BY r.day
+    )
+    INSERT INTO customer_tracking_daily AS r (shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers)
+    SELECT p_shop_id, coalesce(e.day, s.day), 0,
+           coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0), coalesce(e.purchases, 0) - coalesce(s.purchases, 0),
+           coalesce(e.revenue, 0) - coalesce(s.revenue, 0), coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0),
+           coalesce(e.last_purchasers, 0) - coalesce(s.last_purchasers, 0)
+      FROM e FULL JOIN s ON s.day = e.day
+     WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0), coalesce(e.new_customers, 0), coalesce(e.last_purchasers, 0))
+           IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0), coalesce(s.new_customers, 0), coalesce(s.last_purchasers, 0))
+    ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts,
+        purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
+        new_customers = r.new_customers + EXCLUDED.new_customers, last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_total := v_total + v_rows;
+
+    WITH e AS (
+        SELECT k.slug, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases, sum(k.revenue) AS revenue,
+               sum(k.new_customers) AS new_customers, sum(k.repeat_customers) AS repeat_customers, sum(k.customers) AS customers
+          FROM (SELECT coalesce(t.accessed_via_slug, '') AS slug, (t.accessed_at AT TIME ZONE 'UTC')::date AS day,
+                       1 AS checkouts, t.purchase_completed::int AS purchases,
+                       CASE WHEN t.purchase_completed THEN t.purchase_amount ELSE 0 END AS revenue,
+                       0 AS new_customers, 0 AS repeat_customers, 0 AS customers
+                  FROM customer_tracking t WHERE t.shop_id = p_shop_id
+                UNION ALL
+                SELECT coalesce(c.first_source_slug, ''), (c.first_purchase_at AT TIME ZONE 'UTC')::date, 0, 0, 0,
+                       1, (c.total_purchases >= 2)::int, 0
+                  FROM shop_customers c WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
+                UNION ALL
+                SELECT p.slug, (p.first_purchase_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, 1
+                  FROM customer_tracking_slug_customers p WHERE p.shop_id = p_shop_id AND p.purchases > 0) k
+         GROUP BY k.slug, k.day
+    ), s AS (
+        SELECT r.slug, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases, sum(r.revenue) AS revenue,
+               sum(r.new_customers) AS new_customers, sum(r.repeat_customers) AS repeat_customers, sum(r.customers) AS customers
+          FROM customer_tracking_slug_daily r WHERE r.shop_id = p_shop_id GROUP BY r.slug, r.day
+    )
+    INSERT INTO customer_tracking_slug_daily AS r
+        (shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers)
+    SELECT p_shop_id, coalesce(e.slug, s.slug), coalesce(e.day, s.day), 0,
+           coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0), coalesce(e.purchases, 0) - coalesce(s.purchases, 0),
+           coalesce(e.revenue, 0) - coalesce(s.revenue, 0), coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0),
+           coalesce(e.repeat_customers, 0) - coalesce(s.repeat_customers, 0), coalesce(e.customers, 0) - coalesce(s.customers, 0)
+      FROM e FULL JOIN s ON s.slug = e.slug AND s.day = e.day
+     WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0), coalesce(e.new_customers, 0),
+            coalesce(e.repeat_customers, 0), coalesce(e.customers, 0))
+           IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0), coalesce(s.new_customers, 0),
+            coalesce(s.repeat_customers, 0), coalesce(s.customers, 0))
+    ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts,
+        purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
+        new_customers = r.new_customers + EXCLUDED.new_customers,
+        repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, customers = r.customers + EXCLUDED.customers;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_total := v_total + v_rows;
+
+    WITH e AS (
+        SELECT k.network, sum(k.preferring) AS preferring, sum(k.purchases) AS purchases, sum(k.revenue) AS revenue
+          FROM (SELECT t.network::text AS network, 0 AS preferring, 1 AS purchases, t.purchase_amount AS revenue
+                  FROM customer_tracking t
+                 WHERE t.shop_id = p_shop_id AND t.purchase_completed AND t.network IS NOT NULL
+                UNION ALL
+                SELECT c.preferred_network::text, 1, 0, 0
+                  FROM shop_customers c
+                 WHERE c.shop_id = p_shop_id AND c.total_purchases > 0 AND c.preferred_network IS NOT NULL) k
+         GROUP BY k.network
+    ), s AS (
+        SELECT r.network, sum(r.customers_preferring) AS preferring, sum(r.purchases) AS purchases, sum(r.revenue) AS revenue
+          FROM customer_tracking_network_totals r WHERE r.shop_id = p_shop_id GROUP BY r.network
+    )
+    INSERT INTO customer_tracking_network_totals AS r (shop_id, network, stripe, customers_preferring, purchases, revenue)
+    SELECT p_shop_id, coalesce(e.network, s.network), 0, coalesce(e.preferring, 0) - coalesce(s.preferring, 0),
+           coalesce(e.purchases, 0) - coalesce(s.purchases, 0), coalesce(e.revenue, 0) - coalesce(s.revenue, 0)
+      FROM e FULL JOIN s ON s.network = e.network
+     WHERE (coalesce(e.preferring, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0))
+           IS DISTINCT FROM (coalesce(s.preferring, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0))
+    ON CONFLICT (shop_id, network, stripe) DO UPDATE SET
+        customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring,
+        purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_total := v_total + v_rows;
+
+    WITH e AS (
+        SELECT c.total_purchases AS purchases, count(*) AS customers
+          FROM shop_customers c WHERE c.shop_id = p_shop_id AND c.total_purchases > 0 GROUP BY 1
+    ), s AS (
+        SELECT r.purchases, sum(r.customers) AS customers
+          FROM customer_tracking_frequency r WHERE r.shop_id = p_shop_id GROUP BY 1
+    )
+    INSERT INTO customer_tracking_frequency AS r (shop_id, purchases, stripe, customers)
+    SELECT p_shop_id, coalesce(e.purchases, s.purchases), 0, coalesce(e.customers, 0) - coalesce(s.customers, 0)
+      FROM e FULL JOIN s ON s.purchases = e.purchases
+     WHERE coalesce(e.customers, 0) <> coalesce(s.customers, 0)
+    ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + EXCLUDED.customers;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_total + v_rows;
+END
+$$;
+
 -- Links and counts orders that are unlinked or inconsistent; idempotent.
 CREATE FUNCTION customer_tracking_backfill(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
@@ -804,7 +969,12 @@ BEGIN
                     OR (e.expected_customer_id IS NOT NULL
                         AND (t.id IS NULL OR t.shop_customer_id <> e.expected_customer_id
                              OR t.purchase_completed <> e.purchase OR t.purchase_amount <> e.amount
-                             OR t.accessed_at <> e.purchased_at)))$q$, v_id, v_shop_col)
+                             OR t.accessed_at <> e.purchased_at OR t.network IS DISTINCT FROM e.network
+                             OR t.accessed_via_slug IS DISTINCT FROM e.slug))
+                    OR (e.expected_customer_id IS NULL
+                        AND NOT EXISTS (SELECT 1 FROM @extschema@.customer_tracking_issues i
+                                         WHERE i.shop_id = $1 AND i.shop_order_id = e.shop_order_id
+                                           AND i.untracked AND i.resolved_at IS NULL)))$q$, v_id, v_shop_col)
             USING v_shop;
         GET DIAGNOSTICS v_retracked = ROW_COUNT;
         PERFORM set_config('customer_tracking.retrack', 'off', true);
@@ -823,7 +993,7 @@ BEGIN
             v_repaired := v_repaired + 1;
         END LOOP;
 
-        -- 3. Customers whose stats disagree with their tracking rows.
+        -- 3. Customers whose stats or purchases per slug disagree with their tracking rows.
         FOR v_customer IN
             SELECT c.id FROM @extschema@.shop_customers c
               LEFT JOIN LATERAL (
@@ -831,17 +1001,40 @@ BEGIN
                          count(*) FILTER (WHERE t.purchase_completed)::int AS purchases,
                          coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent,
                          min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at,
-                         max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at
+                         max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at,
+                         (array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id,
+                         (array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_slug,
+                         (SELECT coalesce(jsonb_object_agg(n.network, n.k), '{}'::jsonb)
+                            FROM (SELECT t2.network, count(*) AS k FROM @extschema@.customer_tracking t2
+                                   WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                                     AND t2.network IS NOT NULL GROUP BY t2.network) n) AS networks,
+                         (SELECT t2.network FROM @extschema@.customer_tracking t2
+                           WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                             AND t2.network IS NOT NULL
+                           GROUP BY t2.network ORDER BY count(*) DESC, t2.network::text COLLATE "C" LIMIT 1) AS preferred,
+                         (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
+                            FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
+                                    FROM @extschema@.customer_tracking t2
+                                   WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                                   GROUP BY 1) ps) AS pairs
                     FROM @extschema@.customer_tracking t
                    WHERE t.shop_customer_id = c.id AND t.shop_id = v_shop) a ON true
              WHERE c.shop_id = v_shop
                AND (c.total_orders <> a.orders OR c.total_purchases <> a.purchases
                     OR c.total_spent <> a.spent OR c.first_purchase_at IS DISTINCT FROM a.first_at
-                    OR c.last_purchase_at IS DISTINCT FROM a.last_at)
+                    OR c.last_purchase_at IS DISTINCT FROM a.last_at OR c.first_order_id IS DISTINCT FROM a.first_id
+                    OR c.first_source_slug IS DISTINCT FROM a.first_slug
+                    OR c.preferred_network IS DISTINCT FROM a.preferred OR c.network_purchases <> a.networks
+                    OR a.pairs <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
+                                     FROM @extschema@.customer_tracking_slug_customers p
+                                    WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
         LOOP
             PERFORM customer_tracking_recompute(v_shop, v_customer);
             v_repaired := v_repaired + 1;
         END LOOP;
+
+        -- 4. Rollups that disagree with the customers and tracking rows.
+        PERFORM customer_tracking_repair_rollups(v_shop);
 
         shop_id := v_shop;
         orders_retracked := v_retracked;
@@ -1184,7 +1377,8 @@ REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_h
     customer_tracking_invalidate(), customer_tracking_map_column(text, name),
     customer_tracking_set_statuses(text, text), customer_tracking_recompute(uuid, uuid),
     customer_tracking_backfill(uuid), customer_tracking_verify(uuid),
-    customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid)
+    customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid),
+    customer_tracking_repair_rollups(uuid)
     FROM PUBLIC;
 
 --------------------------------------------------------------------------------

@@ -333,9 +333,10 @@ const HostCache *ct_host_cache(Relation orders, Oid trigger_function)
 	return hc;
 }
 
-bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after)
+static bool fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after,
+						   bool with_link)
 {
-	for (int f = 0; f <= FIELD_COUNT; f++)
+	for (int f = 0; f <= (with_link ? FIELD_COUNT : FIELD_COUNT - 1); f++)
 	{
 		AttrNumber attnum = f < FIELD_COUNT ? hc->attnum[f] : hc->link_attnum;
 		bool before_null;
@@ -356,6 +357,16 @@ bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple be
 			return true;
 	}
 	return false;
+}
+
+bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after)
+{
+	return fields_changed(hc, desc, before, after, true);
+}
+
+bool ct_order_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after)
+{
+	return fields_changed(hc, desc, before, after, false);
 }
 
 /* customer_tracking_invalidate(): makes every backend re-read the settings. */

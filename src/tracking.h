@@ -117,6 +117,8 @@ const HostCache *ct_host_cache(Relation orders, Oid trigger_function);
 /* False when an UPDATE changed none of the columns the extension reads. */
 bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
 							   HeapTuple after);
+/* The same, ignoring shop_customer_id. */
+bool ct_order_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after);
 
 /* What the rollups need of a customer, before or after an event. */
 struct CustomerState

@@ -29,6 +29,7 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -265,6 +266,11 @@ static bool uuid_equal(const pg_uuid_t *a, const pg_uuid_t *b)
 	return memcmp(a->data, b->data, UUID_LEN) == 0;
 }
 
+static bool same_shop(const OrderImage *a, const OrderImage *b)
+{
+	return a->shop_null == b->shop_null && (a->shop_null || uuid_equal(&a->shop, &b->shop));
+}
+
 static const char *uuid_text(const pg_uuid_t *u)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t *>(u))));
@@ -311,9 +317,16 @@ CT_FUNCTION(ct_link_order)
 	desc = RelationGetDescr(trigdata->tg_relation);
 	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
 
-	/* Unrelated updates (fulfilment status, notes, ...) keep their link. */
+	/*
+	 * Unrelated updates (fulfilment status, notes, ...) keep their link. An
+	 * update that only clears the link (ON DELETE SET NULL after a customer
+	 * row was deleted by hand) is respected: the order shows as untracked
+	 * until customer_tracking_backfill() relinks it.
+	 */
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !ct_retrack &&
-		!ct_tracked_fields_changed(hc, desc, trigdata->tg_trigtuple, tuple))
+		!ct_order_fields_changed(hc, desc, trigdata->tg_trigtuple, tuple) &&
+		(heap_attisnull(tuple, hc->link_attnum, desc) ||
+		 !ct_tracked_fields_changed(hc, desc, trigdata->tg_trigtuple, tuple)))
 		return PointerGetDatum(tuple);
 
 	img = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
@@ -518,8 +531,7 @@ static void issues_forget(const HostCache *hc, const OrderImage *before)
 {
 	Datum values[2];
 
-	if (before->nissues == 0)
-		return;
+	/* Also the resolved rows of a fixed order: the order is gone. */
 	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
 	ct_exec(hc, P_ISSUE_DELETE, values, nullptr, SPI_OK_DELETE);
@@ -609,10 +621,10 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	/* Issues: record the current ones, resolve or forget the old ones. */
 	if (after != nullptr && after->nissues > 0)
 		issues_record(hc, after, before);
-	if (before != nullptr && after != nullptr)
+	if (before != nullptr && after != nullptr && same_shop(before, after))
 		issues_resolve(hc, before, after);
 	else if (before != nullptr)
-		issues_forget(hc, before);
+		issues_forget(hc, before); /* deleted, or moved: its record moves with it */
 
 	/* The ledger says what the order contributed so far. */
 	if (is_insert)
@@ -827,7 +839,34 @@ CT_FUNCTION(ct_recompute_customer)
 	changes.ncustomers = 1;
 	ct_customer_recompute(hc, &changes.customers[0], cxt);
 	if (changes.customers[0].known)
+	{
+		/* Its purchases per slug: every slug it bought through or has a row for. */
+		Oid types[2] = {UUIDOID, UUIDOID};
+		Datum args[2] = {UUIDPGetDatum(customer), UUIDPGetDatum(shop)};
+		char *sql = psprintf("SELECT coalesce(accessed_via_slug, '') FROM %s.customer_tracking "
+							 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed "
+							 "UNION SELECT slug FROM %s.customer_tracking_slug_customers "
+							 "WHERE shop_customer_id = $1 AND shop_id = $2",
+							 hc->schema_sql, hc->schema_sql);
+		SPITupleTable *slugs;
+		uint64 nslugs;
+
+		if (SPI_execute_with_args(sql, 2, types, args, nullptr, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "customer_tracking: could not list a customer's slugs");
+		slugs = SPI_tuptable;
+		nslugs = SPI_processed;
 		ct_rollup_apply(hc, nullptr, nullptr, &changes);
+		for (uint64 i = 0; i < nslugs; i++)
+		{
+			EventChanges pair_changes;
+			memset(&pair_changes, 0, sizeof(pair_changes));
+			ct_pair_read(hc, shop, SPI_getvalue(slugs->vals[i], slugs->tupdesc, 1), customer,
+						 &pair_changes.pairs[0]);
+			pair_changes.npairs = 1;
+			ct_pair_recompute(hc, &pair_changes.pairs[0]);
+			ct_rollup_apply(hc, nullptr, nullptr, &pair_changes);
+		}
+	}
 	end_as_owner(&save_userid, &save_sec_context);
 	PG_RETURN_BOOL(changes.customers[0].known);
 }

@@ -198,8 +198,18 @@ DELETE FROM shop_orders WHERE shop_id IN (:shop1, :shop2);
 SELECT (SELECT count(*) FROM shop_customers WHERE shop_id IN (:shop1, :shop2)) AS customers,
        (SELECT count(*) FROM customer_tracking WHERE shop_id IN (:shop1, :shop2)) AS tracking,
        (SELECT count(*) FROM customer_tracking_issues WHERE shop_id IN (:shop1, :shop2)) AS issues;
--- (Whatever the outcome above, leave no record behind for the tests that follow.)
-DELETE FROM customer_tracking_issues WHERE shop_id IN (:shop1, :shop2);
+-- Whatever happened above, leave nothing of these shops behind for the tests that follow.
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS t FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+              WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'customer_tracking')
+                AND d.classid = 'pg_class'::regclass AND c.relkind = 'r'
+                AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'shop_id')
+    LOOP
+        EXECUTE format('DELETE FROM %s WHERE shop_id IN (%L, %L)', r.t, 'a2000000-0000-0000-0000-000000000001', 'a2000000-0000-0000-0000-000000000002');
+    END LOOP;
+END $$;
 DELETE FROM user_shops WHERE id IN (:shop1, :shop2);
 ALTER TABLE shop_orders DROP COLUMN referrer, DROP COLUMN utm_source, DROP COLUMN utm_medium,
     DROP COLUMN utm_campaign, ALTER COLUMN total_price SET NOT NULL;
