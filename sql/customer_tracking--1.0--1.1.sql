@@ -7,7 +7,7 @@ CREATE FUNCTION customer_tracking_health()
 RETURNS TABLE (version text, triggers_enabled boolean, shops bigint, customers bigint,
                tracked_orders bigint, untracked_orders bigint, open_issues jsonb)
 LANGUAGE sql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'customer_tracking'),
            (SELECT count(*) = 3 AND bool_and(t.tgenabled IN ('O', 'A'))
@@ -26,3 +26,20 @@ COMMENT ON FUNCTION customer_tracking_health() IS
     'Tracking status for DBAs: version, whether the triggers are enabled, counts of shops, customers, '
     'tracked and untracked orders, and open issues by reason.';
 REVOKE EXECUTE ON FUNCTION customer_tracking_health() FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT a.grantee::regrole AS grantee
+          FROM pg_catalog.aclexplode((SELECT p.proacl FROM pg_catalog.pg_proc p
+                                       WHERE p.oid = '@extschema@.customer_tracking_health()'::regprocedure)) a
+         WHERE a.grantee <> 0
+           AND a.grantee <> (SELECT p.proowner FROM pg_catalog.pg_proc p
+                              WHERE p.oid = '@extschema@.customer_tracking_health()'::regprocedure)
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.customer_tracking_health() FROM %s', r.grantee);
+    END LOOP;
+END
+$revoke$;

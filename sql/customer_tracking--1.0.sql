@@ -277,8 +277,8 @@ COMMENT ON FUNCTION customer_tracking_fields() IS
 CREATE FUNCTION customer_tracking_columns(
     OUT field text, OUT column_name name, OUT required boolean, OUT mapped boolean)
 RETURNS SETOF record
-LANGUAGE sql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT f.field, coalesce(s.value, f.default_column)::name, f.required, s.value IS NOT NULL
       FROM customer_tracking_fields() WITH ORDINALITY AS f(field, default_column, required, n)
@@ -287,8 +287,8 @@ AS $$
 $$;
 
 CREATE FUNCTION customer_tracking_statuses(OUT paid text[], OUT unpaid text[])
-LANGUAGE sql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT coalesce((SELECT string_to_array(lower(replace(value, ' ', '')), ',')
                        FROM customer_tracking_settings WHERE setting = 'paid_statuses'),
@@ -303,7 +303,7 @@ $$;
 CREATE FUNCTION customer_tracking_check_host()
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_schema  name := '@extschema@';
@@ -360,32 +360,44 @@ $$;
 -- The current owner: Supabase's auth.uid() where the auth schema has it,
 -- else the sub claim PostgREST puts in request.jwt.claims (or the older
 -- request.jwt.claim.sub).
-CREATE FUNCTION customer_tracking_current_owner()
-RETURNS uuid
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_sub text;
+-- Which source applies is decided once, at CREATE EXTENSION: an auth schema
+-- created later by someone else is never called (it would run with the rights
+-- of customer_tracking_owned_shops()).
+DO $owner$
 BEGIN
-    IF to_regprocedure('auth.uid()') IS NOT NULL THEN
-        EXECUTE 'SELECT auth.uid()::text' INTO v_sub;
+    IF to_regprocedure('auth.uid()') IS NOT NULL
+       AND (SELECT r.rolsuper OR r.rolname LIKE 'supabase%'
+              FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
+             WHERE p.oid = to_regprocedure('auth.uid()')) THEN
+        -- auth.uid() casts the claim: a malformed one means nobody, not an error.
+        CREATE FUNCTION customer_tracking_current_owner()
+        RETURNS uuid
+        LANGUAGE plpgsql STABLE
+        SET search_path = pg_catalog, pg_temp
+        AS 'BEGIN RETURN auth.uid(); EXCEPTION WHEN invalid_text_representation THEN RETURN NULL; END';
     ELSE
-        v_sub := coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub',
-                          nullif(current_setting('request.jwt.claim.sub', true), ''));
+        CREATE FUNCTION customer_tracking_current_owner()
+        RETURNS uuid
+        LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp
+        AS $$
+            SELECT CASE WHEN s.sub ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                        THEN s.sub::uuid END
+              FROM (SELECT coalesce(
+                        CASE WHEN pg_catalog.current_setting('request.jwt.claims', true) ~ '^\s*\{'
+                             THEN pg_catalog.current_setting('request.jwt.claims', true)::jsonb ->> 'sub' END,
+                        nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), '')) AS sub) s
+        $$;
     END IF;
-    RETURN v_sub::uuid;
-EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
-    RETURN NULL;
 END
-$$;
+$owner$;
 
 -- Shops the current owner may see. SECURITY DEFINER so policies work whatever
 -- the caller may read of user_shops.
 CREATE FUNCTION customer_tracking_owned_shops()
 RETURNS uuid[]
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT coalesce(array_agg(s.id), '{}')
       FROM @extschema@.user_shops s
@@ -410,11 +422,26 @@ REVOKE ALL ON shop_customers, customer_tracking, customer_tracking_issues,
 -- row-level security deciding which rows. Nobody but the owner writes them.
 DO $grants$
 DECLARE
+    r record;
     v_readers text := CASE
         WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
          AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role')
         THEN 'authenticated, service_role' ELSE 'PUBLIC' END;
 BEGIN
+    -- Default privileges (Supabase grants ALL on new objects in public to its roles) must not
+    -- reach the extension's tables: revoke whatever any role but the owner got.
+    FOR r IN
+        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
+           AND c.relname IN ('shop_customers', 'customer_tracking', 'customer_tracking_issues',
+                             'customer_tracking_untracked', 'customer_tracking_settings',
+                             'customer_tracking_slug_customers', 'customer_tracking_shop_totals',
+                             'customer_tracking_daily', 'customer_tracking_slug_daily',
+                             'customer_tracking_network_totals', 'customer_tracking_frequency')
+    LOOP
+        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
+    END LOOP;
     EXECUTE 'GRANT SELECT ON @extschema@.shop_customers, @extschema@.customer_tracking, '
          || '@extschema@.customer_tracking_issues, @extschema@.customer_tracking_untracked, '
          || '@extschema@.customer_tracking_slug_customers, @extschema@.customer_tracking_shop_totals, '
@@ -452,7 +479,7 @@ CREATE POLICY owner_select ON customer_tracking_frequency
 CREATE FUNCTION customer_tracking_attach()
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_orders regclass;
@@ -513,7 +540,7 @@ COMMENT ON FUNCTION customer_tracking_invalidate() IS
 CREATE FUNCTION customer_tracking_map_column(p_field text, p_column name)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM customer_tracking_fields() f WHERE f.field = p_field) THEN
@@ -542,7 +569,7 @@ $$;
 CREATE FUNCTION customer_tracking_set_statuses(p_paid text, p_unpaid text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     IF coalesce(btrim(p_paid), '') = '' THEN
@@ -576,7 +603,7 @@ CREATE FUNCTION customer_tracking_expected_orders(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_order_id uuid, shop_id uuid, stored_customer_id uuid, expected_customer_id uuid,
                purchase boolean, amount numeric, purchased_at timestamptz, network text, slug text)
 LANGUAGE plpgsql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     c record;
@@ -620,7 +647,7 @@ $$;
 CREATE FUNCTION customer_tracking_verify_rollups(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, problem text, stored text, expected text)
 LANGUAGE sql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     WITH o AS MATERIALIZED (
         SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
@@ -705,7 +732,7 @@ CREATE FUNCTION customer_tracking_verify(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
                stored text, expected text)
 LANGUAGE sql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     WITH o AS MATERIALIZED (
         SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
@@ -792,7 +819,7 @@ COMMENT ON FUNCTION customer_tracking_verify(uuid) IS
 CREATE FUNCTION customer_tracking_repair_rollups(p_shop_id uuid)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_rows bigint;
@@ -943,7 +970,7 @@ CREATE FUNCTION customer_tracking_backfill(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
                customers_repaired bigint)
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_shop uuid;
@@ -1097,6 +1124,7 @@ $install$;
 CREATE FUNCTION customer_tracking_new_customers(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT CASE
         WHEN b.lo_day >= b.hi_day THEN
@@ -1121,6 +1149,7 @@ RETURNS TABLE (total_customers bigint, repeat_customers bigint, repeat_rate nume
                new_customers_30d bigint, new_customers_this_month bigint, average_ltv numeric,
                total_revenue numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT t.customers, t.repeaters,
            CASE WHEN t.customers = 0 THEN 0.0 ELSE round(100.0 * t.repeaters / t.customers, 1) END,
@@ -1144,6 +1173,7 @@ COMMENT ON FUNCTION shop_customer_metrics(uuid, timestamptz) IS
 CREATE FUNCTION shop_customer_overview(p_shop_id uuid, p_currency text DEFAULT 'GHS')
 RETURNS text
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     WITH m AS (SELECT * FROM @extschema@.shop_customer_metrics(p_shop_id)),
     lines AS (
@@ -1171,6 +1201,7 @@ CREATE FUNCTION shop_slug_analytics(p_shop_id uuid, p_from timestamptz DEFAULT N
 RETURNS TABLE (slug text, checkouts bigint, purchases bigint, conversion_rate numeric, revenue numeric,
                customers bigint, new_customers bigint, repeat_customers bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT nullif(s.slug, ''), s.checkouts, s.purchases,
            CASE WHEN s.checkouts = 0 THEN 0.0 ELSE round(100.0 * s.purchases / s.checkouts, 1) END,
@@ -1202,6 +1233,7 @@ RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total
                repeat_customer boolean, total_spent numeric, first_purchase_at timestamptz,
                last_purchase_at timestamptz, preferred_network text, sort_value text)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 500);
@@ -1273,6 +1305,7 @@ CREATE FUNCTION customer_purchase_history(p_customer_id uuid)
 RETURNS TABLE (order_id uuid, created_at timestamptz, amount numeric, network text, slug text,
                payment_status text, purchase_completed boolean, completed_at timestamptz)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_shop uuid;
@@ -1303,6 +1336,7 @@ COMMENT ON FUNCTION customer_purchase_history(uuid) IS
 CREATE FUNCTION shop_network_analytics(p_shop_id uuid)
 RETURNS TABLE (network text, customers_preferring bigint, purchases bigint, revenue numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint, sum(r.revenue)
       FROM @extschema@.customer_tracking_network_totals r
@@ -1317,6 +1351,7 @@ COMMENT ON FUNCTION shop_network_analytics(uuid) IS
 CREATE FUNCTION shop_purchase_frequency(p_shop_id uuid)
 RETURNS TABLE (purchases integer, customers bigint, share numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT f.purchases, f.customers,
            round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)
@@ -1332,6 +1367,7 @@ COMMENT ON FUNCTION shop_purchase_frequency(uuid) IS
 CREATE FUNCTION shop_last_purchase_decay(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS TABLE (bucket text, min_days integer, max_days integer, customers bigint, churn_risk text)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     WITH b(bucket, min_days, max_days, churn_risk, n) AS (VALUES
         ('0-7 days', 0, 7, 'low', 1), ('8-30 days', 8, 30, 'medium', 2),
@@ -1350,6 +1386,7 @@ COMMENT ON FUNCTION shop_last_purchase_decay(uuid, timestamptz) IS
 CREATE FUNCTION shop_daily_series(p_shop_id uuid, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (day date, purchases bigint, revenue numeric, new_customers bigint, checkouts bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     WITH bounds AS (
         SELECT coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) AS hi,
@@ -1380,3 +1417,23 @@ REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_h
     customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid),
     customer_tracking_repair_rollups(uuid)
     FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname IN ('customer_tracking_attach', 'customer_tracking_check_host',
+                             'customer_tracking_invalidate', 'customer_tracking_map_column',
+                             'customer_tracking_set_statuses', 'customer_tracking_recompute',
+                             'customer_tracking_backfill', 'customer_tracking_verify',
+                             'customer_tracking_verify_rollups', 'customer_tracking_expected_orders',
+                             'customer_tracking_repair_rollups', 'customer_tracking_health')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;

@@ -20,6 +20,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/inval.h"
@@ -300,14 +301,27 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	}
 	MemoryContextSwitchTo(old);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "customer_tracking: SPI_connect failed");
-	PushOverrideSearchPath(hc->search_path);
-	read_settings(hc, columns);
-	resolve_columns(hc, orders, columns);
-	prepare_statements(hc);
-	PopOverrideSearchPath();
-	SPI_finish();
+	/*
+	 * As the owner of the extension's tables, like the statements later: the
+	 * role placing the order may not read the settings (clients cannot).
+	 */
+	{
+		Oid save_userid;
+		int save_sec_context;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "customer_tracking: SPI_connect failed");
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(hc->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+											  SECURITY_NOFORCE_RLS);
+		PushOverrideSearchPath(hc->search_path);
+		read_settings(hc, columns);
+		resolve_columns(hc, orders, columns);
+		prepare_statements(hc);
+		PopOverrideSearchPath();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		SPI_finish();
+	}
 
 	retired_caches = list_delete_ptr(retired_caches, hc);
 	hc->valid = true;
