@@ -59,6 +59,10 @@ void ct_customers_prepare(HostCache *hc)
 		"updated_at = now()";
 
 	/*
+	 * Creating a customer: ON CONFLICT without a target, so a concurrent
+	 * creation seen through either unique index (id, or shop and phone) means
+	 * "exists" rather than a duplicate-key error.
+	 *
 	 * o is the row as this statement found it after waiting for its lock, so
 	 * RETURNING gives the state before and after. A purchase earlier than the
 	 * first one is left to lock-and-recompute (WHERE).
@@ -82,12 +86,12 @@ void ct_customers_prepare(HostCache *hc)
 						"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
 						"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb END, "
 						"CASE WHEN $7 THEN $12 END) "
-						"ON CONFLICT (id) DO NOTHING RETURNING " STATE_COLUMNS(""),
+						"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
 						s),
 			   CT_CUSTOMER_ADD_NARGS, increment_types);
 	ct_prepare(hc, P_CUSTOMER_ENSURE,
 			   psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
-						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
 						s),
 			   5, ensure_types);
 	ct_prepare(hc, P_CUSTOMER_LOCK,

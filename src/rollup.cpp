@@ -7,9 +7,11 @@
  * subtracted and after added; likewise per (customer, slug). Deltas are
  * summed per key here, then written by one statement per shop.
  *
- * Rows are striped by backend (stripe = backend id mod CT_STRIPES): two
- * sessions taking orders for the same shop update different rows, so a
- * popular shop's orders do not queue on one row lock. Readers sum stripes.
+ * Rows are striped by backend (stripe = the backend id, unique among live
+ * sessions): two sessions taking orders for the same shop never update the
+ * same rollup row, so a popular shop's orders neither queue on one row lock
+ * nor deadlock across multi-statement transactions. Stripes are bounded by
+ * max_connections; readers sum them. Stripe 0 is left to repairs.
  */
 #include "tracking.h"
 
@@ -23,7 +25,6 @@ extern "C" {
 #include "utils/numeric.h"
 }
 
-#define CT_STRIPES 16
 #define MAX_KEYS 16
 
 /* One rollup row's delta. Keys are (day), (slug, day), (network) or (purchases). */
@@ -262,7 +263,7 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		return;
 
 	values[0] = UUIDPGetDatum(&d->shop);
-	values[1] = Int16GetDatum(static_cast<int16>(MyBackendId % CT_STRIPES));
+	values[1] = Int16GetDatum(static_cast<int16>(MyBackendId));
 	values[2] = Int64GetDatum(d->customers);
 	values[3] = Int64GetDatum(d->repeat_customers);
 	values[4] = Int64GetDatum(d->purchases);
