@@ -1258,13 +1258,15 @@ BEGIN
         RETURN QUERY
         SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
                c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
-               c.preferred_network::text, c.last_purchase_at::text
+               c.preferred_network::text,
+               to_char(c.last_purchase_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
           FROM @extschema@.shop_customers c
          WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
            AND (NOT p_repeat_only OR c.total_purchases >= 2)
            AND (v_phone IS NOT NULL AND c.phone_number = v_phone
                 OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (p_after_id IS NULL OR (c.last_purchase_at, c.id) < (p_after_value::timestamptz, p_after_id))
+           AND (p_after_id IS NULL
+                OR (c.last_purchase_at, c.id) < ((p_after_value::timestamp AT TIME ZONE 'UTC'), p_after_id))
          ORDER BY c.last_purchase_at DESC, c.id DESC
          LIMIT v_limit;
     ELSIF p_sort = 'total_spent' THEN
