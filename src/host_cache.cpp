@@ -184,7 +184,13 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 
 void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
 {
-	SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(types));
+	/*
+	 * Generic plans: the statements are keyed lookups whose best plan does not
+	 * depend on the values, and planning them again on every order (what the
+	 * plan cache may choose for parameterised INSERT ... ON CONFLICT with CTEs)
+	 * would cost more than running them.
+	 */
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(types), CURSOR_OPT_GENERIC_PLAN);
 	if (plan == nullptr)
 		elog(ERROR, "customer_tracking: could not prepare statement %d: %s", id,
 			 SPI_result_code_string(SPI_result));
