@@ -26,6 +26,7 @@ BULK_ROWS=10000
 FSYNC_OFF=0
 BUILD=0
 KEEP=0
+STATEMENTS=0        # --statements: pg_stat_statements (track=all) breakdown of the tracking work
 CUSTOMERS=20000     # customer pool
 SHOPS=50
 WARMUP_ORDERS=20000 # prefill of every database before timing
@@ -54,8 +55,12 @@ Usage: bash bench/run.sh [options]
   --warmup N       orders prefilled into every database before timing (default $WARMUP_ORDERS)
   --warm-seconds N untimed pgbench run per variant before round 1 (default $WARM_SECONDS)
   --protocol P     pgbench -M: simple, extended or prepared (default $PROTOCOL)
-  --out FILE       markdown results (default bench/results/latest.md, or latest-bulk.md with --bulk)
+  --out FILE       markdown results (default bench/results/latest.md; latest-bulk.md with --bulk,
+                   latest-statements.md with --statements)
   --keep           keep the temporary cluster directory (the server is still stopped)
+  --statements     also load pg_stat_statements (track = all) and list, per tracking variant,
+                   the statements run inside the triggers (where the added time goes); this adds
+                   overhead to every variant, so use it for diagnosis, not for the ratios
 EOF
 }
 
@@ -78,6 +83,7 @@ while [[ $# -gt 0 ]]; do
     --protocol)     need_arg "$@"; PROTOCOL=$2; shift 2 ;;
     --out)          need_arg "$@"; OUT=$2; shift 2 ;;
     --keep)         KEEP=1; shift ;;
+    --statements)   STATEMENTS=1; shift ;;
     -h|--help)      usage; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -94,11 +100,15 @@ for v in "${WANTED[@]}"; do
   case $v in bare|plpgsql|extension) ;; *) echo "run.sh: unknown variant '$v'" >&2; exit 2 ;; esac
 done
 if [[ -z $OUT ]]; then
-  if (( BULK )); then OUT=$BENCH_DIR/results/latest-bulk.md; else OUT=$BENCH_DIR/results/latest.md; fi
+  if (( STATEMENTS )); then OUT=$BENCH_DIR/results/latest-statements.md
+  elif (( BULK )); then OUT=$BENCH_DIR/results/latest-bulk.md
+  else OUT=$BENCH_DIR/results/latest.md; fi
 fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+LABEL_bare="(a) bare"; LABEL_plpgsql="(b) plpgsql"; LABEL_extension="(c) extension"
+label() { local n="LABEL_$1"; echo "${!n}"; }
 
 # ---------------------------------------------------------------------------------------------
 # tools
@@ -184,6 +194,11 @@ fi
   echo "max_wal_size = 4GB"                   # checkpoints only where run.sh asks for them
   echo "checkpoint_timeout = 30min"
   echo "log_min_messages = warning"
+  if (( STATEMENTS )); then
+    echo "shared_preload_libraries = 'pg_stat_statements'"
+    echo "pg_stat_statements.track = all"
+    echo "pg_stat_statements.max = 1000"
+  fi
   if (( FSYNC_OFF )); then
     echo "fsync = off"
     echo "synchronous_commit = off"
@@ -303,7 +318,7 @@ log "variants: ${ACTIVE[*]}"
 # ---------------------------------------------------------------------------------------------
 # measurement
 # ---------------------------------------------------------------------------------------------
-RESULTS=$TMP/results.tsv   # round variant tps latency_ms count
+RESULTS=$TMP/results.tsv   # round variant tps latency_ms count wal_bytes_per_order
 : >"$RESULTS"
 
 drop_variant() { # drop_variant VARIANT REASON
@@ -338,10 +353,17 @@ if (( ! BULK && WARM_SECONDS > 0 )); then
   done
 fi
 
+if (( STATEMENTS )); then
+  for v in "${ACTIVE[@]}"; do
+    q "${DB[$v]}" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  done
+  q postgres "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" >/dev/null
+fi
 T0=$(date +%s)
 for ((r = 1; r <= ROUNDS; r++)); do
   for v in $(rotate "$r"); do
     q postgres "CHECKPOINT" >/dev/null
+    lsn0=$(q postgres "SELECT pg_current_wal_insert_lsn()")
     f=$TMP/r$r-$v.out
     if (( BULK )); then
       log "round $r/$ROUNDS: $v, INSERT ... SELECT of $BULK_ROWS orders"
@@ -351,8 +373,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
       fi
       ms=$(awk '/^Time:/ {t = $2} END {print t}' "$f")
       [[ -n $ms ]] || { drop_variant "$v" "no timing in psql output"; continue; }
-      awk -v r="$r" -v v="$v" -v ms="$ms" -v n="$BULK_ROWS" \
-        'BEGIN {printf "%d\t%s\t%.3f\t%.6f\t%d\n", r, v, n / (ms / 1000), ms / n, n}' >>"$RESULTS"
+      wal=$(q postgres "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0') / $BULK_ROWS)")
+      awk -v r="$r" -v v="$v" -v ms="$ms" -v n="$BULK_ROWS" -v w="$wal" \
+        'BEGIN {printf "%d\t%s\t%.3f\t%.6f\t%d\t%s\n", r, v, n / (ms / 1000), ms / n, n, w}' >>"$RESULTS"
     else
       log "round $r/$ROUNDS: $v, ${RUN_SECONDS}s, $CLIENTS client(s)"
       if ! run_pgbench "$v" "$RUN_SECONDS" "$r" "$f"; then
@@ -367,12 +390,38 @@ for ((r = 1; r <= ROUNDS; r++)); do
       failed=$(awk -F': ' '/number of failed transactions/ {print $2; exit}' "$f" | awk '{print $1}')
       if [[ -z $tps || -z $lat ]]; then drop_variant "$v" "could not parse pgbench output"; continue; fi
       if [[ -n $failed && $failed != 0 ]]; then log "WARNING: $v had $failed failed transactions"; fi
-      printf '%d\t%s\t%s\t%s\t%s\n' "$r" "$v" "$tps" "$lat" "${cnt:-?}" >>"$RESULTS"
+      wal=$(q postgres "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0') / greatest(${cnt:-0}, 1))")
+      printf '%d\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$tps" "$lat" "${cnt:-?}" "$wal" >>"$RESULTS"
     fi
   done
 done
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+
+statements_report() {
+  local v
+  echo
+  echo "pg_stat_statements during the timed part (--statements: timings above include its overhead):"
+  for v in "${ACTIVE[@]}"; do
+    echo
+    echo "$(label "$v"), top statements by total time (top-level = the client's INSERT, nested = run by triggers):"
+    echo
+    echo '```'
+    "${PSQL[@]}" -d "${DB[$v]}" -P pager=off -c "
+      SELECT s.calls, round(s.total_exec_time::numeric, 1) AS total_ms,
+             round((1000 * s.mean_exec_time)::numeric, 1) AS mean_us,
+             CASE WHEN s.toplevel THEN 'top' ELSE 'nested' END AS level,
+             left(regexp_replace(s.query, '\s+', ' ', 'g'), 110) AS query
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = current_database() AND s.query !~* 'pg_stat_statements|^checkpoint'
+      ORDER BY s.total_exec_time DESC LIMIT 12" 2>&1
+    echo '```'
+  done
+}
+
+# taken before the sanity queries below, so they do not show up in it
+STMT_REPORT=""
+if (( STATEMENTS )); then STMT_REPORT=$(statements_report); fi
 
 # ---------------------------------------------------------------------------------------------
 # sanity: did the tracking variants actually track every paid order?
@@ -403,17 +452,17 @@ done
 # report
 # ---------------------------------------------------------------------------------------------
 median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-declare -A MED_TPS=() MED_LAT=() NRUNS=()
+declare -A MED_TPS=() MED_LAT=() NRUNS=() MIN_LAT=() MED_WAL=()
 for v in "${ACTIVE[@]}"; do
   MED_TPS[$v]=$(awk -v v="$v" '$2 == v {print $3}' "$RESULTS" | median)
   MED_LAT[$v]=$(awk -v v="$v" '$2 == v {print $4}' "$RESULTS" | median)
   NRUNS[$v]=$(awk -v v="$v" '$2 == v' "$RESULTS" | wc -l)
+  MED_WAL[$v]=$(awk -v v="$v" '$2 == v {print $6}' "$RESULTS" | median)
+  MIN_LAT[$v]=$(awk -v v="$v" '$2 == v {print $4}' "$RESULTS" | sort -g | head -n 1)
 done
 has() { [[ -n ${MED_LAT[$1]:-} ]]; }
 calc() { awk "BEGIN {printf \"$1\n\", $2}"; }
 
-LABEL_bare="(a) bare"; LABEL_plpgsql="(b) plpgsql"; LABEL_extension="(c) extension"
-label() { local n="LABEL_$1"; echo "${!n}"; }
 
 if (( BULK )); then
   MODE_DESC="bulk: one INSERT ... SELECT of $BULK_ROWS orders per variant per round (psql \\timing, includes commit)"
@@ -432,16 +481,16 @@ report() {
   echo "- repo: $GIT_REV; extension: ${NOTE[extension]:-not requested}"
   echo "- workload: $MODE_DESC; $SHOPS shops, $CUSTOMERS-customer pool (uniform), $WARMUP_ORDERS orders prefilled per database; $ROUNDS interleaved rounds, medians shown; timed part took $((T1 - T0)) s"
   echo
-  echo "| variant | $THR_HDR (median) | mean latency per order, ms (median) | added per order vs bare, µs | runs |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| variant | $THR_HDR (median) | mean latency per order, ms (median) | added per order vs bare, µs | WAL bytes per order | runs |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
   local v added
   for v in bare plpgsql extension; do
     if has "$v"; then
       if has bare; then added=$(calc "%+.1f" "(${MED_LAT[$v]} - ${MED_LAT[bare]}) * 1000"); else added="n/a"; fi
       [[ $v == bare ]] && added="0 (reference)"
-      printf '| %s | %.1f | %.4f | %s | %s |\n' "$(label "$v")" "${MED_TPS[$v]}" "${MED_LAT[$v]}" "$added" "${NRUNS[$v]}"
+      printf '| %s | %.1f | %.4f | %s | %.0f | %s |\n' "$(label "$v")" "${MED_TPS[$v]}" "${MED_LAT[$v]}" "$added" "${MED_WAL[$v]}" "${NRUNS[$v]}"
     elif [[ ",$VARIANTS," == *",$v,"* ]]; then
-      printf '| %s | – | – | %s | 0 |\n' "$(label "$v")" "$(printf '%.160s' "${NOTE[$v]:-skipped}")"
+      printf '| %s | – | – | %s | – | 0 |\n' "$(label "$v")" "$(printf '%.300s' "${NOTE[$v]:-skipped}")"
     fi
   done
   echo
@@ -463,7 +512,15 @@ report() {
                b = lat[r ",bare"]; p = lat[r ",plpgsql"]; e = lat[r ",extension"]
                if (b != "" && p != "" && e != "" && p - b > 0) printf "%s%.3f", (k++ ? ", " : ""), (e - b) / (p - b)
              }}' "$RESULTS")
-    [[ -n $per_round ]] && echo "- same ratio within each round (paired, as a noise check): $per_round"
+    if [[ -n $per_round ]]; then
+      echo "- same ratio within each round (paired, as a noise check): $per_round (median $(tr ',' '\n' <<<"$per_round" | median | xargs printf '%.3f'))"
+    fi
+    local mp me
+    mp=$(calc "%.6f" "${MIN_LAT[plpgsql]} - ${MIN_LAT[bare]}")
+    me=$(calc "%.6f" "${MIN_LAT[extension]} - ${MIN_LAT[bare]}")
+    if awk "BEGIN {exit !($mp > 0)}"; then
+      echo "- same ratio on each variant's best (least disturbed) round: $(calc "%.3f" "$me / $mp") (added: plpgsql $(calc "%+.1f" "$mp * 1000") µs, extension $(calc "%+.1f" "$me * 1000") µs)"
+    fi
     echo "- extension total / plpgsql total = $(calc "%.3f" "${MED_LAT[extension]} / ${MED_LAT[plpgsql]}")"
     echo "- plpgsql total / bare = $(calc "%.2f" "${MED_LAT[plpgsql]} / ${MED_LAT[bare]}"), extension total / bare = $(calc "%.2f" "${MED_LAT[extension]} / ${MED_LAT[bare]}")"
   elif has bare && has plpgsql; then
@@ -473,7 +530,7 @@ report() {
   echo "Per round ($THR_HDR / ms per order):"
   echo
   echo '```'
-  awk -F'\t' '{printf "round %s  %-10s %12.1f  %9.4f ms  (%s orders)\n", $1, $2, $3, $4, $5}' "$RESULTS"
+  awk -F'\t' '{printf "round %s  %-10s %12.1f  %9.4f ms  (%s orders, %s WAL bytes/order)\n", $1, $2, $3, $4, $5, $6}' "$RESULTS"
   echo '```'
   echo
   echo "Sanity after the run:"
@@ -481,6 +538,7 @@ report() {
 }
 
 REPORT=$(report)
+if (( STATEMENTS )); then REPORT+=$'\n'$STMT_REPORT; fi
 echo
 echo "$REPORT"
 [[ -s $RESULTS ]] || die "no variant produced a measurement; $OUT left unchanged"

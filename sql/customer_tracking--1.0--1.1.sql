@@ -10,10 +10,11 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'customer_tracking'),
-           (SELECT count(*) = 3 AND bool_and(t.tgenabled IN ('O', 'A'))
+           (SELECT count(*) = 4 AND bool_and(t.tgenabled IN ('O', 'A'))
               FROM pg_catalog.pg_trigger t
              WHERE t.tgrelid = to_regclass('@extschema@.shop_orders')
-               AND t.tgname IN ('customer_tracking_link', 'customer_tracking_track', 'customer_tracking_truncate')),
+               AND t.tgname IN ('customer_tracking_link', 'customer_tracking_track', 'customer_tracking_flush',
+                                'customer_tracking_truncate')),
            (SELECT count(DISTINCT c.shop_id) FROM @extschema@.shop_customers c),
            (SELECT count(*) FROM @extschema@.shop_customers c WHERE c.total_purchases > 0),
            (SELECT count(*) FROM @extschema@.customer_tracking t),

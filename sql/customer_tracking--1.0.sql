@@ -240,6 +240,11 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'ct_track_order'
 LANGUAGE C;
 
+CREATE FUNCTION customer_tracking_flush_rollups()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ct_flush_rollups'
+LANGUAGE C;
+
 CREATE FUNCTION customer_tracking_truncate_orders()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'ct_truncate_orders'
@@ -513,6 +518,12 @@ BEGIN
         CREATE TRIGGER customer_tracking_track
             AFTER INSERT OR UPDATE OR DELETE ON @extschema@.shop_orders
             FOR EACH ROW EXECUTE FUNCTION @extschema@.customer_tracking_track_order();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_flush') THEN
+        -- Writes each statement's rollup deltas once (bulk loads update each rollup row once).
+        CREATE TRIGGER customer_tracking_flush
+            AFTER INSERT OR UPDATE OR DELETE ON @extschema@.shop_orders
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_tracking_flush_rollups();
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_truncate') THEN
         CREATE TRIGGER customer_tracking_truncate

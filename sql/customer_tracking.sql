@@ -240,6 +240,11 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'ct_track_order'
 LANGUAGE C;
 
+CREATE FUNCTION customer_tracking_flush_rollups()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ct_flush_rollups'
+LANGUAGE C;
+
 CREATE FUNCTION customer_tracking_truncate_orders()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'ct_truncate_orders'
@@ -513,6 +518,12 @@ BEGIN
         CREATE TRIGGER customer_tracking_track
             AFTER INSERT OR UPDATE OR DELETE ON @extschema@.shop_orders
             FOR EACH ROW EXECUTE FUNCTION @extschema@.customer_tracking_track_order();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_flush') THEN
+        -- Writes each statement's rollup deltas once (bulk loads update each rollup row once).
+        CREATE TRIGGER customer_tracking_flush
+            AFTER INSERT OR UPDATE OR DELETE ON @extschema@.shop_orders
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_tracking_flush_rollups();
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_truncate') THEN
         CREATE TRIGGER customer_tracking_truncate
@@ -1453,10 +1464,11 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'customer_tracking'),
-           (SELECT count(*) = 3 AND bool_and(t.tgenabled IN ('O', 'A'))
+           (SELECT count(*) = 4 AND bool_and(t.tgenabled IN ('O', 'A'))
               FROM pg_catalog.pg_trigger t
              WHERE t.tgrelid = to_regclass('@extschema@.shop_orders')
-               AND t.tgname IN ('customer_tracking_link', 'customer_tracking_track', 'customer_tracking_truncate')),
+               AND t.tgname IN ('customer_tracking_link', 'customer_tracking_track', 'customer_tracking_flush',
+                                'customer_tracking_truncate')),
            (SELECT count(DISTINCT c.shop_id) FROM @extschema@.shop_customers c),
            (SELECT count(*) FROM @extschema@.shop_customers c WHERE c.total_purchases > 0),
            (SELECT count(*) FROM @extschema@.customer_tracking t),

@@ -22,6 +22,7 @@ extern bool ct_retrack;         /* customer_tracking.retrack (backfill) */
 /* Per-module initialisation, called once from _PG_init. */
 void ct_phone_init(void);
 void ct_trigger_init(void);
+void ct_rollup_init(void);
 
 /* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */
 bool ct_region_is_known(const char *region);

@@ -19,6 +19,8 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
+#include "utils/reltrigger.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -172,6 +174,16 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 			getTypeOutputInfo(att->atttypid, &output, &varlena);
 			fmgr_info_cxt(output, &hc->output[f], hc->cxt);
 		}
+	}
+
+	/* Rollups are written per statement only while the statement trigger will fire. */
+	hc->batch_rollups = false;
+	for (int i = 0; orders->trigdesc != nullptr && i < orders->trigdesc->numtriggers; i++)
+	{
+		const Trigger *trigger = &orders->trigdesc->triggers[i];
+		if (strcmp(trigger->tgname, "customer_tracking_flush") == 0 &&
+			trigger->tgenabled != TRIGGER_DISABLED)
+			hc->batch_rollups = true;
 	}
 
 	hc->link_attnum = get_attnum(hc->orders_relid, "shop_customer_id");

@@ -62,4 +62,5 @@ void _PG_init(void)
 
 	ct_phone_init();
 	ct_trigger_init();
+	ct_rollup_init();
 }

@@ -17,7 +17,9 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "storage/backendid.h"
+#include "utils/memutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -25,7 +27,6 @@ extern "C" {
 #include "utils/numeric.h"
 }
 
-#define MAX_KEYS 16
 
 /* One rollup row's delta. Keys are (day), (slug, day), (network) or (purchases). */
 struct RollupDelta
@@ -43,6 +44,14 @@ struct RollupDelta
 	int64 preferring;
 };
 
+/* Key arrays grow in the memory context the ShopDeltas was made in. */
+struct KeyArray
+{
+	RollupDelta *rows;
+	int n;
+	int cap;
+};
+
 struct ShopDeltas
 {
 	pg_uuid_t shop;
@@ -51,12 +60,32 @@ struct ShopDeltas
 	int64 purchases;
 	int64 checkouts;
 	Datum revenue;
-	int ndaily, nslug, nnetwork, nfrequency;
-	RollupDelta daily[MAX_KEYS];
-	RollupDelta slug[MAX_KEYS];
-	RollupDelta network[MAX_KEYS];
-	RollupDelta frequency[MAX_KEYS];
+	KeyArray daily, slug, network, frequency;
 };
+
+/*
+ * Deltas of the running statement, per subtransaction level, written by the
+ * statement-level trigger (customer_tracking_flush) in one statement per shop:
+ * a bulk INSERT ... SELECT, COPY or backfill updates each rollup row once
+ * instead of once per order (repeated updates of one row in one transaction
+ * leave ever longer version chains to walk). A subtransaction's deltas go
+ * with it on abort and to its parent on commit.
+ */
+struct PendingLevel
+{
+	SubTransactionId subxid;
+	MemoryContext cxt;
+	List *shops; /* ShopDeltas * */
+	int keys;
+	int events;
+	PendingLevel *parent;
+};
+
+static PendingLevel *pending = nullptr; /* innermost level with deltas */
+static const HostCache *pending_cache = nullptr;
+
+#define FLUSH_AFTER_KEYS 2000
+#define FLUSH_AFTER_EVENTS 20000
 
 void ct_rollup_prepare(HostCache *hc)
 {
@@ -133,34 +162,46 @@ static Datum numeric_times(Datum a, int sign)
 	return sign >= 0 ? a : DirectFunctionCall1(numeric_uminus, a);
 }
 
-static ShopDeltas *shop_deltas(ShopDeltas *shops, int *nshops, const pg_uuid_t *shop, Datum zero)
+/* The shop's deltas in a list (allocated in the current memory context). */
+static ShopDeltas *shop_deltas(List **shops, const pg_uuid_t *shop, Datum zero)
 {
-	for (int i = 0; i < *nshops; i++)
-		if (memcmp(shops[i].shop.data, shop->data, UUID_LEN) == 0)
-			return &shops[i];
-	ShopDeltas *d = &shops[(*nshops)++];
-	memset(d, 0, sizeof(*d));
+	ListCell *lc;
+	foreach (lc, *shops)
+	{
+		ShopDeltas *d = static_cast<ShopDeltas *>(lfirst(lc));
+		if (memcmp(d->shop.data, shop->data, UUID_LEN) == 0)
+			return d;
+	}
+	ShopDeltas *d = static_cast<ShopDeltas *>(palloc0(sizeof(ShopDeltas)));
 	d->shop = *shop;
 	d->revenue = zero;
+	*shops = lappend(*shops, d);
 	return d;
 }
 
-static RollupDelta *find_key(RollupDelta *rows, int *n, const char *text, DateADT day, int32 count_key,
-							 Datum zero)
+static int new_keys = 0; /* keys created since the counter was read */
+
+static RollupDelta *find_key(KeyArray *a, const char *text, DateADT day, int32 count_key, Datum zero)
 {
-	for (int i = 0; i < *n; i++)
-		if (rows[i].day == day && rows[i].count_key == count_key &&
-			((rows[i].text == nullptr && text == nullptr) ||
-			 (rows[i].text != nullptr && text != nullptr && strcmp(rows[i].text, text) == 0)))
-			return &rows[i];
-	if (*n >= MAX_KEYS)
-		elog(ERROR, "customer_tracking: too many rollup keys in one event");
-	RollupDelta *r = &rows[(*n)++];
+	for (int i = 0; i < a->n; i++)
+		if (a->rows[i].day == day && a->rows[i].count_key == count_key &&
+			((a->rows[i].text == nullptr && text == nullptr) ||
+			 (a->rows[i].text != nullptr && text != nullptr && strcmp(a->rows[i].text, text) == 0)))
+			return &a->rows[i];
+	if (a->n == a->cap)
+	{
+		a->cap = a->cap == 0 ? 8 : a->cap * 2;
+		a->rows = static_cast<RollupDelta *>(
+			a->rows == nullptr ? palloc(sizeof(RollupDelta) * a->cap)
+							   : repalloc(a->rows, sizeof(RollupDelta) * a->cap));
+	}
+	RollupDelta *r = &a->rows[a->n++];
 	memset(r, 0, sizeof(*r));
-	r->text = text;
+	r->text = text != nullptr ? pstrdup(text) : nullptr;
 	r->day = day;
 	r->count_key = count_key;
 	r->revenue = zero;
+	new_keys++;
 	return r;
 }
 
@@ -169,8 +210,8 @@ static void add_order(ShopDeltas *d, const char *slug, const char *network, Time
 					  Datum amount, int sign, Datum zero)
 {
 	DateADT day = utc_day(at);
-	RollupDelta *daily = find_key(d->daily, &d->ndaily, nullptr, day, 0, zero);
-	RollupDelta *by_slug = find_key(d->slug, &d->nslug, slug, day, 0, zero);
+	RollupDelta *daily = find_key(&d->daily, nullptr, day, 0, zero);
+	RollupDelta *by_slug = find_key(&d->slug, slug, day, 0, zero);
 
 	d->checkouts += sign;
 	daily->checkouts += sign;
@@ -186,7 +227,7 @@ static void add_order(ShopDeltas *d, const char *slug, const char *network, Time
 	by_slug->revenue = numeric_plus(by_slug->revenue, signed_amount);
 	if (network != nullptr)
 	{
-		RollupDelta *by_network = find_key(d->network, &d->nnetwork, network, 0, 0, zero);
+		RollupDelta *by_network = find_key(&d->network, network, 0, 0, zero);
 		by_network->purchases += sign;
 		by_network->revenue = numeric_plus(by_network->revenue, signed_amount);
 	}
@@ -199,11 +240,11 @@ static void add_customer(ShopDeltas *d, const CustomerState *c, int sign, Datum 
 		return;
 	const char *first_slug = c->first_slug != nullptr ? c->first_slug : "";
 	DateADT first_day = utc_day(c->first_at);
-	RollupDelta *acquired = find_key(d->slug, &d->nslug, first_slug, first_day, 0, zero);
+	RollupDelta *acquired = find_key(&d->slug, first_slug, first_day, 0, zero);
 
 	d->customers += sign;
-	find_key(d->daily, &d->ndaily, nullptr, first_day, 0, zero)->new_customers += sign;
-	find_key(d->daily, &d->ndaily, nullptr, utc_day(c->last_at), 0, zero)->last_purchasers += sign;
+	find_key(&d->daily, nullptr, first_day, 0, zero)->new_customers += sign;
+	find_key(&d->daily, nullptr, utc_day(c->last_at), 0, zero)->last_purchasers += sign;
 	acquired->new_customers += sign;
 	if (c->purchases >= 2)
 	{
@@ -211,8 +252,8 @@ static void add_customer(ShopDeltas *d, const CustomerState *c, int sign, Datum 
 		acquired->repeat_customers += sign;
 	}
 	if (c->preferred != nullptr)
-		find_key(d->network, &d->nnetwork, c->preferred, 0, 0, zero)->preferring += sign;
-	find_key(d->frequency, &d->nfrequency, nullptr, 0, c->purchases, zero)->customers += sign;
+		find_key(&d->network, c->preferred, 0, 0, zero)->preferring += sign;
+	find_key(&d->frequency, nullptr, 0, c->purchases, zero)->customers += sign;
 }
 
 /* A (customer, slug) pair's contribution: one customer reached via the slug, on its first day. */
@@ -220,7 +261,7 @@ static void add_pair(ShopDeltas *d, const char *slug, const PairState *p, int si
 {
 	if (p->purchases < 1)
 		return;
-	find_key(d->slug, &d->nslug, slug, utc_day(p->first_at), 0, zero)->customers += sign;
+	find_key(&d->slug, slug, utc_day(p->first_at), 0, zero)->customers += sign;
 }
 
 static bool numeric_nonzero(Datum value, Datum zero)
@@ -251,14 +292,14 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 	bool any = d->customers || d->repeat_customers || d->purchases || d->checkouts ||
 			   numeric_nonzero(d->revenue, zero);
 
-	for (int i = 0; i < d->ndaily && !any; i++)
-		any = nonzero(&d->daily[i], zero);
-	for (int i = 0; i < d->nslug && !any; i++)
-		any = nonzero(&d->slug[i], zero);
-	for (int i = 0; i < d->nnetwork && !any; i++)
-		any = nonzero(&d->network[i], zero);
-	for (int i = 0; i < d->nfrequency && !any; i++)
-		any = nonzero(&d->frequency[i], zero);
+	for (int i = 0; i < d->daily.n && !any; i++)
+		any = nonzero(&d->daily.rows[i], zero);
+	for (int i = 0; i < d->slug.n && !any; i++)
+		any = nonzero(&d->slug.rows[i], zero);
+	for (int i = 0; i < d->network.n && !any; i++)
+		any = nonzero(&d->network.rows[i], zero);
+	for (int i = 0; i < d->frequency.n && !any; i++)
+		any = nonzero(&d->frequency.rows[i], zero);
 	if (!any)
 		return;
 
@@ -270,13 +311,14 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 	values[5] = d->revenue;
 	values[6] = Int64GetDatum(d->checkouts);
 
+	int most = 1 + Max(Max(d->daily.n, d->slug.n), Max(d->network.n, d->frequency.n));
 	for (int c = 0; c < 6; c++)
-		col[c] = static_cast<Datum *>(palloc(sizeof(Datum) * (MAX_KEYS + 1)));
+		col[c] = static_cast<Datum *>(palloc(sizeof(Datum) * most));
 
 	n = 0;
-	for (int i = 0; i < d->ndaily; i++)
+	for (int i = 0; i < d->daily.n; i++)
 	{
-		RollupDelta *r = &d->daily[i];
+		RollupDelta *r = &d->daily.rows[i];
 		if (!nonzero(r, zero))
 			continue;
 		col[0][n] = DateADTGetDatum(r->day);
@@ -295,12 +337,12 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 	values[12] = PointerGetDatum(array_of(col[5], n, INT8OID));
 
 	{
-		Datum *slug = static_cast<Datum *>(palloc(sizeof(Datum) * (MAX_KEYS + 1)));
-		Datum *k = static_cast<Datum *>(palloc(sizeof(Datum) * (MAX_KEYS + 1)));
+		Datum *slug = static_cast<Datum *>(palloc(sizeof(Datum) * most));
+		Datum *k = static_cast<Datum *>(palloc(sizeof(Datum) * most));
 		n = 0;
-		for (int i = 0; i < d->nslug; i++)
+		for (int i = 0; i < d->slug.n; i++)
 		{
-			RollupDelta *r = &d->slug[i];
+			RollupDelta *r = &d->slug.rows[i];
 			if (!nonzero(r, zero))
 				continue;
 			slug[n] = CStringGetTextDatum(r->text);
@@ -323,9 +365,9 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		values[20] = PointerGetDatum(array_of(k, n, INT8OID));
 
 		n = 0;
-		for (int i = 0; i < d->nnetwork; i++)
+		for (int i = 0; i < d->network.n; i++)
 		{
-			RollupDelta *r = &d->network[i];
+			RollupDelta *r = &d->network.rows[i];
 			if (!nonzero(r, zero))
 				continue;
 			slug[n] = CStringGetTextDatum(r->text);
@@ -340,9 +382,9 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		values[24] = PointerGetDatum(array_of(col[2], n, NUMERICOID));
 
 		n = 0;
-		for (int i = 0; i < d->nfrequency; i++)
+		for (int i = 0; i < d->frequency.n; i++)
 		{
-			RollupDelta *r = &d->frequency[i];
+			RollupDelta *r = &d->frequency.rows[i];
 			if (!nonzero(r, zero))
 				continue;
 			col[0][n] = Int32GetDatum(r->count_key);
@@ -356,22 +398,19 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 	ct_exec(hc, P_ROLLUP, values, nullptr, SPI_OK_INSERT);
 }
 
-void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderImage *after,
-					 const EventChanges *changes)
+/* Adds an event's deltas to shops (in the current memory context). */
+static void add_event(List **shops, const LedgerRow *before, const OrderImage *after,
+					  const EventChanges *changes, Datum zero)
 {
-	ShopDeltas shops[4];
-	int nshops = 0;
-	Datum zero = hc->zero;
-
 	if (before != nullptr && before->present)
-		add_order(shop_deltas(shops, &nshops, &before->shop, zero), before->slug_null ? "" : before->slug,
+		add_order(shop_deltas(shops, &before->shop, zero), before->slug_null ? "" : before->slug,
 				  before->network_null ? nullptr : before->network, before->at, before->purchase,
 				  before->amount, -1, zero);
 	if (after != nullptr && after->trackable)
 	{
 		const TextValue *slug = &after->text[CT_TEXT_SLUG];
 		const TextValue *network = &after->text[CT_TEXT_NETWORK];
-		add_order(shop_deltas(shops, &nshops, &after->shop, zero),
+		add_order(shop_deltas(shops, &after->shop, zero),
 				  slug->isnull ? "" : pnstrdup(slug->data, slug->len),
 				  network->isnull ? nullptr : pnstrdup(network->data, network->len), after->at,
 				  after->purchase, after->amount, +1, zero);
@@ -381,19 +420,180 @@ void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderIm
 		const CustomerChange *c = &changes->customers[i];
 		if (!c->known)
 			continue;
-		ShopDeltas *d = shop_deltas(shops, &nshops, &c->shop, zero);
+		ShopDeltas *d = shop_deltas(shops, &c->shop, zero);
 		add_customer(d, &c->before, -1, zero);
 		add_customer(d, &c->after, +1, zero);
 	}
 	for (int i = 0; changes != nullptr && i < changes->npairs; i++)
 	{
 		const PairChange *p = &changes->pairs[i];
-		ShopDeltas *d = shop_deltas(shops, &nshops, &p->shop, zero);
+		ShopDeltas *d = shop_deltas(shops, &p->shop, zero);
 		add_pair(d, p->slug, &p->before, -1, zero);
 		add_pair(d, p->slug, &p->after, +1, zero);
 	}
+}
 
+/* The level for the current subtransaction, made on first use. */
+static PendingLevel *current_level(void)
+{
+	SubTransactionId subxid = GetCurrentSubTransactionId();
+	if (pending != nullptr && pending->subxid == subxid)
+		return pending;
+	PendingLevel *level = static_cast<PendingLevel *>(MemoryContextAllocZero(TopTransactionContext, sizeof(PendingLevel)));
+	level->subxid = subxid;
+	level->cxt = AllocSetContextCreate(TopTransactionContext, "customer_tracking pending rollups",
+									   ALLOCSET_DEFAULT_SIZES);
+	level->parent = pending;
+	pending = level;
+	return level;
+}
+
+static void write_level(const HostCache *hc, PendingLevel *level)
+{
+	ListCell *lc;
 	/* One statement per shop: each statement touches one shop's rows. */
-	for (int i = 0; i < nshops; i++)
-		write_shop(hc, &shops[i], zero);
+	foreach (lc, level->shops)
+		write_shop(hc, static_cast<ShopDeltas *>(lfirst(lc)), hc->zero);
+	MemoryContextReset(level->cxt);
+	level->shops = NIL;
+	level->keys = 0;
+	level->events = 0;
+}
+
+void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderImage *after,
+					 const EventChanges *changes)
+{
+	if (!hc->batch_rollups)
+	{
+		List *shops = NIL;
+		ListCell *lc;
+		add_event(&shops, before, after, changes, hc->zero);
+		foreach (lc, shops)
+			write_shop(hc, static_cast<ShopDeltas *>(lfirst(lc)), hc->zero);
+		return;
+	}
+
+	PendingLevel *level = current_level();
+	MemoryContext old = MemoryContextSwitchTo(level->cxt);
+	new_keys = 0;
+	add_event(&level->shops, before, after, changes, hc->zero);
+	MemoryContextSwitchTo(old);
+	level->keys += new_keys;
+	level->events++;
+	pending_cache = hc;
+	/* Bounded memory and search time for huge statements. */
+	if (level->keys > FLUSH_AFTER_KEYS || level->events > FLUSH_AFTER_EVENTS)
+		write_level(hc, level);
+}
+
+void ct_rollup_flush(const HostCache *hc)
+{
+	if (pending != nullptr && pending->subxid == GetCurrentSubTransactionId())
+		write_level(hc, pending);
+}
+
+bool ct_rollup_pending(void)
+{
+	for (PendingLevel *level = pending; level != nullptr; level = level->parent)
+		if (level->shops != NIL)
+			return true;
+	return false;
+}
+
+const HostCache *ct_rollup_pending_cache(void) { return pending_cache; }
+
+/* Merges a committed subtransaction's deltas into its parent's. */
+static void merge_into_parent(PendingLevel *child, SubTransactionId parent_subxid)
+{
+	PendingLevel *parent = child->parent;
+	if (parent == nullptr || parent->subxid != parent_subxid)
+	{
+		/* The parent had no deltas of its own: the child's become its. */
+		child->subxid = parent_subxid;
+		return;
+	}
+	MemoryContext old = MemoryContextSwitchTo(parent->cxt);
+	ListCell *lc;
+	Datum zero = pending_cache->zero;
+	new_keys = 0;
+	foreach (lc, child->shops)
+	{
+		ShopDeltas *c = static_cast<ShopDeltas *>(lfirst(lc));
+		ShopDeltas *p = shop_deltas(&parent->shops, &c->shop, zero);
+		p->customers += c->customers;
+		p->repeat_customers += c->repeat_customers;
+		p->purchases += c->purchases;
+		p->checkouts += c->checkouts;
+		p->revenue = numeric_plus(p->revenue, c->revenue);
+		KeyArray *from[4] = {&c->daily, &c->slug, &c->network, &c->frequency};
+		KeyArray *to[4] = {&p->daily, &p->slug, &p->network, &p->frequency};
+		for (int k = 0; k < 4; k++)
+			for (int i = 0; i < from[k]->n; i++)
+			{
+				RollupDelta *f = &from[k]->rows[i];
+				RollupDelta *t = find_key(to[k], f->text, f->day, f->count_key, zero);
+				t->checkouts += f->checkouts;
+				t->purchases += f->purchases;
+				t->revenue = numeric_plus(t->revenue, f->revenue);
+				t->new_customers += f->new_customers;
+				t->repeat_customers += f->repeat_customers;
+				t->customers += f->customers;
+				t->last_purchasers += f->last_purchasers;
+				t->preferring += f->preferring;
+			}
+	}
+	MemoryContextSwitchTo(old);
+	parent->keys += new_keys;
+	parent->events += child->events;
+	pending = parent;
+	MemoryContextDelete(child->cxt);
+}
+
+static void at_subxact_end(SubXactEvent event, SubTransactionId subxid, SubTransactionId parent_subxid,
+						   void *arg)
+{
+	if (pending == nullptr || pending->subxid != subxid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		/* The statements that made these deltas were rolled back. */
+		PendingLevel *level = pending;
+		pending = level->parent;
+		MemoryContextDelete(level->cxt);
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		merge_into_parent(pending, parent_subxid);
+}
+
+static void at_xact_end(XactEvent event, void *arg)
+{
+	/*
+	 * Before commit, nothing may stay unwritten: when the statement trigger
+	 * did not fire (disabled, or session_replication_role let only the row
+	 * trigger fire), write here.
+	 */
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) && ct_rollup_pending())
+	{
+		Oid save_userid;
+		int save_sec_context;
+		ct_begin_as_owner(pending_cache, &save_userid, &save_sec_context);
+		for (PendingLevel *level = pending; level != nullptr; level = level->parent)
+			write_level(pending_cache, level);
+		ct_end_as_owner(&save_userid, &save_sec_context);
+		return;
+	}
+
+	/* All pending memory lives in TopTransactionContext: forget it. */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+	{
+		pending = nullptr;
+		pending_cache = nullptr;
+	}
+}
+
+void ct_rollup_init(void)
+{
+	RegisterSubXactCallback(at_subxact_end, nullptr);
+	RegisterXactCallback(at_xact_end, nullptr);
 }

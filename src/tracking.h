@@ -105,6 +105,7 @@ struct HostCache
 	SPIPlanPtr plans[P_COUNT];
 	const char *truncate_sql;
 	Datum zero; /* numeric 0 */
+	bool batch_rollups; /* customer_tracking_flush is enabled: rollups are written per statement */
 	pg_uuid_t nil_uuid;
 };
 
@@ -261,5 +262,15 @@ void ct_pair_recompute(const HostCache *hc, PairChange *pair);
  */
 void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderImage *after,
 					 const EventChanges *changes);
+/* Writes the running statement's pending rollup deltas (statement-level trigger). */
+void ct_rollup_flush(const HostCache *hc);
+/* Deltas not yet written (checked before commit), and the cache they were made with. */
+bool ct_rollup_pending(void);
+const HostCache *ct_rollup_pending_cache(void);
+void ct_rollup_init(void);
+
+/* SPI as the owner of the extension's tables with the pinned search_path (trigger.cpp). */
+void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context);
+void ct_end_as_owner(const Oid *save_userid, const int *save_sec_context);
 
 #endif

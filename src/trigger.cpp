@@ -748,7 +748,7 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
  * have no write access to them) with a pinned search_path, as ri_triggers.c
  * does. An error on the way is cleaned up by transaction abort.
  */
-static void begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context)
+void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_connect failed")));
@@ -758,7 +758,7 @@ static void begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_
 	PushOverrideSearchPath(hc->search_path);
 }
 
-static void end_as_owner(const Oid *save_userid, const int *save_sec_context)
+void ct_end_as_owner(const Oid *save_userid, const int *save_sec_context)
 {
 	PopOverrideSearchPath();
 	SetUserIdAndSecContext(*save_userid, *save_sec_context);
@@ -785,9 +785,30 @@ CT_FUNCTION(ct_track_order)
 								   trigdata->tg_trigtuple, trigdata->tg_newtuple))
 		return PointerGetDatum(nullptr);
 
-	begin_as_owner(hc, &save_userid, &save_sec_context);
+	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
 	track_row_event(hc, trigdata, cxt);
-	end_as_owner(&save_userid, &save_sec_context);
+	ct_end_as_owner(&save_userid, &save_sec_context);
+	return PointerGetDatum(nullptr);
+}
+
+/* customer_tracking_flush (AFTER ... FOR EACH STATEMENT): the statement's rollup deltas. */
+CT_FUNCTION(ct_flush_rollups)
+{
+	TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+	const HostCache *hc;
+	Oid save_userid;
+	int save_sec_context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("customer_tracking_flush_rollups() must fire AFTER ... FOR EACH STATEMENT")));
+	if (!ct_rollup_pending())
+		return PointerGetDatum(nullptr);
+	hc = ct_rollup_pending_cache();
+	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
+	ct_rollup_flush(hc);
+	ct_end_as_owner(&save_userid, &save_sec_context);
 	return PointerGetDatum(nullptr);
 }
 
@@ -803,12 +824,12 @@ CT_FUNCTION(ct_truncate_orders)
 						errmsg("customer_tracking_truncate_orders() must fire AFTER TRUNCATE")));
 	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
 
-	begin_as_owner(hc, &save_userid, &save_sec_context);
+	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
 	/* Every order is gone: so is everything derived from them. */
 	if (SPI_execute(hc->truncate_sql, false, 0) < 0)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("customer_tracking: could not clear tracking data after TRUNCATE")));
-	end_as_owner(&save_userid, &save_sec_context);
+	ct_end_as_owner(&save_userid, &save_sec_context);
 	return PointerGetDatum(nullptr);
 }
 
@@ -834,7 +855,7 @@ CT_FUNCTION(ct_recompute_customer)
 	table_close(orders, NoLock);
 
 	memset(&changes, 0, sizeof(changes));
-	begin_as_owner(hc, &save_userid, &save_sec_context);
+	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
 	ct_customer_lock(hc, customer, shop, &changes.customers[0], cxt);
 	changes.ncustomers = 1;
 	ct_customer_recompute(hc, &changes.customers[0], cxt);
@@ -866,7 +887,9 @@ CT_FUNCTION(ct_recompute_customer)
 			ct_pair_recompute(hc, &pair_changes.pairs[0]);
 			ct_rollup_apply(hc, nullptr, nullptr, &pair_changes);
 		}
+		/* Written now: a repair of the rollups may follow in this transaction. */
+		ct_rollup_flush(hc);
 	}
-	end_as_owner(&save_userid, &save_sec_context);
+	ct_end_as_owner(&save_userid, &save_sec_context);
 	PG_RETURN_BOOL(changes.customers[0].known);
 }
