@@ -103,4 +103,34 @@ TRUNCATE shop_orders;
 SELECT (SELECT count(*) FROM shop_customers) AS customers, (SELECT count(*) FROM customer_tracking) AS tracking;
 ROLLBACK;
 :verify;
+-- Rollup deltas are written per statement: a statement that fails part-way, a rolled-back
+-- savepoint and an exception block leave no trace; committed work is counted once.
+BEGIN;
+SAVEPOINT before_bulk;
+INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, shop_slug, created_at)
+SELECT 'a0000000-0000-0000-0000-000000000001', '0277' || lpad(i::text, 6, '0'), 'MTN', 10, 'paid', 'sp', '2026-04-01 00:00+00'
+  FROM generate_series(1, 20) i;
+ROLLBACK TO SAVEPOINT before_bulk;
+INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, shop_slug, created_at)
+VALUES ('a0000000-0000-0000-0000-000000000001', '0277000001', 'MTN', 10, 'paid', 'sp', '2026-04-01 00:00+00');
+DO $$
+BEGIN
+    BEGIN
+        INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, shop_slug, created_at)
+        VALUES ('a0000000-0000-0000-0000-000000000001', '0277000002', 'MTN', 10, 'paid', 'sp', '2026-04-01 00:00+00');
+        RAISE EXCEPTION 'payment provider said no';
+    EXCEPTION WHEN raise_exception THEN
+        NULL;
+    END;
+END
+$$;
+-- A second row that fails after the first row's tracking ran: the whole statement goes.
+SAVEPOINT before_duplicate;
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, shop_slug, created_at)
+VALUES ('c0000000-0000-0000-0000-0000000000a1', 'a0000000-0000-0000-0000-000000000001', '0277000003', 'MTN', 10, 'paid', 'sp', '2026-04-01 00:00+00'),
+       ('c0000000-0000-0000-0000-0000000000a1', 'a0000000-0000-0000-0000-000000000001', '0277000004', 'MTN', 10, 'paid', 'sp', '2026-04-01 00:00+00');
+ROLLBACK TO SAVEPOINT before_duplicate;
+COMMIT;
+SELECT slug, checkouts, purchases, revenue, customers FROM shop_slug_analytics('a0000000-0000-0000-0000-000000000001') WHERE slug = 'sp';
+:verify;
 RESET client_min_messages;
