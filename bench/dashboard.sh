@@ -42,7 +42,7 @@ JIT=off
 KEEP=0
 OUT=""
 EXT_NAME=${EXT_NAME:-customer_tracking}
-HOST_SCHEMA=${HOST_SCHEMA:-$BENCH_DIR/host-schema.sql}
+HOST_SCHEMA=${HOST_SCHEMA:-$BENCH_DIR/../test/fixtures/host-schema.sql}
 
 usage() {
   cat <<EOF

@@ -33,7 +33,7 @@ WARMUP_ORDERS=20000 # prefill of every database before timing
 PROTOCOL=prepared   # pgbench -M
 VARIANTS="bare,plpgsql,extension"
 OUT=""
-HOST_SCHEMA=${HOST_SCHEMA:-$BENCH_DIR/host-schema.sql}
+HOST_SCHEMA=${HOST_SCHEMA:-$BENCH_DIR/../test/fixtures/host-schema.sql}
 EXT_NAME=${EXT_NAME:-customer_tracking}
 
 usage() {

@@ -15,9 +15,9 @@ extern "C" {
 
 /* GUCs (module.cpp). */
 extern char *ct_default_region; /* customer_tracking.default_region */
-extern bool ct_strict;          /* customer_tracking.strict */
-extern char *ct_column_map;     /* customer_tracking.column_map */
-extern bool ct_retrack;         /* customer_tracking.retrack (backfill) */
+extern bool ct_strict;			/* customer_tracking.strict */
+extern char *ct_column_map;		/* customer_tracking.column_map */
+extern bool ct_retrack;			/* customer_tracking.retrack (backfill) */
 
 /* Per-module initialisation, called once from _PG_init. */
 void ct_phone_init(void);
@@ -36,14 +36,13 @@ bool ct_region_is_known(const char *region);
 enum ct_phone_status
 {
 	CT_PHONE_VALID = 0,
-	CT_PHONE_MISSING,	/* NULL, empty or only blanks */
-	CT_PHONE_TOO_LONG,	/* longer than any phone number could be */
-	CT_PHONE_INVALID,	/* not a valid number for the region */
-	CT_PHONE_INTERNAL	/* libphonenumber failed (e.g. out of memory) */
+	CT_PHONE_MISSING,  /* NULL, empty or only blanks */
+	CT_PHONE_TOO_LONG, /* longer than any phone number could be */
+	CT_PHONE_INVALID,  /* not a valid number for the region */
+	CT_PHONE_INTERNAL  /* libphonenumber failed (e.g. out of memory) */
 };
 int ct_phone_normalize(const char *raw, size_t len, const char *region, char *out);
 const char *ct_phone_status_reason(int status);
-
 
 
 /* Customer identity (customer_id.cpp). */

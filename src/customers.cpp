@@ -19,7 +19,7 @@ extern "C" {
 }
 
 /* Columns describing a customer's state, in this order, in every statement below. */
-#define STATE_COLUMNS(p)                                                                        \
+#define STATE_COLUMNS(p)                                                                           \
 	p "total_purchases, " p "first_purchase_at, " p "first_source_slug, " p "last_purchase_at, " p \
 	  "preferred_network"
 #define STATE_NCOLS 5
@@ -28,8 +28,8 @@ void ct_customers_prepare(HostCache *hc)
 {
 	const char *s = hc->schema_sql;
 	static const Oid increment_types[CT_CUSTOMER_ADD_NARGS] = {
-		UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, NUMERICOID,
-		TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
+		UUIDOID, UUIDOID,	 TEXTOID,		 TEXTOID, TEXTOID, INT4OID,
+		BOOLOID, NUMERICOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
 	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
 	static const Oid ensure_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
 	static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
@@ -41,10 +41,14 @@ void ct_customers_prepare(HostCache *hc)
 		"total_orders = c.total_orders + $6, "
 		"total_purchases = c.total_purchases + CASE WHEN $7 THEN 1 ELSE 0 END, "
 		"total_spent = c.total_spent + CASE WHEN $7 THEN $8 ELSE 0 END, "
-		"first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE c.first_purchase_at END, "
-		"first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE c.first_order_id END, "
-		"first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE c.first_source_slug END, "
-		"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE c.last_purchase_at END, "
+		"first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE "
+		"c.first_purchase_at END, "
+		"first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE "
+		"c.first_order_id END, "
+		"first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE "
+		"c.first_source_slug END, "
+		"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE "
+		"c.last_purchase_at END, "
 		"network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
 		"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::int, 0) + 1) "
 		"ELSE c.network_purchases END, "
@@ -69,102 +73,123 @@ void ct_customers_prepare(HostCache *hc)
 	 */
 	ct_prepare(hc, P_CUSTOMER_INCREMENT,
 			   psprintf("UPDATE %s.shop_customers c SET %s "
-						"FROM (SELECT id, " STATE_COLUMNS("") " FROM %s.shop_customers "
-						"WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
-						"WHERE c.id = o.id AND c.shop_id = $2 "
-						"AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
-						"AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
-						"RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
+						"FROM (SELECT id, " STATE_COLUMNS(
+							"") " FROM %s.shop_customers "
+								"WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
+								"WHERE c.id = o.id AND c.shop_id = $2 "
+								"AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
+								"AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
+								"RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
 						s, increments, s),
 			   CT_CUSTOMER_ADD_NARGS, increment_types);
-	ct_prepare(hc, P_CUSTOMER_CREATE,
-			   psprintf("INSERT INTO %s.shop_customers AS c (id, shop_id, phone_number, email, customer_name, "
-						"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
-						"first_order_id, first_source_slug, network_purchases, preferred_network) "
-						"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
-						"CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
-						"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
-						"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb END, "
-						"CASE WHEN $7 THEN $12 END) "
-						"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
-						s),
-			   CT_CUSTOMER_ADD_NARGS, increment_types);
-	ct_prepare(hc, P_CUSTOMER_ENSURE,
-			   psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
-						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-						s),
-			   5, ensure_types);
+	ct_prepare(
+		hc, P_CUSTOMER_CREATE,
+		psprintf(
+			"INSERT INTO %s.shop_customers AS c (id, shop_id, phone_number, email, customer_name, "
+			"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
+			"first_order_id, first_source_slug, network_purchases, preferred_network) "
+			"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
+			"CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
+			"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
+			"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb "
+			"END, "
+			"CASE WHEN $7 THEN $12 END) "
+			"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
+			s),
+		CT_CUSTOMER_ADD_NARGS, increment_types);
+	ct_prepare(
+		hc, P_CUSTOMER_ENSURE,
+		psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
+				 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+				 s),
+		5, ensure_types);
 	ct_prepare(hc, P_CUSTOMER_LOCK,
 			   psprintf("SELECT " STATE_COLUMNS("") " FROM %s.shop_customers "
-						"WHERE id = $1 AND shop_id = $2 FOR UPDATE",
+													"WHERE id = $1 AND shop_id = $2 FOR UPDATE",
 						s),
 			   2, two_uuids);
-	ct_prepare(hc, P_CUSTOMER_RECOMPUTE,
-			   psprintf("UPDATE %s.shop_customers c SET total_orders = a.orders, total_purchases = a.purchases, "
-						"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
-						"first_order_id = a.first_id, first_source_slug = a.first_slug, "
-						"network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
-						"FROM (SELECT count(*)::int AS orders, "
-						"count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
-						"coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
-						"min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
-						"max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
-						"(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id, "
-						"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
-						"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
-						"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
-						"(SELECT network, count(*) AS purchases FROM %s.customer_tracking "
-						"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
-						"GROUP BY network) n) AS networks, "
-						"(SELECT network FROM %s.customer_tracking "
-						"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS NOT NULL "
-						"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS preferred "
-						"FROM %s.customer_tracking t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
-						"WHERE c.id = $1 AND c.shop_id = $2 "
-						"RETURNING c.total_orders, " STATE_COLUMNS("c."),
-						s, s, s, s),
-			   2, two_uuids);
-	ct_prepare(hc, P_CUSTOMER_DELETE,
-			   psprintf("DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders = 0 "
-						"AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE o.shop_customer_id = c.id AND o.%s = $2)",
-						s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_shop),
-			   2, two_uuids);
+	ct_prepare(
+		hc, P_CUSTOMER_RECOMPUTE,
+		psprintf(
+			"UPDATE %s.shop_customers c SET total_orders = a.orders, total_purchases = "
+			"a.purchases, "
+			"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
+			"first_order_id = a.first_id, first_source_slug = a.first_slug, "
+			"network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
+			"FROM (SELECT count(*)::int AS orders, "
+			"count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
+			"coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
+			"min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
+			"max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
+			"(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] "
+			"AS first_id, "
+			"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
+			"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
+			"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
+			"(SELECT network, count(*) AS purchases FROM %s.customer_tracking "
+			"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
+			"NOT NULL "
+			"GROUP BY network) n) AS networks, "
+			"(SELECT network FROM %s.customer_tracking "
+			"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
+			"NOT NULL "
+			"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS "
+			"preferred "
+			"FROM %s.customer_tracking t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
+			"WHERE c.id = $1 AND c.shop_id = $2 "
+			"RETURNING c.total_orders, " STATE_COLUMNS("c."),
+			s, s, s, s),
+		2, two_uuids);
+	ct_prepare(
+		hc, P_CUSTOMER_DELETE,
+		psprintf(
+			"DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders "
+			"= 0 "
+			"AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE o.shop_customer_id = c.id AND o.%s = $2)",
+			s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_shop),
+		2, two_uuids);
 
 	/* Purchases per (customer, slug): $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
-	ct_prepare(hc, P_PAIR_INCREMENT,
-			   psprintf("UPDATE %s.customer_tracking_slug_customers p SET purchases = p.purchases + 1, "
-						"first_purchase_at = least(p.first_purchase_at, $4) "
-						"FROM (SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
-						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
-						"WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
-						"RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
-						s, s),
-			   4, pair_types);
+	ct_prepare(
+		hc, P_PAIR_INCREMENT,
+		psprintf(
+			"UPDATE %s.customer_tracking_slug_customers p SET purchases = p.purchases + 1, "
+			"first_purchase_at = least(p.first_purchase_at, $4) "
+			"FROM (SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
+			"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
+			"WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
+			"RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
+			s, s),
+		4, pair_types);
 	ct_prepare(hc, P_PAIR_CREATE,
 			   psprintf("INSERT INTO %s.customer_tracking_slug_customers "
 						"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
 						"VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING RETURNING purchases",
 						s),
 			   4, pair_types);
-	ct_prepare(hc, P_PAIR_READ,
-			   psprintf("SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
-						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
-						s),
-			   3, pair_types);
-	ct_prepare(hc, P_PAIR_RECOMPUTE,
-			   psprintf("WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s.customer_tracking "
-						"WHERE shop_customer_id = $3 AND shop_id = $1 AND coalesce(accessed_via_slug, '') = $2 "
-						"AND purchase_completed), "
-						"gone AS (DELETE FROM %s.customer_tracking_slug_customers "
-						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3 AND (SELECT n FROM a) = 0), "
-						"kept AS (INSERT INTO %s.customer_tracking_slug_customers AS p "
-						"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
-						"SELECT $1, $2, $3, a.n, a.f FROM a WHERE a.n > 0 "
-						"ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE SET "
-						"purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at) "
-						"SELECT n, f FROM a",
-						s, s, s),
-			   3, pair_types);
+	ct_prepare(
+		hc, P_PAIR_READ,
+		psprintf("SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
+				 "WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
+				 s),
+		3, pair_types);
+	ct_prepare(
+		hc, P_PAIR_RECOMPUTE,
+		psprintf(
+			"WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s.customer_tracking "
+			"WHERE shop_customer_id = $3 AND shop_id = $1 AND coalesce(accessed_via_slug, '') = $2 "
+			"AND purchase_completed), "
+			"gone AS (DELETE FROM %s.customer_tracking_slug_customers "
+			"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3 AND (SELECT n FROM a) = "
+			"0), "
+			"kept AS (INSERT INTO %s.customer_tracking_slug_customers AS p "
+			"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
+			"SELECT $1, $2, $3, a.n, a.f FROM a WHERE a.n > 0 "
+			"ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE SET "
+			"purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at) "
+			"SELECT n, f FROM a",
+			s, s, s),
+		3, pair_types);
 }
 
 static char *copy_text(HeapTuple tuple, TupleDesc desc, int col, MemoryContext cxt)
@@ -184,7 +209,8 @@ static void read_state(HeapTuple tuple, TupleDesc desc, int first, CustomerState
 
 	state->exists = true;
 	state->purchases = DatumGetInt32(SPI_getbinval(tuple, desc, first, &isnull));
-	state->first_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 1, &state->first_null));
+	state->first_at =
+		DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 1, &state->first_null));
 	state->first_slug = copy_text(tuple, desc, first + 2, cxt);
 	state->last_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 3, &state->last_null));
 	state->preferred = copy_text(tuple, desc, first + 4, cxt);
@@ -254,8 +280,8 @@ void ct_customer_ensure(const HostCache *hc, const OrderImage *img)
 	ct_exec(hc, P_CUSTOMER_ENSURE, values, nulls, SPI_OK_INSERT);
 }
 
-void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta, CustomerChange *change,
-					 MemoryContext cxt)
+void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
+					 CustomerChange *change, MemoryContext cxt)
 {
 	Datum values[CT_CUSTOMER_ADD_NARGS];
 	char nulls[CT_CUSTOMER_ADD_NARGS];
@@ -270,7 +296,8 @@ void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta
 	if (SPI_processed > 0)
 	{
 		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
-		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + STATE_NCOLS, &change->after, cxt);
+		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + STATE_NCOLS, &change->after,
+				   cxt);
 		return;
 	}
 	ct_exec(hc, P_CUSTOMER_CREATE, values, nulls, SPI_OK_INSERT_RETURNING);
@@ -335,8 +362,8 @@ void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
 	elog(ERROR, "customer_tracking: could not count a purchase per slug");
 }
 
-void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug, const pg_uuid_t *customer,
-				  PairChange *pair)
+void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug,
+				  const pg_uuid_t *customer, PairChange *pair)
 {
 	Datum values[4];
 

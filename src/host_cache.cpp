@@ -32,11 +32,13 @@ extern "C" {
 }
 
 static const char *const field_names[FIELD_COUNT] = {
-	"id", "shop_id", "customer_phone", "total_price", "created_at", "payment_status", "customer_email",
-	"customer_name", "network", "shop_slug", "referrer", "utm_source", "utm_medium", "utm_campaign"};
+	"id",		  "shop_id",		"customer_phone", "total_price",
+	"created_at", "payment_status", "customer_email", "customer_name",
+	"network",	  "shop_slug",		"referrer",		  "utm_source",
+	"utm_medium", "utm_campaign"};
 
 static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false, false,
-											 false, false, false, false, false, false, false};
+												 false, false, false, false, false, false, false};
 
 static HostCache *current_cache = nullptr;
 static List *retired_caches = NIL; /* replaced caches, freed at transaction end */
@@ -84,10 +86,12 @@ static Oid relation_in(Oid schema, const char *name)
 {
 	Oid relid = get_relname_relid(name, schema);
 	if (!OidIsValid(relid))
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-						errmsg("customer_tracking: table %s.%s is missing", get_namespace_name(schema), name),
-						errhint("Reinstall the extension: DROP EXTENSION customer_tracking; CREATE EXTENSION "
-								"customer_tracking;")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("customer_tracking: table %s.%s is missing", get_namespace_name(schema), name),
+			 errhint("Reinstall the extension: DROP EXTENSION customer_tracking; CREATE EXTENSION "
+					 "customer_tracking;")));
 	return relid;
 }
 
@@ -105,7 +109,8 @@ static Oid relation_owner(Oid relid)
 /* Reads column mapping and status lists (SPI must be connected). */
 static void read_settings(HostCache *hc, const char *columns[FIELD_COUNT])
 {
-	char *sql = psprintf("SELECT setting, value FROM %s.customer_tracking_settings", hc->schema_sql);
+	char *sql =
+		psprintf("SELECT setting, value FROM %s.customer_tracking_settings", hc->schema_sql);
 	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "customer_tracking: could not read customer_tracking_settings");
 
@@ -136,19 +141,21 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 	for (int f = 0; f < FIELD_COUNT; f++)
 	{
 		const char *column = columns[f] != nullptr ? columns[f] : field_names[f];
-		AttrNumber attnum = column[0] == '\0' ? InvalidAttrNumber : get_attnum(hc->orders_relid, column);
+		AttrNumber attnum =
+			column[0] == '\0' ? InvalidAttrNumber : get_attnum(hc->orders_relid, column);
 
 		if (attnum < 0)
 			attnum = InvalidAttrNumber; /* system columns are not order data */
 		if (attnum == InvalidAttrNumber)
 		{
 			if (field_required[f])
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("customer_tracking: shop_orders has no column \"%s\" for field %s",
-								column, field_names[f]),
-						 errhint("Map it with SELECT customer_tracking_map_column('%s', '<column>').",
-								 field_names[f])));
+				ereport(
+					ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("customer_tracking: shop_orders has no column \"%s\" for field %s",
+							column, field_names[f]),
+					 errhint("Map it with SELECT customer_tracking_map_column('%s', '<column>').",
+							 field_names[f])));
 			hc->attnum[f] = InvalidAttrNumber;
 			continue;
 		}
@@ -161,12 +168,14 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 		hc->is_text[f] = att->atttypid == TEXTOID || att->atttypid == VARCHAROID;
 
 		if ((f == FIELD_ID || f == FIELD_SHOP_ID) && att->atttypid != UUIDOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("customer_tracking: shop_orders.%s must be of type uuid", column)));
+		if (f == FIELD_CREATED_AT && att->atttypid != TIMESTAMPTZOID &&
+			att->atttypid != TIMESTAMPOID && att->atttypid != DATEOID)
 			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-							errmsg("customer_tracking: shop_orders.%s must be of type uuid", column)));
-		if (f == FIELD_CREATED_AT && att->atttypid != TIMESTAMPTZOID && att->atttypid != TIMESTAMPOID &&
-			att->atttypid != DATEOID)
-			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-							errmsg("customer_tracking: shop_orders.%s must be a timestamp or date", column)));
+							errmsg("customer_tracking: shop_orders.%s must be a timestamp or date",
+								   column)));
 		if (!hc->is_text[f])
 		{
 			Oid output;
@@ -187,8 +196,7 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 	}
 
 	hc->link_attnum = get_attnum(hc->orders_relid, "shop_customer_id");
-	if (hc->link_attnum <= 0 ||
-		TupleDescAttr(desc, hc->link_attnum - 1)->atttypid != UUIDOID)
+	if (hc->link_attnum <= 0 || TupleDescAttr(desc, hc->link_attnum - 1)->atttypid != UUIDOID)
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
 						errmsg("customer_tracking: shop_orders.shop_customer_id (uuid) is missing"),
 						errhint("Run SELECT customer_tracking_attach();")));
@@ -202,7 +210,8 @@ void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid 
 	 * plan cache may choose for parameterised INSERT ... ON CONFLICT with CTEs)
 	 * would cost more than running them.
 	 */
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(types), CURSOR_OPT_GENERIC_PLAN);
+	SPIPlanPtr plan =
+		SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(types), CURSOR_OPT_GENERIC_PLAN);
 	if (plan == nullptr)
 		elog(ERROR, "customer_tracking: could not prepare statement %d: %s", id,
 			 SPI_result_code_string(SPI_result));
@@ -224,8 +233,8 @@ static void prepare_statements(HostCache *hc)
 {
 	const char *s = hc->schema_sql;
 	static const Oid ledger_types[CT_LEDGER_NARGS] = {
-		UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, NUMERICOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+		UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, BOOLOID,	   NUMERICOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,		TIMESTAMPTZOID};
 	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
 	static const Oid issue_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID};
 	static const Oid resolve_types[3] = {UUIDOID, UUIDOID, TEXTARRAYOID};
@@ -233,46 +242,58 @@ static void prepare_statements(HostCache *hc)
 		"shop_customer_id, purchase_completed, purchase_amount, accessed_at, network, "
 		"accessed_via_slug, referrer, utm_source, utm_medium, utm_campaign, shop_id";
 
-	ct_prepare(hc, P_LEDGER_INSERT,
-			psprintf("INSERT INTO %s.customer_tracking (id, shop_order_id, shop_customer_id, shop_id, "
-					 "accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
-					 "network, referrer, utm_source, utm_medium, utm_campaign) "
-					 "VALUES ($1, $1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12) "
-					 "ON CONFLICT (id) DO NOTHING RETURNING 1",
-					 s),
-			CT_LEDGER_NARGS, ledger_types);
-	ct_prepare(hc, P_LEDGER_UPDATE,
-			psprintf("UPDATE %s.customer_tracking SET shop_customer_id = $2, accessed_via_slug = $4, "
-					 "accessed_at = $5, completed_at = CASE WHEN $6 THEN coalesce(completed_at, $13) END, "
-					 "purchase_completed = $6, purchase_amount = $7, network = $8, referrer = $9, "
-					 "utm_source = $10, utm_medium = $11, utm_campaign = $12, updated_at = now() "
-					 "WHERE id = $1 AND shop_id = $3",
-					 s),
-			CT_LEDGER_NARGS, ledger_types);
+	ct_prepare(
+		hc, P_LEDGER_INSERT,
+		psprintf(
+			"INSERT INTO %s.customer_tracking (id, shop_order_id, shop_customer_id, shop_id, "
+			"accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
+			"network, referrer, utm_source, utm_medium, utm_campaign) "
+			"VALUES ($1, $1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12) "
+			"ON CONFLICT (id) DO NOTHING RETURNING 1",
+			s),
+		CT_LEDGER_NARGS, ledger_types);
+	ct_prepare(
+		hc, P_LEDGER_UPDATE,
+		psprintf(
+			"UPDATE %s.customer_tracking SET shop_customer_id = $2, accessed_via_slug = $4, "
+			"accessed_at = $5, completed_at = CASE WHEN $6 THEN coalesce(completed_at, $13) END, "
+			"purchase_completed = $6, purchase_amount = $7, network = $8, referrer = $9, "
+			"utm_source = $10, utm_medium = $11, utm_campaign = $12, updated_at = now() "
+			"WHERE id = $1 AND shop_id = $3",
+			s),
+		CT_LEDGER_NARGS, ledger_types);
 	ct_prepare(hc, P_LEDGER_SELECT,
-			psprintf("SELECT %s FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2", ledger_columns, s),
-			2, two_uuids);
-	ct_prepare(hc, P_LEDGER_DELETE,
-			psprintf("DELETE FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2 RETURNING %s", s,
-					 ledger_columns),
-			2, two_uuids);
+			   psprintf("SELECT %s FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2",
+						ledger_columns, s),
+			   2, two_uuids);
+	ct_prepare(
+		hc, P_LEDGER_DELETE,
+		psprintf("DELETE FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2 RETURNING %s", s,
+				 ledger_columns),
+		2, two_uuids);
 
 	ct_customers_prepare(hc);
-	ct_prepare(hc, P_ISSUE_UPSERT,
-			psprintf("INSERT INTO %s.customer_tracking_issues AS i (shop_id, shop_order_id, issue, detail, untracked) "
-					 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
-					 "detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
-					 "resolved_at = NULL",
-					 s),
-			5, issue_types);
+	ct_prepare(
+		hc, P_ISSUE_UPSERT,
+		psprintf(
+			"INSERT INTO %s.customer_tracking_issues AS i (shop_id, shop_order_id, issue, detail, "
+			"untracked) "
+			"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
+			"detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
+			"resolved_at = NULL",
+			s),
+		5, issue_types);
 	ct_prepare(hc, P_ISSUE_RESOLVE,
-			psprintf("UPDATE %s.customer_tracking_issues SET resolved_at = now() "
-					 "WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND issue <> ALL ($3)",
-					 s),
-			3, resolve_types);
-	ct_prepare(hc, P_ISSUE_DELETE,
-			psprintf("DELETE FROM %s.customer_tracking_issues WHERE shop_id = $1 AND shop_order_id = $2", s),
-			2, two_uuids);
+			   psprintf("UPDATE %s.customer_tracking_issues SET resolved_at = now() "
+						"WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND "
+						"issue <> ALL ($3)",
+						s),
+			   3, resolve_types);
+	ct_prepare(
+		hc, P_ISSUE_DELETE,
+		psprintf(
+			"DELETE FROM %s.customer_tracking_issues WHERE shop_id = $1 AND shop_order_id = $2", s),
+		2, two_uuids);
 	ct_rollup_prepare(hc);
 
 	hc->truncate_sql = MemoryContextStrdup(
@@ -313,8 +334,9 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	hc->search_path->addTemp = false;
 	for (int i = 0; i < CT_TEXT_FIELDS; i++)
 	{
-		static const int field_of[CT_TEXT_FIELDS] = {FIELD_EMAIL,	 FIELD_NAME,		FIELD_NETWORK,	  FIELD_SLUG,
-													 FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
+		static const int field_of[CT_TEXT_FIELDS] = {
+			FIELD_EMAIL,	FIELD_NAME,		  FIELD_NETWORK,	FIELD_SLUG,
+			FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
 		hc->truncated_code[i] = psprintf("%s_truncated", field_names[field_of[i]]);
 	}
 	MemoryContextSwitchTo(old);
@@ -391,7 +413,8 @@ static bool fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before
 	return false;
 }
 
-bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after)
+bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
+							   HeapTuple after)
 {
 	return fields_changed(hc, desc, before, after, true);
 }

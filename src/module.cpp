@@ -54,9 +54,8 @@ void _PG_init(void)
 	DefineCustomBoolVariable(
 		"customer_tracking.retrack",
 		"Re-derive orders even when an UPDATE changes none of their tracked columns.",
-		"Set by customer_tracking_backfill() around its no-op UPDATEs.",
-		&ct_retrack, false, PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr,
-		nullptr);
+		"Set by customer_tracking_backfill() around its no-op UPDATEs.", &ct_retrack, false,
+		PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 
 	MarkGUCPrefixReserved("customer_tracking");
 

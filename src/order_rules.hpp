@@ -50,12 +50,12 @@ std::string_view TrimBlanks(std::string_view text) noexcept;
  */
 struct Contribution
 {
-	bool present = false;		   /* false: the order is not linked (or is gone) */
-	std::string_view customer;	   /* customer id (16 raw bytes) */
-	std::string_view order;		   /* order id (16 raw bytes) */
-	bool purchase = false;		   /* in a paid status */
-	std::string_view amount;	   /* numeric amount in canonical text form */
-	long long purchased_at = 0;	   /* purchase time (microseconds) */
+	bool present = false;		/* false: the order is not linked (or is gone) */
+	std::string_view customer;	/* customer id (16 raw bytes) */
+	std::string_view order;		/* order id (16 raw bytes) */
+	bool purchase = false;		/* in a paid status */
+	std::string_view amount;	/* numeric amount in canonical text form */
+	long long purchased_at = 0; /* purchase time (microseconds) */
 	bool network_null = true;
 	std::string_view network;
 	bool slug_null = true;
@@ -65,11 +65,11 @@ struct Contribution
 
 enum class ChangeKind
 {
-	kNothing,		  /* no effect on stats or ledger */
-	kLedgerOnly,	  /* attribution text changed; customer stats unchanged */
-	kAddOrder,		  /* a new linked order: increment-only upsert */
-	kBecamePurchase,  /* same customer, not a purchase before, a purchase now: increment-only */
-	kRecompute		  /* anything that removes or alters a counted purchase, or moves customers */
+	kNothing,		 /* no effect on stats or ledger */
+	kLedgerOnly,	 /* attribution text changed; customer stats unchanged */
+	kAddOrder,		 /* a new linked order: increment-only upsert */
+	kBecamePurchase, /* same customer, not a purchase before, a purchase now: increment-only */
+	kRecompute		 /* anything that removes or alters a counted purchase, or moves customers */
 };
 
 ChangeKind Classify(const Contribution &before, const Contribution &after) noexcept;

@@ -61,28 +61,25 @@ Datum invoke(const char *where, Body &&body)
 
 	/* All C++ frames are gone here; raising a PostgreSQL error is safe. */
 	if (out_of_memory)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory in %s", where)));
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory in %s", where)));
 	if (failed)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("internal error in %s: %s", where, message)));
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("internal error in %s: %s", where, message)));
 	return result;
 }
 
 } // namespace ct
 
 /* Defines a SQL-callable C function whose body runs behind the boundary. */
-#define CT_FUNCTION(name)                                                      \
-	static Datum name##_impl(FunctionCallInfo fcinfo);                         \
-	extern "C" {                                                               \
-	PG_FUNCTION_INFO_V1(name);                                                 \
-	Datum name(PG_FUNCTION_ARGS)                                               \
-	{                                                                          \
-		return ct::invoke(#name, [fcinfo]() { return name##_impl(fcinfo); });  \
-	}                                                                          \
-	}                                                                          \
+#define CT_FUNCTION(name)                                                     \
+	static Datum name##_impl(FunctionCallInfo fcinfo);                        \
+	extern "C" {                                                              \
+	PG_FUNCTION_INFO_V1(name);                                                \
+	Datum name(PG_FUNCTION_ARGS)                                              \
+	{                                                                         \
+		return ct::invoke(#name, [fcinfo]() { return name##_impl(fcinfo); }); \
+	}                                                                         \
+	}                                                                         \
 	static Datum name##_impl(FunctionCallInfo fcinfo)
 
 #endif

@@ -84,26 +84,31 @@ struct PendingLevel
 static PendingLevel *pending = nullptr; /* innermost level with deltas */
 static const HostCache *pending_cache = nullptr;
 
-#define FLUSH_AFTER_KEYS 2000
+#define FLUSH_AFTER_KEYS   2000
 #define FLUSH_AFTER_EVENTS 20000
 
 void ct_rollup_prepare(HostCache *hc)
 {
 	const char *s = hc->schema_sql;
 	static const Oid types[] = {
-		UUIDOID, INT2OID, INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID,									  /* totals */
-		DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, INT8ARRAYOID, INT8ARRAYOID,			  /* daily */
-		TEXTARRAYOID, DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, /* slug */
-		TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID,										  /* network */
-		INT4ARRAYOID, INT8ARRAYOID};																	  /* frequency */
+		UUIDOID,		 INT2OID,	   INT8OID,		 INT8OID,
+		INT8OID,		 NUMERICOID,   INT8OID, /* totals */
+		DATEARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID,
+		INT8ARRAYOID,	 INT8ARRAYOID, /* daily */
+		TEXTARRAYOID,	 DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		NUMERICARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,	  /* slug */
+		TEXTARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, /* network */
+		INT4ARRAYOID,	 INT8ARRAYOID};								  /* frequency */
 
 	ct_prepare(
 		hc, P_ROLLUP,
 		psprintf(
 			"WITH t AS (INSERT INTO %s.customer_tracking_shop_totals AS r "
 			"(shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts) "
-			"SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $3 <> 0 OR $4 <> 0 OR $5 <> 0 OR $6 <> 0 OR $7 <> 0 "
-			"ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + EXCLUDED.customers, "
+			"SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $3 <> 0 OR $4 <> 0 OR $5 <> 0 OR $6 <> 0 OR "
+			"$7 <> 0 "
+			"ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + "
+			"EXCLUDED.customers, "
 			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
 			"checkouts = r.checkouts + EXCLUDED.checkouts), "
@@ -111,28 +116,34 @@ void ct_rollup_prepare(HostCache *hc)
 			"(shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers) "
 			"SELECT $1, u.day, $2, u.c, u.p, u.v, u.n, u.l FROM unnest($8, $9, $10, $11, $12, $13) "
 			"AS u(day, c, p, v, n, l) "
-			"ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts, "
+			"ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
+			"EXCLUDED.checkouts, "
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
 			"new_customers = r.new_customers + EXCLUDED.new_customers, "
 			"last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers), "
 			"s AS (INSERT INTO %s.customer_tracking_slug_daily AS r "
-			"(shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers) "
+			"(shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, "
+			"repeat_customers, customers) "
 			"SELECT $1, u.slug, u.day, $2, u.c, u.p, u.v, u.n, u.r, u.k "
 			"FROM unnest($14, $15, $16, $17, $18, $19, $20, $21) AS u(slug, day, c, p, v, n, r, k) "
-			"ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts, "
+			"ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
+			"EXCLUDED.checkouts, "
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
 			"new_customers = r.new_customers + EXCLUDED.new_customers, "
 			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
 			"customers = r.customers + EXCLUDED.customers), "
 			"n AS (INSERT INTO %s.customer_tracking_network_totals AS r "
 			"(shop_id, network, stripe, customers_preferring, purchases, revenue) "
-			"SELECT $1, u.network, $2, u.k, u.p, u.v FROM unnest($22, $23, $24, $25) AS u(network, k, p, v) "
+			"SELECT $1, u.network, $2, u.k, u.p, u.v FROM unnest($22, $23, $24, $25) AS u(network, "
+			"k, p, v) "
 			"ON CONFLICT (shop_id, network, stripe) DO UPDATE SET "
 			"customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring, "
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue) "
-			"INSERT INTO %s.customer_tracking_frequency AS r (shop_id, purchases, stripe, customers) "
+			"INSERT INTO %s.customer_tracking_frequency AS r (shop_id, purchases, stripe, "
+			"customers) "
 			"SELECT $1, u.k, $2, u.c FROM unnest($26, $27) AS u(k, c) "
-			"ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + EXCLUDED.customers",
+			"ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + "
+			"EXCLUDED.customers",
 			s, s, s, s, s),
 		lengthof(types), types);
 }
@@ -140,10 +151,13 @@ void ct_rollup_prepare(HostCache *hc)
 const char *ct_rollup_truncate_sql(const HostCache *hc)
 {
 	const char *s = hc->schema_sql;
-	return psprintf("DELETE FROM %s.customer_tracking_slug_customers; DELETE FROM %s.customer_tracking_shop_totals; "
-					"DELETE FROM %s.customer_tracking_daily; DELETE FROM %s.customer_tracking_slug_daily; "
-					"DELETE FROM %s.customer_tracking_network_totals; DELETE FROM %s.customer_tracking_frequency;",
-					s, s, s, s, s, s);
+	return psprintf(
+		"DELETE FROM %s.customer_tracking_slug_customers; DELETE FROM "
+		"%s.customer_tracking_shop_totals; "
+		"DELETE FROM %s.customer_tracking_daily; DELETE FROM %s.customer_tracking_slug_daily; "
+		"DELETE FROM %s.customer_tracking_network_totals; DELETE FROM "
+		"%s.customer_tracking_frequency;",
+		s, s, s, s, s, s);
 }
 
 /* The UTC calendar day of a time: the rollups' day. */
@@ -181,7 +195,8 @@ static ShopDeltas *shop_deltas(List **shops, const pg_uuid_t *shop, Datum zero)
 
 static int new_keys = 0; /* keys created since the counter was read */
 
-static RollupDelta *find_key(KeyArray *a, const char *text, DateADT day, int32 count_key, Datum zero)
+static RollupDelta *find_key(KeyArray *a, const char *text, DateADT day, int32 count_key,
+							 Datum zero)
 {
 	for (int i = 0; i < a->n; i++)
 		if (a->rows[i].day == day && a->rows[i].count_key == count_key &&
@@ -191,9 +206,9 @@ static RollupDelta *find_key(KeyArray *a, const char *text, DateADT day, int32 c
 	if (a->n == a->cap)
 	{
 		a->cap = a->cap == 0 ? 8 : a->cap * 2;
-		a->rows = static_cast<RollupDelta *>(
-			a->rows == nullptr ? palloc(sizeof(RollupDelta) * a->cap)
-							   : repalloc(a->rows, sizeof(RollupDelta) * a->cap));
+		a->rows = static_cast<RollupDelta *>(a->rows == nullptr
+												 ? palloc(sizeof(RollupDelta) * a->cap)
+												 : repalloc(a->rows, sizeof(RollupDelta) * a->cap));
 	}
 	RollupDelta *r = &a->rows[a->n++];
 	memset(r, 0, sizeof(*r));
@@ -206,8 +221,8 @@ static RollupDelta *find_key(KeyArray *a, const char *text, DateADT day, int32 c
 }
 
 /* An order's contribution: checkouts always, purchases and revenue when paid. */
-static void add_order(ShopDeltas *d, const char *slug, const char *network, TimestampTz at, bool purchase,
-					  Datum amount, int sign, Datum zero)
+static void add_order(ShopDeltas *d, const char *slug, const char *network, TimestampTz at,
+					  bool purchase, Datum amount, int sign, Datum zero)
 {
 	DateADT day = utc_day(at);
 	RollupDelta *daily = find_key(&d->daily, nullptr, day, 0, zero);
@@ -271,8 +286,8 @@ static bool numeric_nonzero(Datum value, Datum zero)
 
 static bool nonzero(const RollupDelta *r, Datum zero)
 {
-	return r->checkouts || r->purchases || r->new_customers || r->repeat_customers || r->customers ||
-		   r->last_purchasers || r->preferring || numeric_nonzero(r->revenue, zero);
+	return r->checkouts || r->purchases || r->new_customers || r->repeat_customers ||
+		   r->customers || r->last_purchasers || r->preferring || numeric_nonzero(r->revenue, zero);
 }
 
 static ArrayType *array_of(Datum *items, int n, Oid type)
@@ -439,7 +454,8 @@ static PendingLevel *current_level(void)
 	SubTransactionId subxid = GetCurrentSubTransactionId();
 	if (pending != nullptr && pending->subxid == subxid)
 		return pending;
-	PendingLevel *level = static_cast<PendingLevel *>(MemoryContextAllocZero(TopTransactionContext, sizeof(PendingLevel)));
+	PendingLevel *level = static_cast<PendingLevel *>(
+		MemoryContextAllocZero(TopTransactionContext, sizeof(PendingLevel)));
 	level->subxid = subxid;
 	level->cxt = AllocSetContextCreate(TopTransactionContext, "customer_tracking pending rollups",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -549,8 +565,8 @@ static void merge_into_parent(PendingLevel *child, SubTransactionId parent_subxi
 	MemoryContextDelete(child->cxt);
 }
 
-static void at_subxact_end(SubXactEvent event, SubTransactionId subxid, SubTransactionId parent_subxid,
-						   void *arg)
+static void at_subxact_end(SubXactEvent event, SubTransactionId subxid,
+						   SubTransactionId parent_subxid, void *arg)
 {
 	if (pending == nullptr || pending->subxid != subxid)
 		return;
@@ -584,8 +600,9 @@ static void at_xact_end(XactEvent event, void *arg)
 	}
 
 	/* All pending memory lives in TopTransactionContext: forget it. */
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_COMMIT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
 	{
 		pending = nullptr;
 		pending_cache = nullptr;

@@ -76,7 +76,7 @@ enum PlanId
 	P_COUNT
 };
 
-#define CT_LEDGER_NARGS 13
+#define CT_LEDGER_NARGS		  13
 #define CT_CUSTOMER_ADD_NARGS 12
 
 /* Everything resolved once per backend about the host table and the extension. */
@@ -91,7 +91,7 @@ struct HostCache
 	Oid ledger_relid;
 	Oid issues_relid;
 	Oid settings_relid;
-	Oid owner; /* owner of shop_customers: the trigger writes as this role */
+	Oid owner;						/* owner of shop_customers: the trigger writes as this role */
 	AttrNumber attnum[FIELD_COUNT]; /* InvalidAttrNumber when the host has no such column */
 	Oid atttype[FIELD_COUNT];
 	bool is_text[FIELD_COUNT];
@@ -104,7 +104,7 @@ struct HostCache
 	OverrideSearchPath *search_path;
 	SPIPlanPtr plans[P_COUNT];
 	const char *truncate_sql;
-	Datum zero; /* numeric 0 */
+	Datum zero;			/* numeric 0 */
 	bool batch_rollups; /* customer_tracking_flush is enabled: rollups are written per statement */
 	pg_uuid_t nil_uuid;
 };
@@ -119,7 +119,8 @@ const HostCache *ct_host_cache(Relation orders, Oid trigger_function);
 bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
 							   HeapTuple after);
 /* The same, ignoring shop_customer_id. */
-bool ct_order_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after);
+bool ct_order_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
+							 HeapTuple after);
 
 /* What the rollups need of a customer, before or after an event. */
 struct CustomerState
@@ -161,7 +162,7 @@ struct PairChange
 
 /* Everything an event changed that the rollups derive from. */
 #define CT_MAX_CUSTOMERS 2
-#define CT_MAX_PAIRS 4
+#define CT_MAX_PAIRS	 4
 struct EventChanges
 {
 	int ncustomers;
@@ -244,15 +245,15 @@ Datum ct_text_datum(const TextValue *t, char *null);
 
 /* Customers and per-slug purchases (customers.cpp). */
 void ct_customers_prepare(HostCache *hc);
-void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta, CustomerChange *change,
-					 MemoryContext cxt);
+void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
+					 CustomerChange *change, MemoryContext cxt);
 void ct_customer_ensure(const HostCache *hc, const OrderImage *img);
 void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
 					  CustomerChange *change, MemoryContext cxt);
 void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt);
 void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair);
-void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug, const pg_uuid_t *customer,
-				  PairChange *pair);
+void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug,
+				  const pg_uuid_t *customer, PairChange *pair);
 void ct_pair_recompute(const HostCache *hc, PairChange *pair);
 
 /*

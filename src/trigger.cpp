@@ -105,8 +105,9 @@ static void read_text(const HostCache *hc, HeapTuple tuple, TupleDesc desc, int 
 	out->len = limit > 0 ? pg_mbcharcliplen(out->data, out->full_len, limit) : out->full_len;
 }
 
-static const int text_field_of[CT_TEXT_FIELDS] = {FIELD_EMAIL,	  FIELD_NAME,		FIELD_NETWORK,	  FIELD_SLUG,
-												  FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
+static const int text_field_of[CT_TEXT_FIELDS] = {
+	FIELD_EMAIL,	FIELD_NAME,		  FIELD_NETWORK,	FIELD_SLUG,
+	FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
 static const int text_limit_of[CT_TEXT_FIELDS] = {255, 255, 50, 255, 255, 255, 255, 255};
 
 static Datum amount_as_numeric(const HostCache *hc, Datum value)
@@ -196,8 +197,8 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 	if (img->phone.isnull)
 		img->phone_status = CT_PHONE_MISSING;
 	else
-		img->phone_status = ct_phone_normalize(img->phone.data, img->phone.full_len,
-											   ct_default_region, img->e164);
+		img->phone_status =
+			ct_phone_normalize(img->phone.data, img->phone.full_len, ct_default_region, img->e164);
 	if (img->phone_status != CT_PHONE_VALID)
 	{
 		img->trackable = false;
@@ -273,7 +274,8 @@ static bool same_shop(const OrderImage *a, const OrderImage *b)
 
 static const char *uuid_text(const pg_uuid_t *u)
 {
-	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t *>(u))));
+	return DatumGetCString(
+		DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t *>(u))));
 }
 
 static void raise_if_strict(const OrderImage *img)
@@ -285,11 +287,12 @@ static void raise_if_strict(const OrderImage *img)
 	initStringInfo(&codes);
 	for (int i = 0; i < img->nissues; i++)
 		appendStringInfo(&codes, "%s%s", i ? ", " : "", img->issues[i].code);
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("customer_tracking: order %s rejected: %s",
-					img->id_null ? "(no id)" : uuid_text(&img->id), codes.data),
-			 errhint("customer_tracking.strict is on; turn it off to save such orders untracked.")));
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_DATA_EXCEPTION),
+		 errmsg("customer_tracking: order %s rejected: %s",
+				img->id_null ? "(no id)" : uuid_text(&img->id), codes.data),
+		 errhint("customer_tracking.strict is on; turn it off to save such orders untracked.")));
 }
 
 /* ------------------------------------------------------------------------
@@ -371,7 +374,8 @@ Datum ct_text_datum(const TextValue *t, char *null)
 }
 
 /* Parameters shared by the ledger insert and update plans. */
-static void ledger_params(const OrderImage *img, TimestampTz completed_at, Datum *values, char *nulls)
+static void ledger_params(const OrderImage *img, TimestampTz completed_at, Datum *values,
+						  char *nulls)
 {
 	static const int ledger_text[] = {CT_TEXT_SLUG,		  CT_TEXT_NETWORK,	  CT_TEXT_REFERRER,
 									  CT_TEXT_UTM_SOURCE, CT_TEXT_UTM_MEDIUM, CT_TEXT_UTM_CAMPAIGN};
@@ -468,7 +472,8 @@ static void contribution_of_order(const OrderImage *img, const LedgerRow *ledger
 	if (!c->slug_null)
 		c->slug = std::string_view(img->text[CT_TEXT_SLUG].data,
 								   static_cast<size_t>(img->text[CT_TEXT_SLUG].len));
-	c->attribution_changed = ledger->present && strcmp(attribution_of(img), ledger->attribution) != 0;
+	c->attribution_changed =
+		ledger->present && strcmp(attribution_of(img), ledger->attribution) != 0;
 }
 
 static void issues_record(const HostCache *hc, const OrderImage *img, const OrderImage *before)
@@ -521,7 +526,8 @@ static void issues_resolve(const HostCache *hc, const OrderImage *before, const 
 	for (int i = 0; i < after->nissues; i++)
 		codes[i] = CStringGetTextDatum(after->issues[i].code);
 	current = construct_array(codes, after->nissues, TEXTOID, -1, false, TYPALIGN_INT);
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
+	values[0] =
+		UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
 	values[2] = PointerGetDatum(current);
 	ct_exec(hc, P_ISSUE_RESOLVE, values, nullptr, SPI_OK_UPDATE);
@@ -532,27 +538,31 @@ static void issues_forget(const HostCache *hc, const OrderImage *before)
 	Datum values[2];
 
 	/* Also the resolved rows of a fixed order: the order is gone. */
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
+	values[0] =
+		UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &hc->nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
 	ct_exec(hc, P_ISSUE_DELETE, values, nullptr, SPI_OK_DELETE);
 }
 
-static void ledger_write(const HostCache *hc, PlanId plan, const OrderImage *img, TimestampTz completed_at)
+static void ledger_write(const HostCache *hc, PlanId plan, const OrderImage *img,
+						 TimestampTz completed_at)
 {
 	Datum values[CT_LEDGER_NARGS];
 	char nulls[CT_LEDGER_NARGS];
 
 	ledger_params(img, completed_at, values, nulls);
-	ct_exec(hc, plan, values, nulls, plan == P_LEDGER_INSERT ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE);
+	ct_exec(hc, plan, values, nulls,
+			plan == P_LEDGER_INSERT ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE);
 }
 
-static void ledger_fetch(const HostCache *hc, PlanId plan, const pg_uuid_t *order, const pg_uuid_t *shop,
-						 LedgerRow *row, MemoryContext cxt)
+static void ledger_fetch(const HostCache *hc, PlanId plan, const pg_uuid_t *order,
+						 const pg_uuid_t *shop, LedgerRow *row, MemoryContext cxt)
 {
 	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(order)),
 					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
 
-	ct_exec(hc, plan, values, nullptr, plan == P_LEDGER_SELECT ? SPI_OK_SELECT : SPI_OK_DELETE_RETURNING);
+	ct_exec(hc, plan, values, nullptr,
+			plan == P_LEDGER_SELECT ? SPI_OK_SELECT : SPI_OK_DELETE_RETURNING);
 	read_ledger(row, cxt);
 }
 
@@ -575,7 +585,8 @@ static void note_pair(const HostCache *hc, EventChanges *changes, const pg_uuid_
 					  const char *slug, const pg_uuid_t *customer)
 {
 	for (int i = 0; i < changes->npairs; i++)
-		if (uuid_equal(&changes->pairs[i].customer, customer) && strcmp(changes->pairs[i].slug, slug) == 0)
+		if (uuid_equal(&changes->pairs[i].customer, customer) &&
+			strcmp(changes->pairs[i].slug, slug) == 0)
 			return;
 	ct_pair_read(hc, shop, slug, customer, &changes->pairs[changes->npairs++]);
 }
@@ -720,7 +731,8 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 
 	/* Per-slug purchase counts of the slugs involved, as they were. */
 	if (ledger.present && ledger.purchase)
-		note_pair(hc, &changes, &ledger.shop, slug_key(ledger.slug, ledger.slug_null), &ledger.customer);
+		note_pair(hc, &changes, &ledger.shop, slug_key(ledger.slug, ledger.slug_null),
+				  &ledger.customer);
 	if (now.present && after->purchase)
 		note_pair(hc, &changes, &after->shop,
 				  after->text[CT_TEXT_SLUG].isnull
@@ -751,7 +763,8 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_connect failed")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_connect failed")));
 	GetUserIdAndSecContext(save_userid, save_sec_context);
 	SetUserIdAndSecContext(hc->owner,
 						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
@@ -763,7 +776,8 @@ void ct_end_as_owner(const Oid *save_userid, const int *save_sec_context)
 	PopOverrideSearchPath();
 	SetUserIdAndSecContext(*save_userid, *save_sec_context);
 	if (SPI_finish() != SPI_OK_FINISH)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_finish failed")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_finish failed")));
 }
 
 CT_FUNCTION(ct_track_order)
@@ -776,8 +790,9 @@ CT_FUNCTION(ct_track_order)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("customer_tracking_track_order() must fire AFTER ... FOR EACH ROW")));
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("customer_tracking_track_order() must fire AFTER ... FOR EACH ROW")));
 
 	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !ct_retrack &&
@@ -801,8 +816,10 @@ CT_FUNCTION(ct_flush_rollups)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("customer_tracking_flush_rollups() must fire AFTER ... FOR EACH STATEMENT")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("customer_tracking_flush_rollups() must fire AFTER ... FOR EACH STATEMENT")));
 	if (!ct_rollup_pending())
 		return PointerGetDatum(nullptr);
 	hc = ct_rollup_pending_cache();
