@@ -32,7 +32,8 @@ PLAIN_REPS=7        # timed runs per plain-SQL query (they can take seconds)
 WARM=3              # untimed runs before timing, per query
 CONC_SECONDS=20     # pgbench run per scenario per round
 CONC_WARM=5         # untimed pgbench run per scenario before the rounds
-CONC_ROUNDS=2       # rounds, order same/own then own/same (ABBA); medians reported
+CONC_ROUNDS=3       # rounds, alternating same/own then own/same; medians reported
+CONC_MODES="durable async"   # synchronous_commit on / off in the pgbench sessions
 CONC_CLIENTS=8
 CONC_POOL=5000      # customers per shop in the own-shop scenario (same shop: 8x)
 OTHER_SHOPS=1000    # further shops (other owners, no orders) in user_shops, as on a real platform
@@ -61,8 +62,10 @@ Usage: bash bench/dashboard.sh [options]
   --conc-pool N     customers per own shop (default $CONC_POOL; the shared shop gets 8x)
   --other-shops N   further shops of other owners in user_shops (default $OTHER_SHOPS; the
                     row-level security policies look the owner's shops up there)
+  --conc-modes L    durable,async (default both): synchronous_commit on / off in the pgbench sessions
   --no-conc         skip the concurrency part
-  --verify-all      also run customer_tracking_verify() on the big shop (slow at 1M)
+  --verify-all      also run customer_tracking_verify() on the big and the concurrency shops
+                    (by default only on the small shop; it grows faster than linearly)
   --jit on|off      server jit setting (default off: keeps JIT compile time out of the plain queries)
   --out FILE        markdown report (default bench/results/dashboard-latest.md; the plans go
                     next to it as <name>-plans.txt)
@@ -86,6 +89,7 @@ while [[ $# -gt 0 ]]; do
     --conc-rounds)  need_arg "$@"; CONC_ROUNDS=$2; shift 2 ;;
     --conc-pool)    need_arg "$@"; CONC_POOL=$2; shift 2 ;;
     --other-shops)  need_arg "$@"; OTHER_SHOPS=$2; shift 2 ;;
+    --conc-modes)   need_arg "$@"; CONC_MODES=${2//,/ }; shift 2 ;;
     --no-conc)      SKIP_CONC=1; shift ;;
     --verify-all)   VERIFY_ALL=1; shift ;;
     --jit)          need_arg "$@"; JIT=$2; shift 2 ;;
@@ -102,6 +106,7 @@ done
 (( CUSTOMERS <= 9999999 && SMALL <= 9999999 )) || { echo "dashboard.sh: at most 9,999,999 customers per shop (7-digit phone numbers)" >&2; exit 2; }
 (( LOADERS <= 8 )) || { echo "dashboard.sh: --loaders at most 8" >&2; exit 2; }
 case $JIT in on|off) ;; *) echo "dashboard.sh: --jit on|off" >&2; exit 2 ;; esac
+for m in $CONC_MODES; do case $m in durable|async) ;; *) echo "dashboard.sh: --conc-modes: durable and/or async" >&2; exit 2 ;; esac; done
 OUT=${OUT:-$BENCH_DIR/results/dashboard-latest.md}
 PLANS_OUT=${OUT%.md}-plans.txt
 
@@ -115,7 +120,7 @@ PG_CONFIG=${PG_CONFIG:-pg_config}
 command -v "$PG_CONFIG" >/dev/null || die "pg_config not found (set PG_CONFIG)"
 PGBIN=$("$PG_CONFIG" --bindir)
 for t in initdb pg_ctl psql pgbench; do [[ -x $PGBIN/$t ]] || die "$PGBIN/$t not found"; done
-for f in "$HOST_SCHEMA" "$SQL_DIR"/{load_orders,plain_metrics,plain_slug,plain_daily,plain_list}.sql "$SQL_DIR/conc_order.pgbench"; do
+for f in "$HOST_SCHEMA" "$SQL_DIR"/{load_orders,plain_metrics,plain_slug,plain_daily,plain_list}.sql "$SQL_DIR/conc_order.pgbench" "$SQL_DIR/quick_check.sql"; do
   [[ -r $f ]] || die "$f not readable"
 done
 
@@ -477,32 +482,43 @@ done
 # ---------------------------------------------------------------------------------------------
 # 4. concurrency: 8 clients into one shop vs 8 clients into 8 shops
 # ---------------------------------------------------------------------------------------------
-CONC=$TMP/conc.tsv   # round scenario tps failed
+CONC=$TMP/conc.tsv   # mode round scenario tps failed latency
 : >"$CONC"
 if (( ! SKIP_CONC )); then
-  log "4. concurrency: $CONC_CLIENTS clients, same shop vs own shops, ${CONC_SECONDS}s x $CONC_ROUNDS rounds"
+  log "4. concurrency: $CONC_CLIENTS clients, same shop vs own shops, ${CONC_SECONDS}s x $CONC_ROUNDS rounds, modes: $CONC_MODES"
   q "VACUUM (ANALYZE)" >/dev/null
-  conc_run() { # conc_run SCENARIO SECONDS OUTFILE
-    local base nshops pool
-    if [[ $1 == same ]]; then base=0; nshops=1; pool=$((CONC_POOL * 8)); else base=1; nshops=8; pool=$CONC_POOL; fi
-    "$PGBIN/pgbench" -n -M prepared -c "$CONC_CLIENTS" -j 2 -T "$2" \
-      -D base="$base" -D nshops="$nshops" -D pool="$pool" -f "$SQL_DIR/conc_order.pgbench" "$DBN" >"$3" 2>&1
+  conc_run() { # conc_run MODE SCENARIO SECONDS OUTFILE [SAMPLE]: pgbench; SAMPLE: record what its backends wait on
+    local base nshops pool rc=0 sampler="" opts=""
+    if [[ $2 == same ]]; then base=0; nshops=1; pool=$((CONC_POOL * 8)); else base=1; nshops=8; pool=$CONC_POOL; fi
+    [[ $1 == async ]] && opts="-c synchronous_commit=off"
+    if [[ -n ${5:-} ]]; then   # every 0.5 s: the wait event of each active pgbench backend (CPU = none)
+      "$PGBIN/psql" -X -At -d "$DBN" -f <(echo "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-') FROM pg_stat_activity WHERE application_name = 'ct-conc' AND state = 'active' AND pid <> pg_backend_pid() \watch 0.5") \
+        >>"$TMP/waits-$1-$2.txt" 2>/dev/null &
+      sampler=$!
+    fi
+    PGAPPNAME=ct-conc PGOPTIONS="$opts" "$PGBIN/pgbench" -n -M prepared -c "$CONC_CLIENTS" -j 2 -T "$3" \
+      -D base="$base" -D nshops="$nshops" -D pool="$pool" -f "$SQL_DIR/conc_order.pgbench" "$DBN" >"$4" 2>&1 || rc=$?
+    if [[ -n $sampler ]]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
+    return $rc
   }
-  for sc in same own; do
-    log "  warm-up: $sc, ${CONC_WARM}s"
-    conc_run "$sc" "$CONC_WARM" "$TMP/conc-warm-$sc.out" || { tail -n 15 "$TMP/conc-warm-$sc.out" >&2; die "pgbench ($sc) failed"; }
-  done
-  for ((r = 1; r <= CONC_ROUNDS; r++)); do
-    if (( r % 2 )); then order="same own"; else order="own same"; fi
-    for sc in $order; do
-      q "CHECKPOINT" >/dev/null
-      f=$TMP/conc-$r-$sc.out
-      conc_run "$sc" "$CONC_SECONDS" "$f" || { tail -n 15 "$f" >&2; die "pgbench ($sc) failed"; }
-      tps=$(awk '/^tps = / {print $3; exit}' "$f")
-      failed=$(awk -F': ' '/number of failed transactions/ {print $2; exit}' "$f" | awk '{print $1}')
-      lat=$(awk '/^latency average/ {print $4; exit}' "$f")
-      printf '%d\t%s\t%s\t%s\t%s\n' "$r" "$sc" "$tps" "${failed:-0}" "$lat" >>"$CONC"
-      log "  round $r $sc: $tps tps, latency $lat ms, failed ${failed:-0}"
+  for mode in $CONC_MODES; do
+    for sc in same own; do
+      log "  warm-up: $mode, $sc, ${CONC_WARM}s"
+      f=$TMP/conc-warm-$mode-$sc.out
+      conc_run "$mode" "$sc" "$CONC_WARM" "$f" || { tail -n 15 "$f" >&2; die "pgbench ($mode, $sc) failed"; }
+    done
+    for ((r = 1; r <= CONC_ROUNDS; r++)); do
+      if (( r % 2 )); then order="same own"; else order="own same"; fi
+      for sc in $order; do
+        q "CHECKPOINT" >/dev/null
+        f=$TMP/conc-$mode-$r-$sc.out
+        conc_run "$mode" "$sc" "$CONC_SECONDS" "$f" sample || { tail -n 15 "$f" >&2; die "pgbench ($mode, $sc) failed"; }
+        tps=$(awk '/^tps = / {print $3; exit}' "$f")
+        failed=$(awk -F': ' '/number of failed transactions/ {print $2; exit}' "$f" | awk '{print $1}')
+        lat=$(awk '/^latency average/ {print $4; exit}' "$f")
+        printf '%s\t%d\t%s\t%s\t%s\t%s\n' "$mode" "$r" "$sc" "$tps" "${failed:-0}" "$lat" >>"$CONC"
+        log "  $mode round $r $sc: $tps tps, latency $lat ms, failed ${failed:-0}"
+      done
     done
   done
 fi
@@ -510,21 +526,27 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 5. correctness: stored numbers = recomputation from shop_orders
 # ---------------------------------------------------------------------------------------------
-log "5. customer_tracking_verify()"
-declare -A VERIFY=()
-verify_shop() { # verify_shop LABEL SHOP
+log "5. correctness"
+declare -A VERIFY=() CHECK=()
+verify_shop() { # verify_shop LABEL SHOP: customer_tracking_verify(), rows and seconds
   local t0 n t1
   t0=$(date +%s.%N)
   n=$(q "SELECT count(*) FROM customer_tracking_verify('$2')" 2>&1) || n="error: $(echo "$n" | tr '\n' ' ')"
   t1=$(date +%s.%N)
   VERIFY[$1]="$n rows ($(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s)"
-  log "  $1: ${VERIFY[$1]}"
+  log "  verify $1: ${VERIFY[$1]}"
 }
+check_shop() { # check_shop LABEL SHOP: the fast recomputation of bench/dashboard/quick_check.sql
+  CHECK[$1]=$("${PSQL[@]}" -d "$DBN" -At -v shop="$2" -f "$SQL_DIR/quick_check.sql" 2>&1) || CHECK[$1]="error: ${CHECK[$1]}"
+  log "  check $1: ${CHECK[$1]}"
+}
+CHECK_SHOPS=(dash-small dash-big)
+(( SKIP_CONC )) || CHECK_SHOPS+=(conc-0 conc-1 conc-2 conc-3 conc-4 conc-5 conc-6 conc-7 conc-8)
+for k in "${CHECK_SHOPS[@]}"; do check_shop "$k" "$(q "SELECT md5('$k')::uuid")"; done
 verify_shop dash-small "$SMALL_SHOP"
-if (( ! SKIP_CONC )); then
-  for i in 0 1 2 3 4 5 6 7 8; do verify_shop "conc-$i" "$(q "SELECT md5('conc-$i')::uuid")"; done
+if (( VERIFY_ALL )); then
+  for k in "${CHECK_SHOPS[@]}"; do [[ $k == dash-small ]] || verify_shop "$k" "$(q "SELECT md5('$k')::uuid")"; done
 fi
-if (( VERIFY_ALL )); then verify_shop dash-big "$BIG_SHOP"; else VERIFY[dash-big]="not run (use --verify-all)"; fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
@@ -604,34 +626,49 @@ report() {
   echo "- last_purchase page $PAGE as the shop's owner (row-level security applies): $(f3 "$(t list-last_purchase-ext-pN-owner)") ms"
   echo
   if (( ! SKIP_CONC )); then
-    echo "### 4. Concurrency: $CONC_CLIENTS pgbench clients inserting paid orders (pgbench -M prepared -c $CONC_CLIENTS -j 2 -T $CONC_SECONDS, durable commits)"
+    echo "### 4. Concurrency: $CONC_CLIENTS pgbench clients inserting paid orders (pgbench -M prepared -c $CONC_CLIENTS -j 2 -T $CONC_SECONDS)"
     echo
-    echo "same shop: all clients → conc-0, pool of $(num $((CONC_POOL * 8))) customers; own shops: client i → conc-(i+1), pool of $(num "$CONC_POOL") each (so each shop sees the same repeat/new mix per order). Each shop was prefilled with orders from half its pool. Rounds ABBA after a ${CONC_WARM}s warm-up each, CHECKPOINT before every run."
+    echo "same shop: all clients → conc-0, pool of $(num $((CONC_POOL * 8))) customers; own shops: client i → conc-(i+1), pool of $(num "$CONC_POOL") each (so each shop sees the same repeat/new mix per order). Each shop was prefilled with orders from half its pool. $CONC_ROUNDS rounds per mode, alternating the order (same/own, own/same, ...), after a ${CONC_WARM}s warm-up each, CHECKPOINT before every run. Modes: durable = synchronous_commit on (every order waits for its WAL flush); async = synchronous_commit=off in the pgbench sessions (CPU- and lock-bound: shows row contention the flush wait can hide)."
     echo
-    echo "| scenario | tps per round | median tps | failed transactions |"
-    echo "| --- | --- | ---: | ---: |"
-    local sc med_same med_own
-    for sc in same own; do
-      local list med fails
-      list=$(awk -F'\t' -v s="$sc" '$2 == s {printf "%s%.0f", (n++ ? ", " : ""), $3}' "$CONC")
-      med=$(awk -F'\t' -v s="$sc" '$2 == s {print $3}' "$CONC" | sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
-      fails=$(awk -F'\t' -v s="$sc" '$2 == s {f += $4} END {print f + 0}' "$CONC")
-      [[ $sc == same ]] && med_same=$med || med_own=$med
-      printf '| %s | %s | %.0f | %s |\n' "$sc shop" "$list" "$med" "$fails"
+    echo "| mode | scenario | tps per round | median tps | mean latency ms (median) | failed transactions |"
+    echo "| --- | --- | --- | ---: | ---: | ---: |"
+    local mode sc
+    declare -A MED=()
+    for mode in $CONC_MODES; do
+      for sc in same own; do
+        local list med fails lat
+        list=$(awk -F'\t' -v m="$mode" -v s="$sc" '$1 == m && $3 == s {printf "%s%.0f", (n++ ? ", " : ""), $4}' "$CONC")
+        med=$(awk -F'\t' -v m="$mode" -v s="$sc" '$1 == m && $3 == s {print $4}' "$CONC" | sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
+        lat=$(awk -F'\t' -v m="$mode" -v s="$sc" '$1 == m && $3 == s {print $6}' "$CONC" | sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
+        fails=$(awk -F'\t' -v m="$mode" -v s="$sc" '$1 == m && $3 == s {f += $5} END {print f + 0}' "$CONC")
+        MED[$mode,$sc]=$med
+        printf '| %s | %s | %s | %.0f | %.2f | %s |\n' "$mode" "$sc shop" "$list" "$med" "$lat" "$fails"
+      done
     done
     echo
-    local cr
-    cr=$(awk -v a="$med_same" -v b="$med_own" 'BEGIN {printf "%.2f", a / b}')
-    echo "- **same shop / own shops = $cr** (target ≥ 0.80: $(verdict "$cr >= 0.80")); per round: $(awk -F'\t' '{tps[$1 "," $2] = $3; if ($1 > n) n = $1} END {for (r = 1; r <= n; r++) printf "%s%.2f", (r > 1 ? ", " : ""), tps[r ",same"] / tps[r ",own"]}' "$CONC")"
+    for mode in $CONC_MODES; do
+      local cr
+      cr=$(awk -v a="${MED[$mode,same]}" -v b="${MED[$mode,own]}" 'BEGIN {printf "%.2f", a / b}')
+      echo "- **$mode: same shop / own shops = $cr** (target ≥ 0.80: $(verdict "$cr >= 0.80")); per round: $(awk -F'\t' -v m="$mode" '$1 == m {tps[$2 "," $3] = $4; if ($2 > n) n = $2} END {for (r = 1; r <= n; r++) printf "%s%.2f", (r > 1 ? ", " : ""), tps[r ",same"] / tps[r ",own"]}' "$CONC")"
+      for sc in same own; do
+        echo "  - $sc shop, what its backends were doing (pg_stat_activity every 0.5 s; CPU = running): $(grep -v '^$' "$TMP/waits-$mode-$sc.txt" 2>/dev/null | sort | uniq -c | sort -rn | awk '{a[NR] = $2; c[NR] = $1; t += $1} END {for (i = 1; i <= NR && i <= 6; i++) printf "%s%s %.0f %%", (i > 1 ? ", " : ""), a[i], 100 * c[i] / t}')"
+      done
+    done
     echo
   fi
-  echo "### 5. Correctness: \`SELECT count(*) FROM customer_tracking_verify(shop)\` (0 = every stored number equals a recomputation from shop_orders)"
+  echo "### 5. Correctness"
   echo
-  echo "- dash-small: ${VERIFY[dash-small]}"
-  echo "- dash-big: ${VERIFY[dash-big]}"
-  if (( ! SKIP_CONC )); then
-    echo "- conc-0 .. conc-8 (after the concurrent runs): $(for i in 0 1 2 3 4 5 6 7 8; do printf '%s%s' "$([[ $i == 0 ]] || echo ', ')" "${VERIFY[conc-$i]%% (*}"; done)"
-  fi
+  echo "\`SELECT count(*) FROM customer_tracking_verify(shop)\` (0 rows = every stored number equals a recomputation from shop_orders):"
+  echo
+  local k
+  for k in "${CHECK_SHOPS[@]}"; do
+    [[ -n ${VERIFY[$k]:-} ]] && echo "- $k: ${VERIFY[$k]}"
+  done
+  (( VERIFY_ALL )) || echo "- the other shops: not run (use --verify-all)"
+  echo
+  echo "Fast check (\`bench/dashboard/quick_check.sql\`: purchases, revenue, customers and repeat customers recomputed from shop_orders alone / as stored):"
+  echo
+  for k in "${CHECK_SHOPS[@]}"; do echo "- $k: ${CHECK[$k]}"; done
   echo
   echo "### All timings (ms)"
   echo
