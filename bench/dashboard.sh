@@ -12,7 +12,7 @@
 # Server time = median "Execution Time" of EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON), run
 # --reps times in one psql session after --warm untimed runs (planning time shown apart).
 # Usage: bash bench/dashboard.sh [--customers N | --quick] [--verify-all] [--help]
-# See the "Dashboard benchmark" section of bench/README.md.
+# See the "bench/dashboard.sh" section of bench/README.md.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -120,7 +120,7 @@ PG_CONFIG=${PG_CONFIG:-pg_config}
 command -v "$PG_CONFIG" >/dev/null || die "pg_config not found (set PG_CONFIG)"
 PGBIN=$("$PG_CONFIG" --bindir)
 for t in initdb pg_ctl psql pgbench; do [[ -x $PGBIN/$t ]] || die "$PGBIN/$t not found"; done
-for f in "$HOST_SCHEMA" "$SQL_DIR"/{load_orders,plain_metrics,plain_slug,plain_daily,plain_list}.sql "$SQL_DIR/conc_order.pgbench" "$SQL_DIR/quick_check.sql"; do
+for f in "$HOST_SCHEMA" "$SQL_DIR"/{load_orders,plain_metrics,plain_slug,plain_daily,plain_list}.sql "$SQL_DIR/conc_order.pgbench" "$SQL_DIR/quick_check.sql" "$SQL_DIR/dedupe_plans.awk"; do
   [[ -r $f ]] || die "$f not readable"
 done
 
@@ -683,5 +683,5 @@ echo
 echo "$REPORT"
 mkdir -p "$(dirname "$OUT")"
 printf '%s\n' "$REPORT" >"$OUT"
-cp "$PLANS" "$PLANS_OUT"
+awk -f "$SQL_DIR/dedupe_plans.awk" "$PLANS" >"$PLANS_OUT"
 log "wrote $OUT and $PLANS_OUT"

@@ -406,7 +406,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT coalesce(array_agg(s.id), '{}')
       FROM @extschema@.user_shops s
-     WHERE s.user_id = @extschema@.customer_tracking_current_owner()
+     WHERE s.user_id = (SELECT @extschema@.customer_tracking_current_owner())  -- once, not per shop
 $$;
 
 ALTER TABLE shop_customers ENABLE ROW LEVEL SECURITY;
