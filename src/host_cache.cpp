@@ -334,10 +334,7 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	hc->search_path->addTemp = false;
 	for (int i = 0; i < CT_TEXT_FIELDS; i++)
 	{
-		static const int field_of[CT_TEXT_FIELDS] = {
-			FIELD_EMAIL,	FIELD_NAME,		  FIELD_NETWORK,	FIELD_SLUG,
-			FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
-		hc->truncated_code[i] = psprintf("%s_truncated", field_names[field_of[i]]);
+		hc->truncated_code[i] = psprintf("%s_truncated", field_names[ct_text_field_of[i]]);
 	}
 	MemoryContextSwitchTo(old);
 
@@ -349,18 +346,11 @@ static HostCache *build_cache(Relation orders, Oid schema)
 		Oid save_userid;
 		int save_sec_context;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "customer_tracking: SPI_connect failed");
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(hc->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-											  SECURITY_NOFORCE_RLS);
-		PushOverrideSearchPath(hc->search_path);
+		ct_begin_as_owner(hc, &save_userid, &save_sec_context);
 		read_settings(hc, columns);
 		resolve_columns(hc, orders, columns);
 		prepare_statements(hc);
-		PopOverrideSearchPath();
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-		SPI_finish();
+		ct_end_as_owner(&save_userid, &save_sec_context);
 	}
 
 	retired_caches = list_delete_ptr(retired_caches, hc);
@@ -434,4 +424,29 @@ CT_FUNCTION(ct_invalidate)
 	if (OidIsValid(orders))
 		CacheInvalidateRelcacheByRelid(orders);
 	PG_RETURN_VOID();
+}
+
+/*
+ * Connects SPI and switches to the owner of the extension's tables (clients
+ * have no write access to them) with a pinned search_path, as ri_triggers.c
+ * does. An error on the way is cleaned up by transaction abort.
+ */
+void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_connect failed")));
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(hc->owner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	PushOverrideSearchPath(hc->search_path);
+}
+
+void ct_end_as_owner(const Oid *save_userid, const int *save_sec_context)
+{
+	PopOverrideSearchPath();
+	SetUserIdAndSecContext(*save_userid, *save_sec_context);
+	if (SPI_finish() != SPI_OK_FINISH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_finish failed")));
 }

@@ -52,6 +52,11 @@ enum TextField
 	CT_TEXT_FIELDS
 };
 
+/* The order field each text field is read from. */
+inline constexpr int ct_text_field_of[CT_TEXT_FIELDS] = {
+	FIELD_EMAIL,	FIELD_NAME,		  FIELD_NETWORK,	FIELD_SLUG,
+	FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
+
 /* Prepared statements, kept for the life of the cache. */
 enum PlanId
 {
@@ -270,7 +275,7 @@ bool ct_rollup_pending(void);
 const HostCache *ct_rollup_pending_cache(void);
 void ct_rollup_init(void);
 
-/* SPI as the owner of the extension's tables with the pinned search_path (trigger.cpp). */
+/* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */
 void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context);
 void ct_end_as_owner(const Oid *save_userid, const int *save_sec_context);
 

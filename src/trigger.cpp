@@ -105,9 +105,6 @@ static void read_text(const HostCache *hc, HeapTuple tuple, TupleDesc desc, int 
 	out->len = limit > 0 ? pg_mbcharcliplen(out->data, out->full_len, limit) : out->full_len;
 }
 
-static const int text_field_of[CT_TEXT_FIELDS] = {
-	FIELD_EMAIL,	FIELD_NAME,		  FIELD_NETWORK,	FIELD_SLUG,
-	FIELD_REFERRER, FIELD_UTM_SOURCE, FIELD_UTM_MEDIUM, FIELD_UTM_CAMPAIGN};
 static const int text_limit_of[CT_TEXT_FIELDS] = {255, 255, 50, 255, 255, 255, 255, 255};
 
 static Datum amount_as_numeric(const HostCache *hc, Datum value)
@@ -169,7 +166,7 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 	read_text(hc, tuple, desc, FIELD_PHONE, 0, &img->phone);
 	read_text(hc, tuple, desc, FIELD_STATUS, 0, &img->status);
 	for (int i = 0; i < CT_TEXT_FIELDS; i++)
-		read_text(hc, tuple, desc, text_field_of[i], text_limit_of[i], &img->text[i]);
+		read_text(hc, tuple, desc, ct_text_field_of[i], text_limit_of[i], &img->text[i]);
 
 	value = heap_getattr(tuple, hc->attnum[FIELD_AMOUNT], desc, &isnull);
 	img->amount_null = isnull;
@@ -753,31 +750,6 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	for (int i = 0; i < changes.npairs; i++)
 		ct_pair_recompute(hc, &changes.pairs[i]);
 	ct_rollup_apply(hc, &ledger, now.present ? after : nullptr, &changes);
-}
-
-/*
- * Connects SPI and switches to the owner of the extension's tables (clients
- * have no write access to them) with a pinned search_path, as ri_triggers.c
- * does. An error on the way is cleaned up by transaction abort.
- */
-void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_connect failed")));
-	GetUserIdAndSecContext(save_userid, save_sec_context);
-	SetUserIdAndSecContext(hc->owner,
-						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	PushOverrideSearchPath(hc->search_path);
-}
-
-void ct_end_as_owner(const Oid *save_userid, const int *save_sec_context)
-{
-	PopOverrideSearchPath();
-	SetUserIdAndSecContext(*save_userid, *save_sec_context);
-	if (SPI_finish() != SPI_OK_FINISH)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("customer_tracking: SPI_finish failed")));
 }
 
 CT_FUNCTION(ct_track_order)
