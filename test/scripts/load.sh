@@ -45,6 +45,7 @@ else
 fi
 OUT="$SCRATCH/load-pgbench.out"
 SAMPLES="$SCRATCH/load-lock-waits.txt"
+SAMPLER_STOP="$SCRATCH/load-sampler.stop"
 FAILS=()
 SAMPLER=""
 T0=$SECONDS
@@ -54,13 +55,19 @@ fail() {
 	FAILS+=("$*")
 }
 
-# shellcheck disable=SC2317 # (run by the EXIT trap)
-cleanup() {
+# Stops the lock-wait sampler between two of its queries (killing a psql mid-query makes the
+# server log "connection to client lost", which the log check would count as a failure).
+stop_sampler() {
 	if [ -n "$SAMPLER" ]; then
-		kill "$SAMPLER" 2>/dev/null
+		touch "$SAMPLER_STOP"
 		wait "$SAMPLER" 2>/dev/null
 		SAMPLER=""
 	fi
+}
+
+# shellcheck disable=SC2317 # (run by the EXIT trap)
+cleanup() {
+	stop_sampler
 	[ -n "${CT_SCRATCH:-}" ] || rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
@@ -75,16 +82,18 @@ fi
 OFFSET=$(log_offset)
 
 # Evidence of the collisions: every 0.2 s, how many clients are waiting for a lock.
-printf '%s\n\\watch 0.2\n' "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND wait_event_type = 'Lock'" |
-	"$PGBIN/psql" -X -At -d postgres >"$SAMPLES" 2>/dev/null &
+rm -f "$SAMPLER_STOP"
+while [ ! -e "$SAMPLER_STOP" ]; do
+	"$PGBIN/psql" -X -At -d postgres \
+		-c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND wait_event_type = 'Lock'"
+	sleep 0.2
+done >"$SAMPLES" 2>/dev/null &
 SAMPLER=$!
 
 load_pgbench_cmd "$DB" "$CLIENTS" "$SECONDS_RUN"
 PGOPTIONS=$LOAD_PGOPTIONS "${PGBENCH_CMD[@]}" >"$OUT" 2>&1
 RC=$?
-kill "$SAMPLER" 2>/dev/null
-wait "$SAMPLER" 2>/dev/null
-SAMPLER=""
+stop_sampler
 
 sed -n '/^transaction type/,$p' "$OUT" | grep -vE '^ - (weight|latency)'
 TX=$(pgbench_value "$OUT" 'number of transactions actually processed')
