@@ -383,30 +383,41 @@ BEGIN
     ELSE
         CREATE FUNCTION customer_tracking_current_owner()
         RETURNS uuid
-        LANGUAGE sql STABLE
+        LANGUAGE plpgsql STABLE
         SET search_path = pg_catalog, pg_temp
         AS $$
-            SELECT CASE WHEN s.sub ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                        THEN s.sub::uuid END
-              FROM (SELECT coalesce(
-                        CASE WHEN pg_catalog.current_setting('request.jwt.claims', true) ~ '^\s*\{'
-                             THEN pg_catalog.current_setting('request.jwt.claims', true)::jsonb ->> 'sub' END,
-                        nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), '')) AS sub) s
+        DECLARE
+            v_claims text := pg_catalog.current_setting('request.jwt.claims', true);
+            v_sub text;
+        BEGIN
+            IF v_claims ~ '^\s*\{' THEN
+                v_sub := v_claims::jsonb ->> 'sub';
+            END IF;
+            v_sub := coalesce(v_sub, nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''));
+            IF v_sub ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+                RETURN v_sub::uuid;
+            END IF;
+            RETURN NULL;
+        END
         $$;
     END IF;
 END
 $owner$;
 
 -- Shops the current owner may see. SECURITY DEFINER so policies work whatever
--- the caller may read of user_shops.
+-- the caller may read of user_shops. PL/pgSQL (here and in the JWT variant of
+-- customer_tracking_current_owner()) so the plan is kept for the session: every
+-- policy calls it once per query and table.
 CREATE FUNCTION customer_tracking_owned_shops()
 RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
-    SELECT coalesce(array_agg(s.id), '{}')
-      FROM @extschema@.user_shops s
-     WHERE s.user_id = (SELECT @extschema@.customer_tracking_current_owner())  -- once, not per shop
+BEGIN
+    RETURN (SELECT coalesce(array_agg(s.id), '{}')
+              FROM @extschema@.user_shops s
+             WHERE s.user_id = (SELECT @extschema@.customer_tracking_current_owner()));  -- once, not per shop
+END
 $$;
 
 ALTER TABLE shop_customers ENABLE ROW LEVEL SECURITY;
@@ -1155,27 +1166,14 @@ AS $$
                    (p_to AT TIME ZONE 'UTC')::date AS hi_day) b
 $$;
 
+-- In C (src/metrics.cpp): one statement over the rollups, planned once per session.
 CREATE FUNCTION shop_customer_metrics(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS TABLE (total_customers bigint, repeat_customers bigint, repeat_rate numeric,
                new_customers_30d bigint, new_customers_this_month bigint, average_ltv numeric,
                total_revenue numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE c STABLE PARALLEL SAFE ROWS 1
 SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-    SELECT t.customers, t.repeaters,
-           CASE WHEN t.customers = 0 THEN 0.0 ELSE round(100.0 * t.repeaters / t.customers, 1) END,
-           @extschema@.customer_tracking_new_customers(p_shop_id,
-               p_as_of - interval '30 days' + interval '1 microsecond', p_as_of + interval '1 microsecond'),
-           @extschema@.customer_tracking_new_customers(p_shop_id,
-               date_trunc('month', p_as_of), p_as_of + interval '1 microsecond'),
-           CASE WHEN t.customers = 0 THEN 0.00 ELSE round(t.revenue / t.customers, 2) END,
-           t.revenue
-      FROM (SELECT coalesce(sum(r.customers), 0)::bigint AS customers,
-                   coalesce(sum(r.repeat_customers), 0)::bigint AS repeaters,
-                   coalesce(sum(r.revenue), 0) AS revenue
-              FROM @extschema@.customer_tracking_shop_totals r
-             WHERE r.shop_id = p_shop_id) t
-$$;
+AS 'MODULE_PATHNAME', 'ct_shop_customer_metrics';
 COMMENT ON FUNCTION shop_customer_metrics(uuid, timestamptz) IS
     'Dashboard numbers of a shop: customers (at least one purchase), repeat customers (2+), repeat '
     'rate (%, 1 decimal), customers whose first purchase is in (p_as_of - 30 days, p_as_of] and in '

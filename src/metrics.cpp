@@ -1,0 +1,151 @@
+/*
+ * metrics.cpp: shop_customer_metrics(), the numbers at the top of a shop's
+ * dashboard.
+ *
+ * They are read from the rollups (customer_tracking_shop_totals and the daily
+ * new-customer counts) with one statement, prepared once per backend with a
+ * generic plan. Written in SQL, the same numbers cost more to plan than to
+ * read: SQL functions with a SET clause are planned again on every call.
+ *
+ * The statement runs with the caller's rights, so row-level security applies
+ * as it does to any query of the caller: an owner gets their own shops'
+ * numbers, anyone else zeros.
+ */
+#include "customer_tracking.h"
+#include "pg_boundary.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+}
+
+namespace {
+
+constexpr int kMetricsColumns = 7;
+
+/* The plan and the function it was made for (a re-created extension has new OIDs). */
+SPIPlanPtr metrics_plan = nullptr;
+Oid metrics_plan_function = InvalidOid;
+
+/*
+ * New customers in (as_of - 30 days, as_of] and from the start of as_of's month
+ * (session time zone) to as_of: whole UTC days from customer_tracking_daily,
+ * the partial days at either end counted in shop_customers. Each window
+ * [from, upto) splits into [from, lo) + days [lo, hi) + [hi, upto), where lo
+ * is from rounded up and hi is upto rounded down to a UTC day. The end piece
+ * is the same for both windows; a window inside one day (lo > hi) is counted
+ * directly as [from, upto).
+ */
+const char *metrics_sql(const char *s)
+{
+	return psprintf(
+		"SELECT t.customers, t.repeaters, "
+		"       CASE WHEN t.customers = 0 THEN 0.0 "
+		"            ELSE round(100.0 * t.repeaters / t.customers, 1) END, "
+		"       coalesce(d.new_30d, 0)::bigint + e.start_30d "
+		"         + CASE WHEN b.lo_30d <= b.hi THEN e.ending ELSE 0 END, "
+		"       coalesce(d.new_month, 0)::bigint + e.start_month "
+		"         + CASE WHEN b.lo_month <= b.hi THEN e.ending ELSE 0 END, "
+		"       CASE WHEN t.customers = 0 THEN 0.00 ELSE round(t.revenue / t.customers, 2) END, "
+		"       t.revenue "
+		"  FROM (SELECT w.from_30d, w.from_month, w.upto, "
+		"               ((w.from_30d AT TIME ZONE 'UTC') + interval '1 day' "
+		"                 - interval '1 microsecond')::date AS lo_30d, "
+		"               ((w.from_month AT TIME ZONE 'UTC') + interval '1 day' "
+		"                 - interval '1 microsecond')::date AS lo_month, "
+		"               (w.upto AT TIME ZONE 'UTC')::date AS hi "
+		"          FROM (SELECT $2 - interval '30 days' + interval '1 microsecond' AS from_30d, "
+		"                       date_trunc('month', $2) AS from_month, "
+		"                       $2 + interval '1 microsecond' AS upto) w) b, "
+		"       LATERAL (SELECT coalesce(sum(r.customers), 0)::bigint AS customers, "
+		"                       coalesce(sum(r.repeat_customers), 0)::bigint AS repeaters, "
+		"                       coalesce(sum(r.revenue), 0) AS revenue "
+		"                  FROM %s.customer_tracking_shop_totals r WHERE r.shop_id = $1) t, "
+		"       LATERAL (SELECT sum(r.new_customers) FILTER (WHERE r.day >= b.lo_30d) AS new_30d, "
+		"                       sum(r.new_customers) FILTER (WHERE r.day >= b.lo_month) AS "
+		"new_month "
+		"                  FROM %s.customer_tracking_daily r "
+		"                 WHERE r.shop_id = $1 AND r.day >= least(b.lo_30d, b.lo_month) "
+		"                   AND r.day < b.hi) d, "
+		"       LATERAL (SELECT "
+		"         (SELECT count(*) FROM %s.shop_customers c "
+		"           WHERE c.shop_id = $1 AND c.first_purchase_at >= b.from_30d "
+		"             AND c.first_purchase_at < least(b.lo_30d::timestamp AT TIME ZONE 'UTC', "
+		"                                             b.upto)) AS start_30d, "
+		"         (SELECT count(*) FROM %s.shop_customers c "
+		"           WHERE c.shop_id = $1 AND c.first_purchase_at >= b.from_month "
+		"             AND c.first_purchase_at < least(b.lo_month::timestamp AT TIME ZONE 'UTC', "
+		"                                             b.upto)) AS start_month, "
+		"         (SELECT count(*) FROM %s.shop_customers c "
+		"           WHERE c.shop_id = $1 "
+		"             AND c.first_purchase_at >= (b.hi::timestamp AT TIME ZONE 'UTC') "
+		"             AND c.first_purchase_at < b.upto) AS ending "
+		"         OFFSET 0) e", /* counted once, though used twice */
+		s, s, s, s, s);
+}
+
+SPIPlanPtr metrics_statement(Oid function)
+{
+	if (metrics_plan != nullptr && metrics_plan_function == function)
+		return metrics_plan;
+
+	const char *schema = get_namespace_name(get_func_namespace(function));
+	if (schema == nullptr)
+		elog(ERROR, "customer_tracking: schema of function %u not found", function);
+	Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+	/* Generic: the best plan (keyed index ranges) does not depend on the values. */
+	SPIPlanPtr plan = SPI_prepare_cursor(metrics_sql(quote_identifier(schema)), 2, types,
+										 CURSOR_OPT_GENERIC_PLAN);
+	if (plan == nullptr)
+		elog(ERROR, "customer_tracking: could not prepare the metrics statement: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "customer_tracking: could not keep the metrics statement");
+	if (metrics_plan != nullptr)
+		SPI_freeplan(metrics_plan);
+	metrics_plan = plan;
+	metrics_plan_function = function;
+	return plan;
+}
+
+} // namespace
+
+/* shop_customer_metrics(p_shop_id uuid, p_as_of timestamptz DEFAULT now()) */
+CT_FUNCTION(ct_shop_customer_metrics)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum args[2] = {PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
+					 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1)};
+	char nulls[3] = {PG_ARGISNULL(0) ? 'n' : ' ', PG_ARGISNULL(1) ? 'n' : ' ', '\0'};
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (rsinfo->setDesc->natts != kMetricsColumns)
+		elog(ERROR, "customer_tracking: shop_customer_metrics must return %d columns",
+			 kMetricsColumns);
+
+	SPI_connect();
+	int rc = SPI_execute_plan(metrics_statement(fcinfo->flinfo->fn_oid), args, nulls, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "customer_tracking: the metrics statement failed: %s",
+			 SPI_result_code_string(rc));
+
+	TupleDesc got = SPI_tuptable->tupdesc;
+	for (int i = 0; i < kMetricsColumns; i++)
+		if (TupleDescAttr(got, i)->atttypid != TupleDescAttr(rsinfo->setDesc, i)->atttypid)
+			elog(ERROR, "customer_tracking: metrics column %d has type %u, expected %u", i + 1,
+				 TupleDescAttr(got, i)->atttypid, TupleDescAttr(rsinfo->setDesc, i)->atttypid);
+
+	Datum values[kMetricsColumns];
+	bool isnull[kMetricsColumns];
+	heap_deform_tuple(SPI_tuptable->vals[0], got, values, isnull);
+	/* Copied into the tuplestore (per-query memory) before SPI's memory goes. */
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	SPI_finish();
+	return (Datum) 0;
+}
