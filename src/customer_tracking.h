@@ -18,11 +18,13 @@ extern char *ct_default_region; /* customer_tracking.default_region */
 extern bool ct_strict;			/* customer_tracking.strict */
 extern char *ct_column_map;		/* customer_tracking.column_map */
 extern bool ct_retrack;			/* customer_tracking.retrack (backfill) */
+extern bool ct_direct_writes;	/* customer_tracking.direct_writes */
 
 /* Per-module initialisation, called once from _PG_init. */
 void ct_phone_init(void);
 void ct_trigger_init(void);
 void ct_rollup_init(void);
+void ct_estimates_init(void);
 
 /* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */
 bool ct_region_is_known(const char *region);

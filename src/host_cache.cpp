@@ -60,6 +60,9 @@ static void invalidate_on_relcache(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == hc->orders_relid || relid == hc->customers_relid ||
 		relid == hc->ledger_relid || relid == hc->issues_relid || relid == hc->settings_relid)
 		hc->valid = false;
+	for (int i = 0; i < R_TABLES; i++)
+		if (relid == hc->rollups[i].relid)
+			hc->valid = false; /* e.g. a trigger added: direct writes may no longer apply */
 }
 
 static void free_retired_at_xact_end(XactEvent event, void *arg)

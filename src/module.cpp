@@ -15,6 +15,7 @@ char *ct_default_region = nullptr;
 bool ct_strict = false;
 char *ct_column_map = nullptr;
 bool ct_retrack = false;
+bool ct_direct_writes = true;
 
 static bool check_default_region(char **newval, void **extra, GucSource source)
 {
@@ -57,9 +58,17 @@ void _PG_init(void)
 		"Set by customer_tracking_backfill() around its no-op UPDATEs.", &ct_retrack, false,
 		PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 
+	DefineCustomBoolVariable(
+		"customer_tracking.direct_writes",
+		"Write rollup rows through the table access method instead of SQL statements.",
+		"On (the default) the trigger adds to rollup rows without planning or executing a "
+		"statement; off uses INSERT ... ON CONFLICT DO UPDATE. Both give the same rows.",
+		&ct_direct_writes, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
 	MarkGUCPrefixReserved("customer_tracking");
 
 	ct_phone_init();
 	ct_trigger_init();
 	ct_rollup_init();
+	ct_estimates_init();
 }

@@ -17,6 +17,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "storage/backendid.h"
 #include "utils/memutils.h"
@@ -87,8 +88,88 @@ static const HostCache *pending_cache = nullptr;
 #define FLUSH_AFTER_KEYS   2000
 #define FLUSH_AFTER_EVENTS 20000
 
+/* Each rollup table's columns and what they hold. */
+struct RollupColumn
+{
+	const char *name;
+	RollupSource source;
+	Oid type;
+};
+
+static const char *const rollup_names[R_TABLES] = {
+	"customer_tracking_shop_totals", "customer_tracking_daily", "customer_tracking_slug_daily",
+	"customer_tracking_network_totals", "customer_tracking_frequency"};
+
+static const RollupColumn rollup_columns[R_TABLES][CT_ROLLUP_MAX_COLUMNS] = {
+	{{"shop_id", RS_SHOP, UUIDOID},
+	 {"stripe", RS_STRIPE, INT2OID},
+	 {"customers", RS_CUSTOMERS, INT8OID},
+	 {"repeat_customers", RS_REPEAT_CUSTOMERS, INT8OID},
+	 {"purchases", RS_PURCHASES, INT8OID},
+	 {"revenue", RS_REVENUE, NUMERICOID},
+	 {"checkouts", RS_CHECKOUTS, INT8OID}},
+	{{"shop_id", RS_SHOP, UUIDOID},
+	 {"day", RS_DAY, DATEOID},
+	 {"stripe", RS_STRIPE, INT2OID},
+	 {"checkouts", RS_CHECKOUTS, INT8OID},
+	 {"purchases", RS_PURCHASES, INT8OID},
+	 {"revenue", RS_REVENUE, NUMERICOID},
+	 {"new_customers", RS_NEW_CUSTOMERS, INT8OID},
+	 {"last_purchasers", RS_LAST_PURCHASERS, INT8OID}},
+	{{"shop_id", RS_SHOP, UUIDOID},
+	 {"slug", RS_TEXT, TEXTOID},
+	 {"day", RS_DAY, DATEOID},
+	 {"stripe", RS_STRIPE, INT2OID},
+	 {"checkouts", RS_CHECKOUTS, INT8OID},
+	 {"purchases", RS_PURCHASES, INT8OID},
+	 {"revenue", RS_REVENUE, NUMERICOID},
+	 {"new_customers", RS_NEW_CUSTOMERS, INT8OID},
+	 {"repeat_customers", RS_REPEAT_CUSTOMERS, INT8OID},
+	 {"customers", RS_CUSTOMERS, INT8OID}},
+	{{"shop_id", RS_SHOP, UUIDOID},
+	 {"network", RS_TEXT, TEXTOID},
+	 {"stripe", RS_STRIPE, INT2OID},
+	 {"customers_preferring", RS_PREFERRING, INT8OID},
+	 {"purchases", RS_PURCHASES, INT8OID},
+	 {"revenue", RS_REVENUE, NUMERICOID}},
+	{{"shop_id", RS_SHOP, UUIDOID},
+	 {"purchases", RS_COUNT_KEY, INT4OID},
+	 {"stripe", RS_STRIPE, INT2OID},
+	 {"customers", RS_CUSTOMERS, INT8OID}}};
+
+/* A table's layout, or false when it has columns this file does not know. */
+static bool resolve_layout(const HostCache *hc, int table, RollupLayout *layout)
+{
+	layout->relid = get_relname_relid(rollup_names[table], hc->schema);
+	if (!OidIsValid(layout->relid))
+		return false;
+	Relation rel = table_open(layout->relid, AccessShareLock);
+	TupleDesc desc = RelationGetDescr(rel);
+	bool known = desc->natts <= CT_ROLLUP_MAX_COLUMNS;
+	layout->natts = desc->natts;
+	for (int i = 0; i < desc->natts && known; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		known = false;
+		for (const RollupColumn *c = rollup_columns[table]; c->name != nullptr && !known; c++)
+			if (!att->attisdropped && strcmp(NameStr(att->attname), c->name) == 0 &&
+				att->atttypid == c->type)
+			{
+				layout->source[i] = c->source;
+				known = true;
+			}
+	}
+	table_close(rel, AccessShareLock);
+	return known && ct_row_writer_usable(layout->relid);
+}
+
 void ct_rollup_prepare(HostCache *hc)
 {
+	hc->rollups_direct = true;
+	for (int t = 0; t < R_TABLES; t++)
+		if (!resolve_layout(hc, t, &hc->rollups[t]))
+			hc->rollups_direct = false;
+
 	const char *s = hc->schema_sql;
 	static const Oid types[] = {
 		UUIDOID,		 INT2OID,	   INT8OID,		 INT8OID,
@@ -299,6 +380,89 @@ static ArrayType *array_of(Datum *items, int n, Oid type)
 	return construct_array(items, n, type, len, byval, align);
 }
 
+/* One rollup row's values, in the table's column order. */
+static Datum *row_values(const RollupLayout *layout, const ShopDeltas *d, const RollupDelta *r)
+{
+	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * layout->natts));
+	for (int i = 0; i < layout->natts; i++)
+	{
+		switch (layout->source[i])
+		{
+			case RS_SHOP:
+				values[i] = UUIDPGetDatum(&d->shop);
+				break;
+			case RS_STRIPE:
+				values[i] = Int16GetDatum(static_cast<int16>(MyBackendId));
+				break;
+			case RS_DAY:
+				values[i] = DateADTGetDatum(r->day);
+				break;
+			case RS_TEXT:
+				values[i] = CStringGetTextDatum(r->text);
+				break;
+			case RS_COUNT_KEY:
+				values[i] = Int32GetDatum(r->count_key);
+				break;
+			case RS_CHECKOUTS:
+				values[i] = Int64GetDatum(r->checkouts);
+				break;
+			case RS_PURCHASES:
+				values[i] = Int64GetDatum(r->purchases);
+				break;
+			case RS_REVENUE:
+				values[i] = r->revenue;
+				break;
+			case RS_NEW_CUSTOMERS:
+				values[i] = Int64GetDatum(r->new_customers);
+				break;
+			case RS_REPEAT_CUSTOMERS:
+				values[i] = Int64GetDatum(r->repeat_customers);
+				break;
+			case RS_CUSTOMERS:
+				values[i] = Int64GetDatum(r->customers);
+				break;
+			case RS_LAST_PURCHASERS:
+				values[i] = Int64GetDatum(r->last_purchasers);
+				break;
+			case RS_PREFERRING:
+				values[i] = Int64GetDatum(r->preferring);
+				break;
+		}
+	}
+	return values;
+}
+
+/* The rows of one table with a nonzero delta, written directly. */
+static void write_rows(const HostCache *hc, int table, const ShopDeltas *d, const KeyArray *keys,
+					   Datum zero)
+{
+	const RollupLayout *layout = &hc->rollups[table];
+	Datum **rows = static_cast<Datum **>(palloc(sizeof(Datum *) * (keys->n + 1)));
+	int n = 0;
+	for (int i = 0; i < keys->n; i++)
+		if (nonzero(&keys->rows[i], zero))
+			rows[n++] = row_values(layout, d, &keys->rows[i]);
+	ct_row_writer_add(layout->relid, n, rows);
+}
+
+static void write_shop_direct(const HostCache *hc, const ShopDeltas *d, Datum zero)
+{
+	RollupDelta totals;
+	memset(&totals, 0, sizeof(totals));
+	totals.customers = d->customers;
+	totals.repeat_customers = d->repeat_customers;
+	totals.purchases = d->purchases;
+	totals.checkouts = d->checkouts;
+	totals.revenue = d->revenue;
+	KeyArray total_keys = {&totals, 1, 1};
+
+	write_rows(hc, R_SHOP_TOTALS, d, &total_keys, zero);
+	write_rows(hc, R_DAILY, d, &d->daily, zero);
+	write_rows(hc, R_SLUG_DAILY, d, &d->slug, zero);
+	write_rows(hc, R_NETWORK_TOTALS, d, &d->network, zero);
+	write_rows(hc, R_FREQUENCY, d, &d->frequency, zero);
+}
+
 static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 {
 	Datum values[27];
@@ -317,6 +481,11 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		any = nonzero(&d->frequency.rows[i], zero);
 	if (!any)
 		return;
+	if (hc->rollups_direct && ct_direct_writes)
+	{
+		write_shop_direct(hc, d, zero);
+		return;
+	}
 
 	values[0] = UUIDPGetDatum(&d->shop);
 	values[1] = Int16GetDatum(static_cast<int16>(MyBackendId));

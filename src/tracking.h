@@ -81,6 +81,43 @@ enum PlanId
 	P_COUNT
 };
 
+/* The shop rollups, in the order they are written. */
+enum RollupTable
+{
+	R_SHOP_TOTALS,
+	R_DAILY,
+	R_SLUG_DAILY,
+	R_NETWORK_TOTALS,
+	R_FREQUENCY,
+	R_TABLES
+};
+
+/* Where a rollup column's value comes from (rollup.cpp). */
+enum RollupSource : int8
+{
+	RS_SHOP,
+	RS_STRIPE,
+	RS_DAY,
+	RS_TEXT,	  /* slug or network */
+	RS_COUNT_KEY, /* purchases bucket */
+	RS_CHECKOUTS,
+	RS_PURCHASES,
+	RS_REVENUE,
+	RS_NEW_CUSTOMERS,
+	RS_REPEAT_CUSTOMERS,
+	RS_CUSTOMERS,
+	RS_LAST_PURCHASERS,
+	RS_PREFERRING
+};
+
+#define CT_ROLLUP_MAX_COLUMNS 16
+struct RollupLayout
+{
+	Oid relid;
+	int natts;
+	RollupSource source[CT_ROLLUP_MAX_COLUMNS]; /* by attribute number - 1 */
+};
+
 #define CT_LEDGER_NARGS		  13
 #define CT_CUSTOMER_ADD_NARGS 12
 
@@ -111,6 +148,8 @@ struct HostCache
 	const char *truncate_sql;
 	Datum zero;			/* numeric 0 */
 	bool batch_rollups; /* customer_tracking_flush is enabled: rollups are written per statement */
+	RollupLayout rollups[R_TABLES];
+	bool rollups_direct; /* every rollup table qualifies for ct_row_writer_add() */
 	pg_uuid_t nil_uuid;
 };
 
@@ -274,6 +313,15 @@ void ct_rollup_flush(const HostCache *hc);
 bool ct_rollup_pending(void);
 const HostCache *ct_rollup_pending_cache(void);
 void ct_rollup_init(void);
+
+/*
+ * Direct writes (row_writer.cpp): whether a table qualifies (plain, no
+ * triggers, every non-key column a bigint or numeric counter), and adding
+ * rows of deltas (values by attribute number - 1: key columns, then deltas)
+ * to it, inserting the rows that are missing.
+ */
+bool ct_row_writer_usable(Oid relid);
+void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows);
 
 /* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */
 void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context);
