@@ -675,17 +675,22 @@ AS $$
         SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
           FROM @extschema@.customer_tracking_expected_orders(p_shop_id) e
          WHERE e.expected_customer_id IS NOT NULL
+    ), preferred AS (
+        -- One pass over the orders (a lookup per customer into o would read o once per customer).
+        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS network
+          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
+                  FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 2) x
+         GROUP BY x.id
     ), c AS MATERIALIZED (
-        SELECT o.shop_id, o.expected_customer_id AS id,
-               count(*) FILTER (WHERE o.purchase) AS purchases,
-               min(o.purchased_at) FILTER (WHERE o.purchase) AS first_at,
-               max(o.purchased_at) FILTER (WHERE o.purchase) AS last_at,
-               (array_agg(o.slug_key ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_slug,
-               (SELECT n.network FROM o n WHERE n.expected_customer_id = o.expected_customer_id
-                   AND n.purchase AND n.network IS NOT NULL
-                 GROUP BY n.network ORDER BY count(*) DESC, n.network COLLATE "C" LIMIT 1) AS preferred
-          FROM o GROUP BY o.shop_id, o.expected_customer_id
-        HAVING count(*) FILTER (WHERE o.purchase) > 0
+        SELECT a.*, p.network AS preferred
+          FROM (SELECT o.shop_id, o.expected_customer_id AS id,
+                       count(*) FILTER (WHERE o.purchase) AS purchases,
+                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_at,
+                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_at,
+                       (array_agg(o.slug_key ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_slug
+                  FROM o GROUP BY o.shop_id, o.expected_customer_id
+                HAVING count(*) FILTER (WHERE o.purchase) > 0) a
+          LEFT JOIN preferred p ON p.id = a.id
     ), expected AS (
         SELECT o.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM o GROUP BY 1
         UNION ALL SELECT o.shop_id, 'totals', '', 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1
@@ -758,24 +763,27 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     WITH o AS MATERIALIZED (
         SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
+    ), networks AS (
+        -- One pass over the orders (a lookup per customer into o would read o once per customer).
+        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS preferred_network,
+               jsonb_object_agg(x.network, x.n) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
+                  FROM o WHERE o.expected_customer_id IS NOT NULL AND o.purchase AND o.network IS NOT NULL
+                 GROUP BY 1, 2) x
+         GROUP BY x.id
     ), expected AS (
-        SELECT o.expected_customer_id AS id, min(o.shop_id::text)::uuid AS shop_id,
-               count(*)::int AS total_orders,
-               count(*) FILTER (WHERE o.purchase)::int AS total_purchases,
-               coalesce(sum(o.amount) FILTER (WHERE o.purchase), 0) AS total_spent,
-               min(o.purchased_at) FILTER (WHERE o.purchase) AS first_purchase_at,
-               max(o.purchased_at) FILTER (WHERE o.purchase) AS last_purchase_at,
-               (array_agg(o.shop_order_id ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_order_id,
-               (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug,
-               (SELECT n.network FROM o n WHERE n.expected_customer_id = o.expected_customer_id
-                   AND n.purchase AND n.network IS NOT NULL
-                 GROUP BY n.network ORDER BY count(*) DESC, n.network COLLATE "C" LIMIT 1) AS preferred_network,
-               (SELECT coalesce(jsonb_object_agg(x.network, x.n), '{}'::jsonb)
-                  FROM (SELECT n.network, count(*) AS n FROM o n
-                         WHERE n.expected_customer_id = o.expected_customer_id AND n.purchase AND n.network IS NOT NULL
-                         GROUP BY n.network) x) AS network_purchases
-          FROM o WHERE o.expected_customer_id IS NOT NULL
-         GROUP BY o.expected_customer_id
+        SELECT a.*, n.preferred_network, coalesce(n.network_purchases, '{}'::jsonb) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, min(o.shop_id::text)::uuid AS shop_id,
+                       count(*)::int AS total_orders,
+                       count(*) FILTER (WHERE o.purchase)::int AS total_purchases,
+                       coalesce(sum(o.amount) FILTER (WHERE o.purchase), 0) AS total_spent,
+                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_purchase_at,
+                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_purchase_at,
+                       (array_agg(o.shop_order_id ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_order_id,
+                       (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug
+                  FROM o WHERE o.expected_customer_id IS NOT NULL
+                 GROUP BY o.expected_customer_id) a
+          LEFT JOIN networks n ON n.id = a.id
     ), stored AS (
         SELECT c.* FROM @extschema@.shop_customers c WHERE p_shop_id IS NULL OR c.shop_id = p_shop_id
     ), customers AS (
