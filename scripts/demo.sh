@@ -98,13 +98,14 @@ SELECT set_config('request.jwt.claims',
                   json_build_object('sub', user_id, 'role', 'authenticated')::text, false),
        set_config('request.jwt.claim.sub', user_id::text, false)
 FROM user_shops WHERE id = :'shop' \g /dev/null
-SELECT to_regprocedure('shop_customer_metrics(uuid)') IS NOT NULL AS has_metrics \gset
-\if :has_metrics
+\set QUIET on
 \x on
 SELECT * FROM shop_customer_metrics(:'shop');
-\else
-\echo '(shop_customer_metrics(uuid) does not exist in this version yet)'
-\endif
+\x off
+\pset format unaligned
+\pset tuples_only on
+\echo
+SELECT shop_customer_overview(:'shop');
 SQL
 
 echo
