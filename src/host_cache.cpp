@@ -205,7 +205,7 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 						errhint("Run SELECT customer_tracking_attach();")));
 }
 
-void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
+SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what)
 {
 	/*
 	 * Generic plans: the statements are keyed lookups whose best plan does not
@@ -216,11 +216,16 @@ void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid 
 	SPIPlanPtr plan =
 		SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(types), CURSOR_OPT_GENERIC_PLAN);
 	if (plan == nullptr)
-		elog(ERROR, "customer_tracking: could not prepare statement %d: %s", id,
+		elog(ERROR, "customer_tracking: could not prepare %s: %s", what,
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "customer_tracking: could not keep statement %d", id);
-	hc->plans[id] = plan;
+		elog(ERROR, "customer_tracking: could not keep %s", what);
+	return plan;
+}
+
+void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
+{
+	hc->plans[id] = ct_keep_generic_plan(sql, nargs, types, psprintf("statement %d", id));
 }
 
 void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls, int expected)

@@ -11,8 +11,8 @@
  * as it does to any query of the caller: an owner gets their own shops'
  * numbers, anyone else zeros.
  */
-#include "customer_tracking.h"
 #include "pg_boundary.hpp"
+#include "tracking.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -98,15 +98,9 @@ SPIPlanPtr metrics_statement(Oid function)
 	const char *schema = get_namespace_name(get_func_namespace(function));
 	if (schema == nullptr)
 		elog(ERROR, "customer_tracking: schema of function %u not found", function);
-	Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-	/* Generic: the best plan (keyed index ranges) does not depend on the values. */
-	SPIPlanPtr plan = SPI_prepare_cursor(metrics_sql(quote_identifier(schema)), 2, types,
-										 CURSOR_OPT_GENERIC_PLAN);
-	if (plan == nullptr)
-		elog(ERROR, "customer_tracking: could not prepare the metrics statement: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "customer_tracking: could not keep the metrics statement");
+	const Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+	SPIPlanPtr plan = ct_keep_generic_plan(metrics_sql(quote_identifier(schema)), 2, types,
+										   "the metrics statement");
 	if (metrics_plan != nullptr)
 		SPI_freeplan(metrics_plan);
 	metrics_plan = plan;

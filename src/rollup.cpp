@@ -143,7 +143,7 @@ static bool resolve_layout(const HostCache *hc, int table, RollupLayout *layout)
 	layout->relid = get_relname_relid(rollup_names[table], hc->schema);
 	if (!OidIsValid(layout->relid))
 		return false;
-	Relation rel = table_open(layout->relid, AccessShareLock);
+	Relation rel = table_open(layout->relid, RowExclusiveLock);
 	TupleDesc desc = RelationGetDescr(rel);
 	bool known = desc->natts <= CT_ROLLUP_MAX_COLUMNS;
 	layout->natts = desc->natts;
@@ -159,8 +159,9 @@ static bool resolve_layout(const HostCache *hc, int table, RollupLayout *layout)
 				known = true;
 			}
 	}
-	table_close(rel, AccessShareLock);
-	return known && ct_row_writer_usable(layout->relid);
+	known = known && ct_row_writer_usable(rel);
+	table_close(rel, NoLock);
+	return known;
 }
 
 void ct_rollup_prepare(HostCache *hc)
@@ -456,11 +457,18 @@ static void write_shop_direct(const HostCache *hc, const ShopDeltas *d, Datum ze
 	totals.revenue = d->revenue;
 	KeyArray total_keys = {&totals, 1, 1};
 
+	/*
+	 * A new command first, as every SPI statement starts one: rows this
+	 * transaction wrote earlier in the same command (an earlier flush) must be
+	 * lockable. Another after, so later readers in this command see the writes.
+	 */
+	CommandCounterIncrement();
 	write_rows(hc, R_SHOP_TOTALS, d, &total_keys, zero);
 	write_rows(hc, R_DAILY, d, &d->daily, zero);
 	write_rows(hc, R_SLUG_DAILY, d, &d->slug, zero);
 	write_rows(hc, R_NETWORK_TOTALS, d, &d->network, zero);
 	write_rows(hc, R_FREQUENCY, d, &d->frequency, zero);
+	CommandCounterIncrement();
 }
 
 static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)

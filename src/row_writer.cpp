@@ -28,9 +28,8 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
-bool ct_row_writer_usable(Oid relid)
+bool ct_row_writer_usable(Relation rel)
 {
-	Relation rel = table_open(relid, RowExclusiveLock);
 	bool usable = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relispartition &&
 				  rel->trigdesc == nullptr && OidIsValid(RelationGetPrimaryKeyIndex(rel));
 	if (usable)
@@ -52,7 +51,6 @@ bool ct_row_writer_usable(Oid relid)
 		}
 		bms_free(key);
 	}
-	table_close(rel, NoLock);
 	return usable;
 }
 
@@ -71,13 +69,6 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 {
 	if (nrows == 0)
 		return;
-
-	/*
-	 * Rows this transaction wrote earlier in the same command (an earlier
-	 * flush) must be visible to the lock below: start a new command, as every
-	 * SPI statement does.
-	 */
-	CommandCounterIncrement();
 
 	Relation rel = table_open(relid, RowExclusiveLock);
 	EState *estate = CreateExecutorState();
@@ -113,9 +104,9 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 		}
 		ExecStoreVirtualTuple(search);
 
-		ExecClearTuple(next);
 		if (RelationFindReplTupleByIndex(rel, pkey, LockTupleNoKeyExclusive, search, found))
 		{
+			ExecClearTuple(next);
 			slot_getallattrs(found);
 			for (int i = 0; i < natts; i++)
 			{
@@ -130,15 +121,7 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 			ExecSimpleRelationUpdate(rri, estate, nullptr, found, next);
 		}
 		else
-		{
-			for (int i = 0; i < natts; i++)
-			{
-				next->tts_values[i] = values[i];
-				next->tts_isnull[i] = false;
-			}
-			ExecStoreVirtualTuple(next);
-			ExecSimpleRelationInsert(rri, estate, next);
-		}
+			ExecSimpleRelationInsert(rri, estate, search); /* the deltas are the new row */
 		ResetPerTupleExprContext(estate);
 	}
 
@@ -147,6 +130,4 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 	FreeExecutorState(estate);
 	bms_free(key);
 	table_close(rel, NoLock);
-	/* Later statements of this command see the new versions. */
-	CommandCounterIncrement();
 }

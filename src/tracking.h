@@ -277,6 +277,7 @@ struct LedgerRow
 
 
 /* Prepared statements (host_cache.cpp): prepare and keep; execute or fail loudly. */
+SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what);
 void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types);
 void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls, int expected);
 
@@ -318,9 +319,12 @@ void ct_rollup_init(void);
  * Direct writes (row_writer.cpp): whether a table qualifies (plain, no
  * triggers, every non-key column a bigint or numeric counter), and adding
  * rows of deltas (values by attribute number - 1: key columns, then deltas)
- * to it, inserting the rows that are missing.
+ * to it, inserting the rows that are missing. The caller starts a new command
+ * (CommandCounterIncrement) before and after a batch of writes, so that rows
+ * written earlier in the same command can be locked and later readers see
+ * the new versions.
  */
-bool ct_row_writer_usable(Oid relid);
+bool ct_row_writer_usable(Relation rel);
 void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows);
 
 /* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */
