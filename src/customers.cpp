@@ -7,16 +7,78 @@
  * (correct under READ COMMITTED re-checks). Recomputations run after the
  * customer row is locked, in a new statement with a fresh snapshot, so they
  * see every committed ledger row.
+ *
+ * The common case, an order of a returning customer, and a purchase through a
+ * slug already counted, are written directly (row_writer.cpp): the row is
+ * locked and its next version built here, as the SET lists of
+ * P_CUSTOMER_INCREMENT and P_PAIR_INCREMENT would. Those statements remain the
+ * path for tables the direct writer does not take, and the reference that
+ * test/sql/07_customer_writes compares it with.
  */
 #include "tracking.h"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
 }
+
+/* shop_customers columns a direct increment reads or sets; the key first. */
+enum CustomerColumn
+{
+	CC_ID,
+	CC_SHOP,
+	CC_EMAIL,
+	CC_NAME,
+	CC_ORDERS,
+	CC_PURCHASES,
+	CC_SPENT,
+	CC_FIRST_AT,
+	CC_FIRST_ORDER,
+	CC_FIRST_SLUG,
+	CC_LAST_AT,
+	CC_NETWORKS,
+	CC_PREFERRED,
+	CC_UPDATED_AT
+};
+static const DirectColumn customer_columns[CT_CUSTOMER_COLUMNS] = {
+	{"id", UUIDOID, 0},
+	{"shop_id", UUIDOID, 0},
+	{"email", VARCHAROID, 255},
+	{"customer_name", VARCHAROID, 255},
+	{"total_orders", INT4OID, 0},
+	{"total_purchases", INT4OID, 0},
+	{"total_spent", NUMERICOID, 0},
+	{"first_purchase_at", TIMESTAMPTZOID, 0},
+	{"first_order_id", UUIDOID, 0},
+	{"first_source_slug", VARCHAROID, 255},
+	{"last_purchase_at", TIMESTAMPTZOID, 0},
+	{"network_purchases", JSONBOID, 0},
+	{"preferred_network", VARCHAROID, 50},
+	{"updated_at", TIMESTAMPTZOID, 0}};
+
+/* customer_tracking_slug_customers columns; the key first. */
+enum PairColumn
+{
+	PC_SHOP,
+	PC_SLUG,
+	PC_CUSTOMER,
+	PC_PURCHASES,
+	PC_FIRST_AT
+};
+static const DirectColumn pair_columns[CT_PAIR_COLUMNS] = {
+	{"shop_id", UUIDOID, 0},
+	{"slug", TEXTOID, 0},
+	{"shop_customer_id", UUIDOID, 0},
+	{"purchases", INT4OID, 0},
+	{"first_purchase_at", TIMESTAMPTZOID, 0}};
 
 /* Columns describing a customer's state, in this order, in every statement below. */
 #define STATE_COLUMNS(p)                                                                           \
@@ -27,6 +89,13 @@ extern "C" {
 void ct_customers_prepare(HostCache *hc)
 {
 	const char *s = hc->schema_sql;
+
+	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
+	hc->customers_direct = ct_direct_resolve(hc->customers_relid, customer_columns,
+											 CT_CUSTOMER_COLUMNS, 1, true, hc->customer_att);
+	hc->pairs_relid = get_relname_relid("customer_tracking_slug_customers", hc->schema);
+	hc->pairs_direct =
+		ct_direct_resolve(hc->pairs_relid, pair_columns, CT_PAIR_COLUMNS, 3, false, hc->pair_att);
 	static const Oid increment_types[CT_CUSTOMER_ADD_NARGS] = {
 		UUIDOID, UUIDOID,	 TEXTOID,		 TEXTOID, TEXTOID, INT4OID,
 		BOOLOID, NUMERICOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
@@ -238,6 +307,237 @@ static void customer_params(const OrderImage *img, int order_delta, Datum *value
 	values[11] = ct_text_datum(network, &nulls[11]);
 }
 
+/* A column of a found row or of its next version. */
+static Datum slot_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+{
+	*isnull = slot->tts_isnull[attnum - 1];
+	return slot->tts_values[attnum - 1];
+}
+
+static void set_value(TupleTableSlot *slot, AttrNumber attnum, Datum value, bool isnull)
+{
+	slot->tts_values[attnum - 1] = value;
+	slot->tts_isnull[attnum - 1] = isnull;
+}
+
+static char *slot_text(TupleTableSlot *slot, AttrNumber attnum, MemoryContext cxt)
+{
+	bool isnull;
+	Datum d = slot_value(slot, attnum, &isnull);
+	return isnull ? nullptr : MemoryContextStrdup(cxt, TextDatumGetCString(d));
+}
+
+/* The same state read_state() gives, from a row of shop_customers. */
+static void slot_state(const HostCache *hc, TupleTableSlot *slot, CustomerState *state,
+					   MemoryContext cxt)
+{
+	const AttrNumber *att = hc->customer_att;
+	bool isnull;
+
+	state->exists = true;
+	state->purchases = DatumGetInt32(slot_value(slot, att[CC_PURCHASES], &isnull));
+	state->first_at = DatumGetTimestampTz(slot_value(slot, att[CC_FIRST_AT], &state->first_null));
+	state->first_slug = slot_text(slot, att[CC_FIRST_SLUG], cxt);
+	state->last_at = DatumGetTimestampTz(slot_value(slot, att[CC_LAST_AT], &state->last_null));
+	state->preferred = slot_text(slot, att[CC_PREFERRED], cxt);
+}
+
+static int32 add_int32(int32 a, int32 b)
+{
+	int32 sum;
+	if (pg_add_s32_overflow(a, b, &sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("integer out of range")));
+	return sum;
+}
+
+/* Purchases through a network in network_purchases; false when the entry is not a number. */
+static bool network_count(Jsonb *networks, const char *network, int len, int32 *count)
+{
+	JsonbValue value;
+	*count = 0;
+	if (getKeyJsonValueFromContainer(&networks->root, network, len, &value) == nullptr ||
+		value.type == jbvNull)
+		return true;
+	if (value.type != jbvNumeric)
+		return false;
+	*count = DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(value.val.numeric)));
+	return true;
+}
+
+/* networks || {network: count}, as jsonb_build_object() would build the right side. */
+static Datum network_set(Jsonb *networks, const char *network, int len, int32 count)
+{
+	JsonbParseState *state = nullptr;
+	JsonbValue key;
+	JsonbValue value;
+
+	key.type = jbvString;
+	key.val.string.val = const_cast<char *>(network);
+	key.val.string.len = len;
+	value.type = jbvNumeric;
+	value.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(count)));
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+	pushJsonbValue(&state, WJB_KEY, &key);
+	pushJsonbValue(&state, WJB_VALUE, &value);
+	Jsonb *entry = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+	return DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(networks), JsonbPGetDatum(entry));
+}
+
+/* Byte order of network names (COLLATE "C"), as in customer_tracking_verify(). */
+static int compare_c(const char *a, int alen, const char *b, int blen)
+{
+	int cmp = memcmp(a, b, Min(alen, blen));
+	return cmp != 0 ? cmp : alen - blen;
+}
+
+/*
+ * The purchase's network in the next version: its count, and the preferred
+ * network (most purchases, ties to the first name in byte order). False when
+ * network_purchases holds something else than counts: recomputed instead.
+ */
+static bool add_network(const HostCache *hc, TupleTableSlot *found, TupleTableSlot *next,
+						const TextValue *network)
+{
+	const AttrNumber *att = hc->customer_att;
+	bool isnull;
+	Datum networks_datum = slot_value(found, att[CC_NETWORKS], &isnull);
+	if (isnull)
+		return false;
+	Jsonb *networks = DatumGetJsonbP(networks_datum);
+	int32 count;
+	if (!network_count(networks, network->data, network->len, &count))
+		return false;
+	count = add_int32(count, 1);
+	set_value(next, att[CC_NETWORKS], network_set(networks, network->data, network->len, count),
+			  false);
+
+	Datum preferred = slot_value(found, att[CC_PREFERRED], &isnull);
+	bool take = isnull;
+	if (!take)
+	{
+		text *current = DatumGetTextPP(preferred);
+		const char *name = VARDATA_ANY(current);
+		int len = VARSIZE_ANY_EXHDR(current);
+		int32 current_count;
+		int order = compare_c(network->data, network->len, name, len);
+		if (!network_count(networks, name, len, &current_count))
+			return false;
+		take = order == 0 || count > current_count || (count == current_count && order < 0);
+	}
+	if (take)
+		set_value(next, att[CC_PREFERRED],
+				  PointerGetDatum(cstring_to_text_with_len(network->data, network->len)), false);
+	return true;
+}
+
+/* (at, order) < (first_at, first_order), where a NULL makes it unknown (true: recompute). */
+static bool before_first_purchase(TimestampTz at, const pg_uuid_t *order, TimestampTz first_at,
+								  Datum first_order, bool first_order_null)
+{
+	if (at != first_at)
+		return at < first_at;
+	return first_order_null || memcmp(order->data, DatumGetUUIDP(first_order)->data, UUID_LEN) < 0;
+}
+
+static void set_text(TupleTableSlot *slot, AttrNumber attnum, const TextValue *value)
+{
+	char null;
+	Datum d = ct_text_datum(value, &null);
+	set_value(slot, attnum, d, null == 'n');
+}
+
+static int32 slot_int32(TupleTableSlot *slot, AttrNumber attnum)
+{
+	bool isnull;
+	return DatumGetInt32(slot_value(slot, attnum, &isnull));
+}
+
+/*
+ * The customer's next version with the order added: the SET list of
+ * P_CUSTOMER_INCREMENT. False where that statement would update no row (a
+ * purchase before the first one), or network_purchases needs recomputing.
+ */
+static bool add_order(const HostCache *hc, const OrderImage *img, int order_delta,
+					  TupleTableSlot *found, TupleTableSlot *next)
+{
+	const AttrNumber *att = hc->customer_att;
+	bool first_null;
+	TimestampTz first_at = DatumGetTimestampTz(slot_value(found, att[CC_FIRST_AT], &first_null));
+	bool first_order_null;
+	Datum first_order = slot_value(found, att[CC_FIRST_ORDER], &first_order_null);
+	bool last_null;
+	TimestampTz last_at = DatumGetTimestampTz(slot_value(found, att[CC_LAST_AT], &last_null));
+	bool isnull;
+
+	if (img->purchase && !first_null &&
+		before_first_purchase(img->at, &img->id, first_at, first_order, first_order_null))
+		return false;
+	if (!img->text[CT_TEXT_EMAIL].isnull)
+		set_text(next, att[CC_EMAIL], &img->text[CT_TEXT_EMAIL]);
+	if (!img->text[CT_TEXT_NAME].isnull)
+		set_text(next, att[CC_NAME], &img->text[CT_TEXT_NAME]);
+	set_value(next, att[CC_ORDERS],
+			  Int32GetDatum(add_int32(slot_int32(found, att[CC_ORDERS]), order_delta)), false);
+	set_value(next, att[CC_UPDATED_AT], TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+			  false);
+	if (!img->purchase)
+		return true;
+
+	set_value(next, att[CC_PURCHASES],
+			  Int32GetDatum(add_int32(slot_int32(found, att[CC_PURCHASES]), 1)), false);
+	set_value(
+		next, att[CC_SPENT],
+		DirectFunctionCall2(numeric_add, slot_value(found, att[CC_SPENT], &isnull), img->amount),
+		false);
+	if (first_null)
+	{
+		set_value(next, att[CC_FIRST_AT], TimestampTzGetDatum(img->at), false);
+		set_value(next, att[CC_FIRST_ORDER], UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id)),
+				  false);
+		set_text(next, att[CC_FIRST_SLUG], &img->text[CT_TEXT_SLUG]);
+	}
+	if (last_null || img->at > last_at)
+		set_value(next, att[CC_LAST_AT], TimestampTzGetDatum(img->at), false);
+	return img->text[CT_TEXT_NETWORK].isnull ||
+		   add_network(hc, found, next, &img->text[CT_TEXT_NETWORK]);
+}
+
+/*
+ * P_CUSTOMER_INCREMENT without a statement: the customer row is found by its
+ * key, locked, and replaced by its next version. False, with nothing written,
+ * where the statement would have updated no row or add_order() declines.
+ */
+static bool customer_increment_direct(const HostCache *hc, const OrderImage *img, int order_delta,
+									  CustomerChange *change, MemoryContext cxt)
+{
+	const AttrNumber *att = hc->customer_att;
+	bool done = false;
+
+	CommandCounterIncrement(); /* rows written earlier in this command become lockable */
+	DirectTable *t = ct_direct_open(hc->customers_relid);
+	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
+	key[att[CC_ID] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	TupleTableSlot *found = ct_direct_find(t, key);
+	if (found != nullptr)
+	{
+		bool isnull;
+		Datum shop = slot_value(found, att[CC_SHOP], &isnull);
+		TupleTableSlot *next = ct_direct_next_version(t);
+		done = !isnull && memcmp(DatumGetUUIDP(shop)->data, img->shop.data, UUID_LEN) == 0 &&
+			   add_order(hc, img, order_delta, found, next);
+		if (done)
+		{
+			slot_state(hc, found, &change->before, cxt);
+			slot_state(hc, next, &change->after, cxt);
+			ct_direct_update(t);
+		}
+	}
+	ct_direct_close(t);
+	CommandCounterIncrement(); /* and visible to the statements that follow */
+	return done;
+}
+
 void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
 					  CustomerChange *change, MemoryContext cxt)
 {
@@ -292,13 +592,21 @@ void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta
 	change->customer = img->customer;
 	change->known = true;
 
-	ct_exec(hc, P_CUSTOMER_INCREMENT, values, nulls, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed > 0)
+	if (hc->customers_direct && ct_direct_writes)
 	{
-		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
-		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + STATE_NCOLS, &change->after,
-				   cxt);
-		return;
+		if (customer_increment_direct(hc, img, order_delta, change, cxt))
+			return;
+	}
+	else
+	{
+		ct_exec(hc, P_CUSTOMER_INCREMENT, values, nulls, SPI_OK_UPDATE_RETURNING);
+		if (SPI_processed > 0)
+		{
+			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
+			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + STATE_NCOLS,
+					   &change->after, cxt);
+			return;
+		}
 	}
 	ct_exec(hc, P_CUSTOMER_CREATE, values, nulls, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed > 0)
@@ -331,6 +639,37 @@ static void read_pair(HeapTuple tuple, TupleDesc desc, int first, PairState *sta
 		state->purchases = 0;
 }
 
+/* P_PAIR_INCREMENT without a statement; false when the pair has no row yet. */
+static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, PairChange *pair)
+{
+	const AttrNumber *att = hc->pair_att;
+	bool found_row;
+
+	CommandCounterIncrement(); /* as in customer_increment_direct() */
+	DirectTable *t = ct_direct_open(hc->pairs_relid);
+	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
+	key[att[PC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	key[att[PC_SLUG] - 1] = CStringGetTextDatum(pair->slug);
+	key[att[PC_CUSTOMER] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	TupleTableSlot *found = ct_direct_find(t, key);
+	found_row = found != nullptr;
+	if (found_row)
+	{
+		bool isnull;
+		TupleTableSlot *next = ct_direct_next_version(t);
+		pair->before.purchases = slot_int32(found, att[PC_PURCHASES]);
+		pair->before.first_at = DatumGetTimestampTz(slot_value(found, att[PC_FIRST_AT], &isnull));
+		pair->after.purchases = add_int32(pair->before.purchases, 1);
+		pair->after.first_at = Min(pair->before.first_at, img->at);
+		set_value(next, att[PC_PURCHASES], Int32GetDatum(pair->after.purchases), false);
+		set_value(next, att[PC_FIRST_AT], TimestampTzGetDatum(pair->after.first_at), false);
+		ct_direct_update(t);
+	}
+	ct_direct_close(t);
+	CommandCounterIncrement();
+	return found_row;
+}
+
 void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
 {
 	Datum values[4];
@@ -344,12 +683,20 @@ void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
 
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		ct_exec(hc, P_PAIR_INCREMENT, values, nullptr, SPI_OK_UPDATE_RETURNING);
-		if (SPI_processed > 0)
+		if (hc->pairs_direct && ct_direct_writes)
 		{
-			read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
-			read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &pair->after);
-			return;
+			if (pair_increment_direct(hc, img, pair))
+				return;
+		}
+		else
+		{
+			ct_exec(hc, P_PAIR_INCREMENT, values, nullptr, SPI_OK_UPDATE_RETURNING);
+			if (SPI_processed > 0)
+			{
+				read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
+				read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &pair->after);
+				return;
+			}
 		}
 		ct_exec(hc, P_PAIR_CREATE, values, nullptr, SPI_OK_INSERT_RETURNING);
 		if (SPI_processed > 0)

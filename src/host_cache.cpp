@@ -58,7 +58,8 @@ static void invalidate_on_relcache(Datum arg, Oid relid)
 	if (hc == nullptr || !hc->valid)
 		return;
 	if (relid == InvalidOid || relid == hc->orders_relid || relid == hc->customers_relid ||
-		relid == hc->ledger_relid || relid == hc->issues_relid || relid == hc->settings_relid)
+		relid == hc->ledger_relid || relid == hc->issues_relid || relid == hc->settings_relid ||
+		relid == hc->pairs_relid)
 		hc->valid = false;
 	for (int i = 0; i < R_TABLES; i++)
 		if (relid == hc->rollups[i].relid)

@@ -60,9 +60,11 @@ void _PG_init(void)
 
 	DefineCustomBoolVariable(
 		"customer_tracking.direct_writes",
-		"Write rollup rows through the table access method instead of SQL statements.",
-		"On (the default) the trigger adds to rollup rows without planning or executing a "
-		"statement; off uses INSERT ... ON CONFLICT DO UPDATE. Both give the same rows.",
+		"Write rollup rows, returning customers and per-slug counts through the table access "
+		"method instead of SQL statements.",
+		"On (the default) the trigger updates those rows without planning or executing a "
+		"statement; off uses UPDATE and INSERT ... ON CONFLICT statements. Both give the same "
+		"rows.",
 		&ct_direct_writes, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
 	MarkGUCPrefixReserved("customer_tracking");

@@ -13,6 +13,7 @@ extern "C" {
 #include "access/tupdesc.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -80,6 +81,10 @@ enum PlanId
 	P_ROLLUP,
 	P_COUNT
 };
+
+/* Columns of shop_customers and of the per-slug purchases that direct writes set (customers.cpp). */
+#define CT_CUSTOMER_COLUMNS 14
+#define CT_PAIR_COLUMNS		5
 
 /* The shop rollups, in the order they are written. */
 enum RollupTable
@@ -149,7 +154,12 @@ struct HostCache
 	Datum zero;			/* numeric 0 */
 	bool batch_rollups; /* customer_tracking_flush is enabled: rollups are written per statement */
 	RollupLayout rollups[R_TABLES];
-	bool rollups_direct; /* every rollup table qualifies for ct_row_writer_add() */
+	bool rollups_direct;   /* every rollup table qualifies for ct_row_writer_add() */
+	bool customers_direct; /* shop_customers qualifies for direct increments */
+	AttrNumber customer_att[CT_CUSTOMER_COLUMNS];
+	Oid pairs_relid; /* customer_tracking_slug_customers */
+	bool pairs_direct;
+	AttrNumber pair_att[CT_PAIR_COLUMNS];
 	pg_uuid_t nil_uuid;
 };
 
@@ -326,6 +336,35 @@ void ct_rollup_init(void);
  */
 bool ct_row_writer_usable(Relation rel);
 void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows);
+
+/*
+ * The routines under it, for single rows: open a table, find a row by its
+ * primary key (values by attribute number - 1) and lock it, fill its next
+ * version (a copy to change), replace it. Between ct_direct_open and
+ * ct_direct_close no other statement may run.
+ */
+struct DirectTable;
+struct DirectColumn
+{
+	const char *name;
+	Oid type;		 /* VARCHAROID also accepts text */
+	int32 min_width; /* varchar: the width values may need */
+};
+/*
+ * Whether relid qualifies: a plain table whose first nkey columns are exactly
+ * its primary key, with every column present, of its type, and not generated;
+ * without triggers, except foreign-key checks of rows referencing it when
+ * referenced_ok (a new version keeps its key, so they never fire). Sets
+ * attnums; other columns are carried over unchanged.
+ */
+bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int nkey,
+					   bool referenced_ok, AttrNumber *attnums);
+DirectTable *ct_direct_open(Oid relid);
+int ct_direct_natts(const DirectTable *t);
+TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key);
+TupleTableSlot *ct_direct_next_version(DirectTable *t);
+void ct_direct_update(DirectTable *t);
+void ct_direct_close(DirectTable *t);
 
 /* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */
 void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context);
