@@ -91,11 +91,12 @@ void ct_customers_prepare(HostCache *hc)
 	const char *s = hc->schema_sql;
 
 	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
-	hc->customers_direct = ct_direct_resolve(hc->customers_relid, customer_columns,
-											 CT_CUSTOMER_COLUMNS, 1, true, hc->customer_att);
+	hc->customers_direct =
+		ct_direct_resolve(hc->customers_relid, customer_columns, CT_CUSTOMER_COLUMNS, 1,
+						  CT_DIRECT_REFERENCED, hc->customer_att);
 	hc->pairs_relid = get_relname_relid("customer_tracking_slug_customers", hc->schema);
 	hc->pairs_direct =
-		ct_direct_resolve(hc->pairs_relid, pair_columns, CT_PAIR_COLUMNS, 3, false, hc->pair_att);
+		ct_direct_resolve(hc->pairs_relid, pair_columns, CT_PAIR_COLUMNS, 3, 0, hc->pair_att);
 	static const Oid increment_types[CT_CUSTOMER_ADD_NARGS] = {
 		UUIDOID, UUIDOID,	 TEXTOID,		 TEXTOID, TEXTOID, INT4OID,
 		BOOLOID, NUMERICOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
@@ -515,7 +516,7 @@ static bool customer_increment_direct(const HostCache *hc, const OrderImage *img
 	bool done = false;
 
 	CommandCounterIncrement(); /* rows written earlier in this command become lockable */
-	DirectTable *t = ct_direct_open(hc->customers_relid);
+	DirectTable *t = ct_direct_open(hc->customers_relid, false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[CC_ID] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
 	TupleTableSlot *found = ct_direct_find(t, key);
@@ -578,6 +579,23 @@ void ct_customer_ensure(const HostCache *hc, const OrderImage *img)
 
 	customer_params(img, 0, values, nulls);
 	ct_exec(hc, P_CUSTOMER_ENSURE, values, nulls, SPI_OK_INSERT);
+}
+
+void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
+{
+	Oid save_userid;
+	int save_sec_context;
+
+	if (hc->customers_direct && ct_direct_writes)
+	{
+		Datum key = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+		CommandCounterIncrement(); /* customers created for earlier rows of this statement */
+		if (ct_direct_exists(hc->customers_relid, &key))
+			return;
+	}
+	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
+	ct_customer_ensure(hc, img);
+	ct_end_as_owner(&save_userid, &save_sec_context);
 }
 
 void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
@@ -646,7 +664,7 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 	bool found_row;
 
 	CommandCounterIncrement(); /* as in customer_increment_direct() */
-	DirectTable *t = ct_direct_open(hc->pairs_relid);
+	DirectTable *t = ct_direct_open(hc->pairs_relid, false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[PC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
 	key[att[PC_SLUG] - 1] = CStringGetTextDatum(pair->slug);

@@ -238,6 +238,24 @@ void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls,
 							   SPI_result_code_string(rc))));
 }
 
+static const DirectColumn ledger_direct_columns[CT_LEDGER_COLUMNS] = {
+	{"id", UUIDOID, 0},
+	{"shop_order_id", UUIDOID, 0},
+	{"shop_customer_id", UUIDOID, 0},
+	{"shop_id", UUIDOID, 0},
+	{"accessed_via_slug", VARCHAROID, 255},
+	{"accessed_at", TIMESTAMPTZOID, 0},
+	{"purchase_completed", BOOLOID, 0},
+	{"completed_at", TIMESTAMPTZOID, 0},
+	{"purchase_amount", NUMERICOID, 0},
+	{"network", VARCHAROID, 50},
+	{"referrer", VARCHAROID, 255},
+	{"utm_source", VARCHAROID, 255},
+	{"utm_medium", VARCHAROID, 255},
+	{"utm_campaign", VARCHAROID, 255},
+	{"created_at", TIMESTAMPTZOID, 0},
+	{"updated_at", TIMESTAMPTZOID, 0}};
+
 static void prepare_statements(HostCache *hc)
 {
 	const char *s = hc->schema_sql;
@@ -251,6 +269,10 @@ static void prepare_statements(HostCache *hc)
 		"shop_customer_id, purchase_completed, purchase_amount, accessed_at, network, "
 		"accessed_via_slug, referrer, utm_source, utm_medium, utm_campaign, shop_id";
 
+	/* Its one foreign key (the customer) is deferred: checked at commit either way. */
+	hc->ledger_direct =
+		ct_direct_resolve(hc->ledger_relid, ledger_direct_columns, CT_LEDGER_COLUMNS, 1,
+						  CT_DIRECT_REFERENCING | CT_DIRECT_ALL_COLUMNS, hc->ledger_att);
 	ct_prepare(
 		hc, P_LEDGER_INSERT,
 		psprintf(

@@ -17,6 +17,9 @@
 #include "tracking.h"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -26,26 +29,26 @@ extern "C" {
 #include "common/int.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 }
 
-/* Plain, keyed, and without triggers other than (when referenced_ok) checks of referencing rows. */
-static bool direct_table_usable(Relation rel, bool referenced_ok)
+/* Plain, keyed, and without triggers other than the foreign-key checks in allowed_ri. */
+static bool direct_table_usable(Relation rel, int allowed_ri)
 {
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
 		!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
 		return false;
-	if (rel->trigdesc == nullptr)
-		return true;
-	if (!referenced_ok)
-		return false;
-	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+	for (int i = 0; rel->trigdesc != nullptr && i < rel->trigdesc->numtriggers; i++)
 	{
 		const Trigger *trigger = &rel->trigdesc->triggers[i];
-		if (RI_FKey_trigger_type(trigger->tgfoid) != RI_TRIGGER_PK ||
-			!TRIGGER_FOR_AFTER(trigger->tgtype))
+		int kind = RI_FKey_trigger_type(trigger->tgfoid);
+		if (!TRIGGER_FOR_AFTER(trigger->tgtype) ||
+			!((kind == RI_TRIGGER_PK && (allowed_ri & CT_DIRECT_REFERENCED)) ||
+			  (kind == RI_TRIGGER_FK && (allowed_ri & CT_DIRECT_REFERENCING))))
 			return false;
 	}
 	return true;
@@ -53,7 +56,7 @@ static bool direct_table_usable(Relation rel, bool referenced_ok)
 
 bool ct_row_writer_usable(Relation rel)
 {
-	bool usable = direct_table_usable(rel, false);
+	bool usable = direct_table_usable(rel, 0);
 	if (usable)
 	{
 		Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
@@ -89,13 +92,13 @@ static bool column_fits(Form_pg_attribute att, const DirectColumn *column)
 	return att->atttypid == column->type;
 }
 
-bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int nkey,
-					   bool referenced_ok, AttrNumber *attnums)
+bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int nkey, int flags,
+					   AttrNumber *attnums)
 {
 	if (!OidIsValid(relid))
 		return false;
 	Relation rel = table_open(relid, AccessShareLock);
-	bool usable = direct_table_usable(rel, referenced_ok);
+	bool usable = direct_table_usable(rel, flags);
 	Bitmapset *wanted_key = nullptr;
 	for (int c = 0; c < ncolumns && usable; c++)
 	{
@@ -122,6 +125,15 @@ bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int
 		usable = bms_equal(key, wanted_key);
 		bms_free(key);
 	}
+	if (usable && (flags & CT_DIRECT_ALL_COLUMNS))
+	{
+		/* New rows: no column may be left to a default this file does not know. */
+		int known = 0;
+		TupleDesc desc = RelationGetDescr(rel);
+		for (int i = 0; i < desc->natts; i++)
+			known += !TupleDescAttr(desc, i)->attisdropped;
+		usable = known == ncolumns;
+	}
 	bms_free(wanted_key);
 	table_close(rel, AccessShareLock);
 	return usable;
@@ -145,12 +157,11 @@ struct DirectTable
 	EState *estate;
 	ResultRelInfo *rri;
 	Oid pkey;
-	TupleTableSlot *search; /* key values to look up */
-	TupleTableSlot *found;	/* the locked, latest version */
-	TupleTableSlot *next;	/* the version replacing it */
+	TupleTableSlot *found; /* the locked, latest version */
+	TupleTableSlot *next;  /* the version replacing it */
 };
 
-DirectTable *ct_direct_open(Oid relid)
+DirectTable *ct_direct_open(Oid relid, bool inserts)
 {
 	DirectTable *t = static_cast<DirectTable *>(palloc0(sizeof(DirectTable)));
 	t->rel = table_open(relid, RowExclusiveLock);
@@ -165,19 +176,62 @@ DirectTable *ct_direct_open(Oid relid)
 	InitResultRelInfo(t->rri, t->rel, 1, nullptr, 0);
 	t->estate->es_output_cid = GetCurrentCommandId(true);
 	t->estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
-	ExecOpenIndices(t->rri, false);
+	ExecOpenIndices(t->rri, inserts); /* inserts check unique keys first */
 	t->pkey = RelationGetPrimaryKeyIndex(t->rel);
 	TupleDesc desc = RelationGetDescr(t->rel);
-	t->search = ExecInitExtraTupleSlot(t->estate, desc, &TTSOpsVirtual);
 	t->next = ExecInitExtraTupleSlot(t->estate, desc, &TTSOpsVirtual);
 	t->found = table_slot_create(t->rel, &t->estate->es_tupleTable);
 	return t;
+}
+
+/* Equality scan keys on index's key columns; value_of(i) gives column i's value. */
+template <typename ValueOf>
+static ScanKey key_equals(Relation index, ValueOf value_of)
+{
+	int nkeys = IndexRelationGetNumberOfKeyAttributes(index);
+	ScanKey skey = static_cast<ScanKey>(palloc(sizeof(ScanKeyData) * nkeys));
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		Oid op = get_opfamily_member(index->rd_opfamily[i], index->rd_opcintype[i],
+									 index->rd_opcintype[i], BTEqualStrategyNumber);
+		if (!OidIsValid(op))
+			elog(ERROR, "customer_tracking: no equality operator for key column %d of \"%s\"",
+				 i + 1, RelationGetRelationName(index));
+		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, get_opcode(op), value_of(i));
+		skey[i].sk_collation = index->rd_indcollation[i];
+	}
+	return skey;
+}
+
+bool ct_direct_exists(Oid relid, const Datum *key)
+{
+	Relation rel = table_open(relid, AccessShareLock);
+	Relation index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	int nkeys = IndexRelationGetNumberOfKeyAttributes(index);
+	ScanKey skey = key_equals(index, [key](int i) { return key[i]; });
+
+	/* Committed rows and this transaction's, as a statement starting now would see them. */
+	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+	IndexScanDesc scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+	index_rescan(scan, skey, nkeys, nullptr, 0);
+	TupleTableSlot *slot = table_slot_create(rel, nullptr);
+	bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	pfree(skey);
+	return found;
 }
 
 int ct_direct_natts(const DirectTable *t) { return RelationGetDescr(t->rel)->natts; }
 
 void ct_direct_close(DirectTable *t)
 {
+	ExecCloseResultRelations(
+		t->estate); /* those the foreign-key checks opened; ours is not listed */
 	ExecCloseIndices(t->rri);
 	ExecResetTupleTable(t->estate->es_tupleTable, false);
 	FreeExecutorState(t->estate);
@@ -185,22 +239,71 @@ void ct_direct_close(DirectTable *t)
 	pfree(t);
 }
 
+/*
+ * The row with this key among all versions (dirty snapshot), or false. A
+ * version another transaction is still writing is passed over for the one it
+ * replaces, so that locking waits in line with other lockers of the row (as
+ * UPDATE and SELECT ... FOR UPDATE do); *inserter is set when that version is
+ * all there is (a row being inserted).
+ */
+static bool find_version(DirectTable *t, Relation index, ScanKey skey, TransactionId *inserter)
+{
+	SnapshotData dirty;
+	InitDirtySnapshot(dirty);
+	int nkeys = IndexRelationGetNumberOfKeyAttributes(index);
+	IndexScanDesc scan = index_beginscan(t->rel, index, &dirty, nkeys, 0);
+	bool found = false;
+
+	*inserter = InvalidTransactionId;
+	index_rescan(scan, skey, nkeys, nullptr, 0);
+	while (!found && index_getnext_slot(scan, ForwardScanDirection, t->found))
+	{
+		if (TransactionIdIsValid(dirty.xmin))
+			*inserter = dirty.xmin;
+		else
+			found = true;
+	}
+	index_endscan(scan);
+	return found;
+}
+
 TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key)
 {
-	TupleTableSlot *search = t->search;
-	int natts = RelationGetDescr(t->rel)->natts;
+	Relation index = index_open(t->pkey, RowExclusiveLock);
+	const int16 *key_attnums = index->rd_index->indkey.values;
+	ScanKey skey = key_equals(index, [key, key_attnums](int i) { return key[key_attnums[i] - 1]; });
+	TupleTableSlot *locked = nullptr;
 
-	ExecClearTuple(search);
-	for (int i = 0; i < natts; i++)
+	for (;;)
 	{
-		search->tts_values[i] = key[i];
-		search->tts_isnull[i] = false;
+		TransactionId inserter;
+		TM_FailureData failure;
+
+		if (!find_version(t, index, skey, &inserter))
+		{
+			if (!TransactionIdIsValid(inserter))
+				break;
+			XactLockTableWait(inserter, t->rel, nullptr, XLTW_None); /* then look again */
+			continue;
+		}
+		/* Waits for a concurrent change, then locks the latest version. */
+		TM_Result result = table_tuple_lock(
+			t->rel, &t->found->tts_tid, GetLatestSnapshot(), t->found, GetCurrentCommandId(false),
+			LockTupleNoKeyExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &failure);
+		if (result == TM_Ok)
+		{
+			slot_getallattrs(t->found);
+			locked = t->found;
+			break;
+		}
+		if (result != TM_Deleted && result != TM_Updated)
+			elog(ERROR, "customer_tracking: could not lock a row of \"%s\" (%d)",
+				 RelationGetRelationName(t->rel), static_cast<int>(result));
+		/* Deleted, or moved on: look it up again. */
 	}
-	ExecStoreVirtualTuple(search);
-	if (!RelationFindReplTupleByIndex(t->rel, t->pkey, LockTupleNoKeyExclusive, search, t->found))
-		return nullptr;
-	slot_getallattrs(t->found);
-	return t->found;
+	pfree(skey);
+	index_close(index, NoLock);
+	return locked;
 }
 
 TupleTableSlot *ct_direct_next_version(DirectTable *t)
@@ -218,6 +321,33 @@ TupleTableSlot *ct_direct_next_version(DirectTable *t)
 	return next;
 }
 
+TupleTableSlot *ct_direct_new_row(DirectTable *t)
+{
+	TupleTableSlot *next = t->next;
+	ExecClearTuple(next);
+	for (int i = 0; i < next->tts_tupleDescriptor->natts; i++)
+	{
+		next->tts_values[i] = (Datum) 0;
+		next->tts_isnull[i] = true;
+	}
+	return next;
+}
+
+bool ct_direct_insert(DirectTable *t)
+{
+	ItemPointerData conflict;
+
+	ExecStoreVirtualTuple(t->next);
+	/* Foreign-key checks are queued at this level, then deferred or run, as after a statement. */
+	AfterTriggerBeginQuery();
+	bool inserted = ExecCheckIndexConstraints(t->rri, t->next, t->estate, &conflict, NIL);
+	if (inserted)
+		ExecSimpleRelationInsert(t->rri, t->estate, t->next);
+	AfterTriggerEndQuery(t->estate);
+	ResetPerTupleExprContext(t->estate);
+	return inserted;
+}
+
 void ct_direct_update(DirectTable *t)
 {
 	ExecStoreVirtualTuple(t->next);
@@ -230,7 +360,7 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 	if (nrows == 0)
 		return;
 
-	DirectTable *t = ct_direct_open(relid);
+	DirectTable *t = ct_direct_open(relid, false);
 	TupleDesc desc = RelationGetDescr(t->rel);
 	Bitmapset *key = RelationGetIndexAttrBitmap(t->rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 
@@ -253,7 +383,14 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 		}
 		else
 		{
-			ExecSimpleRelationInsert(t->rri, t->estate, t->search); /* the deltas are the new row */
+			TupleTableSlot *row = ct_direct_new_row(t); /* the deltas are the new row */
+			for (int i = 0; i < desc->natts; i++)
+			{
+				row->tts_values[i] = values[i];
+				row->tts_isnull[i] = false;
+			}
+			ExecStoreVirtualTuple(row);
+			ExecSimpleRelationInsert(t->rri, t->estate, row);
 			ResetPerTupleExprContext(t->estate);
 		}
 	}

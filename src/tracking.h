@@ -85,6 +85,27 @@ enum PlanId
 /* Columns of shop_customers and of the per-slug purchases that direct writes set (customers.cpp). */
 #define CT_CUSTOMER_COLUMNS 14
 #define CT_PAIR_COLUMNS		5
+/* customer_tracking, every column, as a direct insert fills them (host_cache.cpp). */
+enum LedgerColumn
+{
+	LC_ID,
+	LC_ORDER,
+	LC_CUSTOMER,
+	LC_SHOP,
+	LC_SLUG,
+	LC_AT,
+	LC_PURCHASE,
+	LC_COMPLETED_AT,
+	LC_AMOUNT,
+	LC_NETWORK,
+	LC_REFERRER,
+	LC_UTM_SOURCE,
+	LC_UTM_MEDIUM,
+	LC_UTM_CAMPAIGN,
+	LC_CREATED_AT,
+	LC_UPDATED_AT,
+	CT_LEDGER_COLUMNS
+};
 
 /* The shop rollups, in the order they are written. */
 enum RollupTable
@@ -154,7 +175,9 @@ struct HostCache
 	Datum zero;			/* numeric 0 */
 	bool batch_rollups; /* customer_tracking_flush is enabled: rollups are written per statement */
 	RollupLayout rollups[R_TABLES];
-	bool rollups_direct;   /* every rollup table qualifies for ct_row_writer_add() */
+	bool rollups_direct; /* every rollup table qualifies for ct_row_writer_add() */
+	bool ledger_direct;	 /* customer_tracking qualifies for direct inserts */
+	AttrNumber ledger_att[CT_LEDGER_COLUMNS];
 	bool customers_direct; /* shop_customers qualifies for direct increments */
 	AttrNumber customer_att[CT_CUSTOMER_COLUMNS];
 	Oid pairs_relid; /* customer_tracking_slug_customers */
@@ -303,6 +326,8 @@ void ct_customers_prepare(HostCache *hc);
 void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
 					 CustomerChange *change, MemoryContext cxt);
 void ct_customer_ensure(const HostCache *hc, const OrderImage *img);
+/* The same from the BEFORE trigger, which links orders: only for a customer without a row. */
+void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img);
 void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
 					  CustomerChange *change, MemoryContext cxt);
 void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt);
@@ -350,20 +375,28 @@ struct DirectColumn
 	Oid type;		 /* VARCHAROID also accepts text */
 	int32 min_width; /* varchar: the width values may need */
 };
+#define CT_DIRECT_REFERENCED \
+	1 /* foreign keys may point at the table (a new version keeps its key) */
+#define CT_DIRECT_REFERENCING 2 /* the table's foreign keys are checked, as after a statement */
+#define CT_DIRECT_ALL_COLUMNS 4 /* columns is every column (new rows leave none to a default) */
 /*
  * Whether relid qualifies: a plain table whose first nkey columns are exactly
  * its primary key, with every column present, of its type, and not generated;
- * without triggers, except foreign-key checks of rows referencing it when
- * referenced_ok (a new version keeps its key, so they never fire). Sets
- * attnums; other columns are carried over unchanged.
+ * without triggers, except the foreign-key checks flags allows. Sets attnums;
+ * other columns are carried over unchanged.
  */
-bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int nkey,
-					   bool referenced_ok, AttrNumber *attnums);
-DirectTable *ct_direct_open(Oid relid);
+bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int nkey, int flags,
+					   AttrNumber *attnums);
+DirectTable *ct_direct_open(Oid relid, bool inserts);
 int ct_direct_natts(const DirectTable *t);
 TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key);
+/* Whether a row with this primary key (values in key column order) is visible to a new statement. */
+bool ct_direct_exists(Oid relid, const Datum *key);
 TupleTableSlot *ct_direct_next_version(DirectTable *t);
 void ct_direct_update(DirectTable *t);
+/* A new row (all NULL) to fill; inserting it: false, with nothing written, if a unique key is taken. */
+TupleTableSlot *ct_direct_new_row(DirectTable *t);
+bool ct_direct_insert(DirectTable *t);
 void ct_direct_close(DirectTable *t);
 
 /* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */

@@ -337,6 +337,13 @@ CT_FUNCTION(ct_link_order)
 	if (link_null == img->link_null && (link_null || uuid_equal(&img->customer, &img->link)))
 		return PointerGetDatum(tuple);
 
+	/*
+	 * The customer row must exist before the order does: the foreign keys to
+	 * it are deferred to commit, but a client may SET CONSTRAINTS ... IMMEDIATE,
+	 * and its checks then run before the AFTER trigger writes the customer.
+	 */
+	if (!link_null)
+		ct_customer_ensure_linked(hc, img);
 	link_value = link_null ? (Datum) 0 : UUIDPGetDatum(&img->customer);
 	{
 		int attnum = hc->link_attnum;
@@ -541,15 +548,42 @@ static void issues_forget(const HostCache *hc, const OrderImage *before)
 	ct_exec(hc, P_ISSUE_DELETE, values, nullptr, SPI_OK_DELETE);
 }
 
-static void ledger_write(const HostCache *hc, PlanId plan, const OrderImage *img,
+/* P_LEDGER_INSERT without a statement; its parameters by ledger column. */
+static bool ledger_insert_direct(const HostCache *hc, const Datum *values, const char *nulls)
+{
+	static const int param_of[CT_LEDGER_COLUMNS] = {0, 0, 1, 2, 3,	4,	5,	12,
+													6, 7, 8, 9, 10, 11, -1, -1};
+	Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+
+	CommandCounterIncrement(); /* as every statement starts */
+	DirectTable *t = ct_direct_open(hc->ledger_relid, true);
+	TupleTableSlot *row = ct_direct_new_row(t);
+	for (int c = 0; c < CT_LEDGER_COLUMNS; c++)
+	{
+		int i = hc->ledger_att[c] - 1;
+		int p = param_of[c];
+		row->tts_isnull[i] = p >= 0 && nulls[p] == 'n';
+		row->tts_values[i] = p < 0 ? now : row->tts_isnull[i] ? (Datum) 0 : values[p];
+	}
+	bool inserted = ct_direct_insert(t);
+	ct_direct_close(t);
+	CommandCounterIncrement();
+	return inserted;
+}
+
+/* Writes the order's ledger row; for an insert, false when the row exists already. */
+static bool ledger_write(const HostCache *hc, PlanId plan, const OrderImage *img,
 						 TimestampTz completed_at)
 {
 	Datum values[CT_LEDGER_NARGS];
 	char nulls[CT_LEDGER_NARGS];
 
 	ledger_params(img, completed_at, values, nulls);
+	if (plan == P_LEDGER_INSERT && hc->ledger_direct && ct_direct_writes)
+		return ledger_insert_direct(hc, values, nulls);
 	ct_exec(hc, plan, values, nulls,
 			plan == P_LEDGER_INSERT ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE);
+	return SPI_processed > 0;
 }
 
 static void ledger_fetch(const HostCache *hc, PlanId plan, const pg_uuid_t *order,
@@ -639,8 +673,7 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	{
 		if (!after->trackable)
 			return;
-		ledger_write(hc, P_LEDGER_INSERT, after, after->at);
-		if (SPI_processed > 0)
+		if (ledger_write(hc, P_LEDGER_INSERT, after, after->at))
 		{
 			add_to_customer(hc, after, 1, &changes, cxt);
 			ct_rollup_apply(hc, &ledger, after, &changes);

@@ -1,8 +1,8 @@
--- A customer's next version and a per-slug purchase count are written directly (src/customers.cpp
--- on src/row_writer.cpp) when shop_customers and customer_tracking_slug_customers have the
--- extension's layout, and by SQL statements otherwise or with customer_tracking.direct_writes off.
--- Both paths must leave identical rows: the same order history is played on two shops, one per
--- path, and the rows are compared column by column.
+-- A new ledger row, a customer's next version and a per-slug purchase count are written directly
+-- (src/trigger.cpp, src/customers.cpp on src/row_writer.cpp) when customer_tracking, shop_customers
+-- and customer_tracking_slug_customers have the extension's layout, and by SQL statements otherwise
+-- or with customer_tracking.direct_writes off. Both paths must leave identical rows: the same order
+-- history is played on two shops, one per path, and the rows are compared column by column.
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 INSERT INTO user_shops (id, user_id, shop_slug) VALUES
@@ -123,6 +123,36 @@ INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, paym
 VALUES ('c7000000-0000-0000-0000-000000000004', 'a7000000-0000-0000-0000-000000000001', '0247000001', 'MTN', 4.00, 'paid', 'ig', '2026-03-13 10:00+00');
 SELECT network_purchases, preferred_network FROM shop_customers
  WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number = '+233247000001';
+SELECT problem, stored, expected FROM customer_tracking_verify() ORDER BY 1, 2;
+
+-- A column added to customer_tracking by a DBA gets its default: new ledger rows are then
+-- inserted by SQL. Once it is dropped, directly again (the dropped column stays NULL).
+ALTER TABLE customer_tracking ADD COLUMN ct07_note text DEFAULT 'by default';
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at) VALUES
+  ('c7000000-0000-0000-0000-000000000010', 'a7000000-0000-0000-0000-000000000001', '0247000001', 'MTN', 1.00, 'paid', '2026-03-15 10:00+00');
+SELECT ct07_note FROM customer_tracking WHERE id = 'c7000000-0000-0000-0000-000000000010';
+ALTER TABLE customer_tracking DROP COLUMN ct07_note;
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at) VALUES
+  ('c7000000-0000-0000-0000-000000000011', 'a7000000-0000-0000-0000-000000000001', '0247000001', 'MTN', 1.00, 'paid', '2026-03-15 11:00+00');
+SELECT shop_order_id, purchase_completed, purchase_amount, created_at = updated_at AS stamped
+  FROM customer_tracking WHERE id = 'c7000000-0000-0000-0000-000000000011';
+
+-- A client may make the deferred foreign keys immediate (SET CONSTRAINTS ALL IMMEDIATE, as some
+-- ORMs do to check constraints): the customer row exists before an order links to it, so a new
+-- customer's first order is saved on either path.
+BEGIN;
+SET CONSTRAINTS ALL IMMEDIATE;
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at) VALUES
+  ('c7000000-0000-0000-0000-000000000005', 'a7000000-0000-0000-0000-000000000001', '0247000005', 'MTN', 5.00, 'paid', '2026-03-14 10:00+00'),
+  ('c7000000-0000-0000-0000-000000000006', 'a7000000-0000-0000-0000-000000000001', '0247000006', 'MTN', 6.00, 'paid', '2026-03-14 11:00+00'),
+  ('c7000000-0000-0000-0000-000000000007', 'a7000000-0000-0000-0000-000000000001', '0247000006', 'MTN', 7.00, 'pending', '2026-03-14 12:00+00');
+UPDATE shop_orders SET customer_phone = '0247000008' WHERE id = 'c7000000-0000-0000-0000-000000000005';
+SET LOCAL customer_tracking.direct_writes = off;
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at) VALUES
+  ('c7000000-0000-0000-0000-000000000009', 'a7000000-0000-0000-0000-000000000001', '0247000009', 'MTN', 9.00, 'paid', '2026-03-14 13:00+00');
+COMMIT;
+SELECT phone_number, total_orders, total_purchases FROM shop_customers
+ WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number > '+233247000004' ORDER BY 1;
 SELECT problem, stored, expected FROM customer_tracking_verify() ORDER BY 1, 2;
 
 DROP TABLE ct07_seen;
