@@ -27,6 +27,9 @@ FSYNC_OFF=0
 BUILD=0
 KEEP=0
 STATEMENTS=0        # --statements: pg_stat_statements (track=all) breakdown of the tracking work
+PROFILE=0           # --profile: perf profile of one more run per variant (bench/cpu_split.py)
+PROFILE_ORDERS=20000
+PROFILE_HZ=4999
 CUSTOMERS=20000     # customer pool
 SHOPS=50
 WARMUP_ORDERS=20000 # prefill of every database before timing
@@ -56,11 +59,15 @@ Usage: bash bench/run.sh [options]
   --warm-seconds N untimed pgbench run per variant before round 1 (default $WARM_SECONDS)
   --protocol P     pgbench -M: simple, extended or prepared (default $PROTOCOL)
   --out FILE       markdown results (default bench/results/latest.md; latest-bulk.md with --bulk,
-                   latest-statements.md with --statements)
+                   latest-statements.md with --statements, latest-profile.md with --profile)
   --keep           keep the temporary cluster directory (the server is still stopped)
   --statements     also load pg_stat_statements (track = all) and list, per tracking variant,
                    the statements run inside the triggers (where the added time goes); this adds
                    overhead to every variant, so use it for diagnosis, not for the ratios
+  --profile        after the timed part, run $PROFILE_ORDERS more orders per variant under
+                   'perf record -g' (Debian package linux-perf; root, or perf_event_paranoid <= 1)
+                   and split each backend's CPU per order: triggers, PostgreSQL's own row and
+                   index work inside them, commit (bench/cpu_split.py)
 EOF
 }
 
@@ -84,6 +91,7 @@ while [[ $# -gt 0 ]]; do
     --out)          need_arg "$@"; OUT=$2; shift 2 ;;
     --keep)         KEEP=1; shift ;;
     --statements)   STATEMENTS=1; shift ;;
+    --profile)      PROFILE=1; shift ;;
     -h|--help)      usage; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -100,7 +108,8 @@ for v in "${WANTED[@]}"; do
   case $v in bare|plpgsql|extension) ;; *) echo "run.sh: unknown variant '$v'" >&2; exit 2 ;; esac
 done
 if [[ -z $OUT ]]; then
-  if (( STATEMENTS )); then OUT=$BENCH_DIR/results/latest-statements.md
+  if (( PROFILE )); then OUT=$BENCH_DIR/results/latest-profile.md
+  elif (( STATEMENTS )); then OUT=$BENCH_DIR/results/latest-statements.md
   elif (( BULK )); then OUT=$BENCH_DIR/results/latest-bulk.md
   else OUT=$BENCH_DIR/results/latest.md; fi
 fi
@@ -423,6 +432,81 @@ statements_report() {
 STMT_REPORT=""
 if (( STATEMENTS )); then STMT_REPORT=$(statements_report); fi
 
+backend_pid() { # backend_pid DB -> pid of the profiled pgbench session, waiting for it to connect
+  local pid="" i
+  for ((i = 0; i < 500; i++)); do
+    pid=$(q postgres "SELECT pid FROM pg_stat_activity WHERE datname = '$1' AND application_name = 'ct-bench-profile'")
+    [[ -n $pid ]] && break
+    sleep 0.01
+  done
+  echo "$pid"
+}
+
+perf_run() { # perf_run VARIANT SEED PERF-ARGS... -> perf attached to the backend of one pgbench run
+  local v=$1 seed=$2 bg pid rec
+  shift 2
+  PGAPPNAME=ct-bench-profile "$PGBIN/pgbench" -n -M "$PROTOCOL" -c 1 -j 1 -t "$PROFILE_ORDERS" \
+    --random-seed="$seed" -D customers="$CUSTOMERS" -D shops="$SHOPS" -f "$BENCH_DIR/order.pgbench" \
+    "${DB[$v]}" >"$TMP/perf-$v-$seed.out" 2>&1 &
+  bg=$!
+  pid=$(backend_pid "${DB[$v]}")
+  if [[ -z $pid ]]; then wait "$bg"; return 1; fi
+  perf "$@" -p "$pid" >/dev/null 2>&1 &
+  rec=$!
+  wait "$bg"
+  wait "$rec"
+}
+
+profile_variant() { # profile_variant VARIANT -> a line of bench/cpu_split.py, or nothing
+  local v=$1 cpu_ms
+  # CPU per order from the task clock (exact); its split from a sampled run (perf record -g
+  # costs time of its own per sample, so only its shares are used).
+  perf_run "$v" 77 stat -e task-clock -x, -o "$TMP/perf-$v.stat" || return 0
+  cpu_ms=$(awk -F, '/task-clock/ {print $1}' "$TMP/perf-$v.stat")
+  [[ -n $cpu_ms ]] || return 0
+  perf_run "$v" 78 record -F "$PROFILE_HZ" -g -o "$TMP/perf-$v.data" || return 0
+  perf script -i "$TMP/perf-$v.data" 2>/dev/null \
+    | python3 "$BENCH_DIR/cpu_split.py" "$v" "$(awk -v ms="$cpu_ms" -v n="$PROFILE_ORDERS" 'BEGIN {printf "%.3f", ms * 1000 / n}')"
+}
+
+profile_report() {
+  local v line
+  declare -A SPLIT=()
+  for v in "${ACTIVE[@]}"; do
+    log "profile: $v, 2 x $PROFILE_ORDERS orders under perf"
+    line=$(profile_variant "$v")
+    [[ -n $line ]] && SPLIT[$v]=$line
+  done
+  echo
+  echo "Backend CPU per order (--profile: $PROFILE_ORDERS orders per variant under 'perf stat -e task-clock',"
+  echo "split by the shares of $PROFILE_ORDERS more under 'perf record -g' at $PROFILE_HZ Hz; bench/cpu_split.py):"
+  echo
+  if [[ ${#SPLIT[@]} == 0 ]]; then
+    echo "perf was not available or could not attach (install linux-perf; run as root or with"
+    echo "kernel.perf_event_paranoid <= 1)."
+    return
+  fi
+  echo "| variant | CPU, µs | in its triggers | of which PostgreSQL's row and index work | commit | of which deferred checks |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  for v in bare plpgsql extension; do
+    [[ -n ${SPLIT[$v]:-} ]] && awk -F'\t' -v l="$(label "$v")" '{printf "| %s | %s | %s | %s | %s | %s |\n", l, $2, $3, $4, $5, $6}' <<<"${SPLIT[$v]}"
+  done
+  if [[ -n ${SPLIT[bare]:-} && -n ${SPLIT[plpgsql]:-} && -n ${SPLIT[extension]:-} ]]; then
+    printf '%s\n%s\n%s\n' "${SPLIT[bare]}" "${SPLIT[plpgsql]}" "${SPLIT[extension]}" | awk -F'\t' '
+      {all[$1] = $2; rows[$1] = $4; checks[$1] = $6}
+      END {
+        budget = (all["plpgsql"] - all["bare"]) / 2
+        floor = rows["extension"] + checks["extension"]
+        printf "\n- PL/pgSQL adds %.0f µs of CPU per order; half of that, the target'"'"'s budget for the extension, is %.0f µs.\n", 2 * budget, budget
+        printf "- The extension adds %.0f µs (%.2f× PL/pgSQL). Inside its triggers, PostgreSQL'"'"'s row and index routines\n", all["extension"] - all["bare"], (all["extension"] - all["bare"]) / (2 * budget)
+        printf "  alone take %.0f µs (the rows every order needs written: customer, ledger, per-slug count, rollups),\n", rows["extension"]
+        printf "  and its foreign-key check at commit %.0f µs: %.0f µs, %.2f× the budget, before any logic of its own.\n", checks["extension"], floor, floor / budget
+      }'
+  fi
+}
+PROFILE_REPORT=""
+if (( PROFILE )); then PROFILE_REPORT=$(profile_report); fi
+
 # ---------------------------------------------------------------------------------------------
 # sanity: did the tracking variants actually track every paid order?
 # ---------------------------------------------------------------------------------------------
@@ -539,6 +623,7 @@ report() {
 
 REPORT=$(report)
 if (( STATEMENTS )); then REPORT+=$'\n'$STMT_REPORT; fi
+if (( PROFILE )); then REPORT+=$'\n'$PROFILE_REPORT; fi
 echo
 echo "$REPORT"
 [[ -s $RESULTS ]] || die "no variant produced a measurement; $OUT left unchanged"

@@ -24,6 +24,7 @@ extern bool ct_direct_writes;	/* customer_tracking.direct_writes */
 void ct_phone_init(void);
 void ct_trigger_init(void);
 void ct_rollup_init(void);
+void ct_customers_init(void);
 void ct_estimates_init(void);
 
 /* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */

@@ -572,13 +572,42 @@ void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryCo
 	}
 }
 
-void ct_customer_ensure(const HostCache *hc, const OrderImage *img)
+bool ct_customer_ensure(const HostCache *hc, const OrderImage *img)
 {
 	Datum values[CT_CUSTOMER_ADD_NARGS];
 	char nulls[CT_CUSTOMER_ADD_NARGS];
 
 	customer_params(img, 0, values, nulls);
 	ct_exec(hc, P_CUSTOMER_ENSURE, values, nulls, SPI_OK_INSERT);
+	return SPI_processed > 0;
+}
+
+/*
+ * Customers the BEFORE trigger created for rows of the running statement.
+ * One whose order was not saved after all (INSERT ... ON CONFLICT DO NOTHING,
+ * a later BEFORE trigger returning NULL) has no order: the statement-level
+ * trigger removes it. (shop, customer) pairs, in TopTransactionContext.
+ */
+static List *created_customers = NIL;
+
+static void forget_created_at_xact_end(XactEvent event, void *arg) { created_customers = NIL; }
+
+void ct_customers_init(void) { RegisterXactCallback(forget_created_at_xact_end, nullptr); }
+
+bool ct_customers_created(void) { return created_customers != NIL; }
+
+void ct_customers_sweep(const HostCache *hc)
+{
+	List *created = created_customers;
+	ListCell *cell;
+
+	created_customers = NIL;
+	foreach (cell, created)
+	{
+		pg_uuid_t *ids = static_cast<pg_uuid_t *>(lfirst(cell));
+		Datum values[2] = {UUIDPGetDatum(&ids[1]), UUIDPGetDatum(&ids[0])};
+		ct_exec(hc, P_CUSTOMER_DELETE, values, nullptr, SPI_OK_DELETE); /* only if order-less */
+	}
 }
 
 void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
@@ -594,7 +623,15 @@ void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
 			return;
 	}
 	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
-	ct_customer_ensure(hc, img);
+	if (ct_customer_ensure(hc, img))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		pg_uuid_t *ids = static_cast<pg_uuid_t *>(palloc(2 * sizeof(pg_uuid_t)));
+		ids[0] = img->shop;
+		ids[1] = img->customer;
+		created_customers = lappend(created_customers, ids);
+		MemoryContextSwitchTo(old);
+	}
 	ct_end_as_owner(&save_userid, &save_sec_context);
 }
 

@@ -72,5 +72,6 @@ void _PG_init(void)
 	ct_phone_init();
 	ct_trigger_init();
 	ct_rollup_init();
+	ct_customers_init();
 	ct_estimates_init();
 }

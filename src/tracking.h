@@ -325,9 +325,12 @@ Datum ct_text_datum(const TextValue *t, char *null);
 void ct_customers_prepare(HostCache *hc);
 void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
 					 CustomerChange *change, MemoryContext cxt);
-void ct_customer_ensure(const HostCache *hc, const OrderImage *img);
+bool ct_customer_ensure(const HostCache *hc, const OrderImage *img); /* true: created */
 /* The same from the BEFORE trigger, which links orders: only for a customer without a row. */
 void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img);
+/* Customers it created whose order was not saved after all: removed at the end of the statement. */
+bool ct_customers_created(void);
+void ct_customers_sweep(const HostCache *hc);
 void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
 					  CustomerChange *change, MemoryContext cxt);
 void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt);

@@ -825,11 +825,17 @@ CT_FUNCTION(ct_flush_rollups)
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 			 errmsg("customer_tracking_flush_rollups() must fire AFTER ... FOR EACH STATEMENT")));
-	if (!ct_rollup_pending())
+	bool flush = ct_rollup_pending();
+	bool sweep = ct_customers_created();
+	if (!flush && !sweep)
 		return PointerGetDatum(nullptr);
-	hc = ct_rollup_pending_cache();
+	hc = flush ? ct_rollup_pending_cache()
+			   : ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
 	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
-	ct_rollup_flush(hc);
+	if (flush)
+		ct_rollup_flush(hc);
+	if (sweep)
+		ct_customers_sweep(hc);
 	ct_end_as_owner(&save_userid, &save_sec_context);
 	return PointerGetDatum(nullptr);
 }

@@ -155,6 +155,24 @@ SELECT phone_number, total_orders, total_purchases FROM shop_customers
  WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number > '+233247000004' ORDER BY 1;
 SELECT problem, stored, expected FROM customer_tracking_verify() ORDER BY 1, 2;
 
+-- The customer row made for an order that is then not saved is removed at the end of the
+-- statement: a retried INSERT ... ON CONFLICT DO NOTHING with another phone, and a later BEFORE
+-- trigger of the host (firing after customer_tracking_link: names sort) that skips the row.
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at) VALUES
+  ('c7000000-0000-0000-0000-000000000009', 'a7000000-0000-0000-0000-000000000001', '0247000010', 'MTN', 9.00, 'paid', '2026-03-14 13:00+00')
+ON CONFLICT (id) DO NOTHING;
+CREATE FUNCTION ct07_skip() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RETURN CASE WHEN NEW.customer_phone = '0247000011' THEN NULL ELSE NEW END; END $$;
+CREATE TRIGGER zz_ct07_skip BEFORE INSERT ON shop_orders FOR EACH ROW EXECUTE FUNCTION ct07_skip();
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at) VALUES
+  ('c7000000-0000-0000-0000-000000000012', 'a7000000-0000-0000-0000-000000000001', '0247000011', 'MTN', 1.00, 'paid', '2026-03-16 10:00+00'),
+  ('c7000000-0000-0000-0000-000000000013', 'a7000000-0000-0000-0000-000000000001', '0247000012', 'MTN', 2.00, 'paid', '2026-03-16 11:00+00');
+DROP TRIGGER zz_ct07_skip ON shop_orders;
+DROP FUNCTION ct07_skip();
+SELECT phone_number, total_orders FROM shop_customers
+ WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number >= '+233247000010' ORDER BY 1;
+SELECT problem, stored, expected FROM customer_tracking_verify() ORDER BY 1, 2;
+
 DROP TABLE ct07_seen;
 DROP FUNCTION ct07_note();
 DROP FUNCTION ct07_history(uuid);
