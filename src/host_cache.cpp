@@ -269,7 +269,7 @@ static void prepare_statements(HostCache *hc)
 		"shop_customer_id, purchase_completed, purchase_amount, accessed_at, network, "
 		"accessed_via_slug, referrer, utm_source, utm_medium, utm_campaign, shop_id";
 
-	/* Its one foreign key (the customer) is deferred: checked at commit either way. */
+	/* Its foreign key (the customer, whose row the BEFORE trigger made sure of) is checked as after a statement. */
 	hc->ledger_direct =
 		ct_direct_resolve(hc->ledger_relid, ledger_direct_columns, CT_LEDGER_COLUMNS, 1,
 						  CT_DIRECT_REFERENCING | CT_DIRECT_ALL_COLUMNS, hc->ledger_att);

@@ -2,12 +2,14 @@
  * row_writer.cpp: writes rows through the table access method, without
  * planning or starting an executor for a statement.
  *
- * A row is found by its primary key, locked (waiting for, and then following,
- * any concurrent change), and replaced by its next version; a missing rollup
- * row is inserted. These are the executor's own routines for logical
- * replication (execReplication.c): constraints, generated columns, index
- * entries and HOT updates are handled as for an UPDATE or INSERT statement.
- * Per row this is a fraction of the cost of the equivalent statement.
+ * A row is found by its primary key (any version, dirty snapshot) and locked
+ * with table_tuple_lock, which waits in line for a concurrent change as UPDATE
+ * does and follows it to the latest version; that version is replaced by the
+ * next one, or a missing row is inserted, through the executor's routines for
+ * logical replication (execReplication.c): constraints, generated columns,
+ * index entries, HOT updates and foreign-key checks are handled as for an
+ * UPDATE or INSERT statement. Per row this is a fraction of the cost of the
+ * equivalent statement.
  *
  * Rollups add deltas to counters (ct_row_writer_add); customers.cpp builds a
  * customer's and a per-slug count's next version itself (ct_direct_*). Only
@@ -230,8 +232,8 @@ int ct_direct_natts(const DirectTable *t) { return RelationGetDescr(t->rel)->nat
 
 void ct_direct_close(DirectTable *t)
 {
-	ExecCloseResultRelations(
-		t->estate); /* those the foreign-key checks opened; ours is not listed */
+	/* Closes what foreign-key checks opened (ours is not listed there). */
+	ExecCloseResultRelations(t->estate);
 	ExecCloseIndices(t->rri);
 	ExecResetTupleTable(t->estate->es_tupleTable, false);
 	FreeExecutorState(t->estate);
@@ -350,8 +352,14 @@ bool ct_direct_insert(DirectTable *t)
 
 void ct_direct_update(DirectTable *t)
 {
+	bool triggers = t->rri->ri_TrigDesc != nullptr; /* foreign keys pointing here: as an UPDATE */
+
 	ExecStoreVirtualTuple(t->next);
+	if (triggers)
+		AfterTriggerBeginQuery();
 	ExecSimpleRelationUpdate(t->rri, t->estate, nullptr, t->found, t->next);
+	if (triggers)
+		AfterTriggerEndQuery(t->estate);
 	ResetPerTupleExprContext(t->estate);
 }
 

@@ -3,11 +3,14 @@
  *
  * customer_tracking_link (BEFORE INSERT OR UPDATE, row): sets
  *   shop_customer_id to the customer's name-based id, or NULL when the order
- *   cannot be tracked. No table access, so an INSERT that ends in ON CONFLICT
- *   leaves nothing behind, and linking costs no second UPDATE.
+ *   cannot be tracked, so linking costs no second UPDATE; makes sure the
+ *   customer's row exists, so the foreign keys hold even when made immediate.
  * customer_tracking_track (AFTER INSERT OR UPDATE OR DELETE, row): keeps the
  *   ledger (customer_tracking), the customer's stats (shop_customers), the
- *   shop rollups and the issue record in step with the order.
+ *   issue record and the statement's rollup deltas in step with the order.
+ * customer_tracking_flush (AFTER INSERT OR UPDATE OR DELETE, statement):
+ *   writes the rollup deltas; removes customer rows made for orders that were
+ *   not saved after all (ON CONFLICT DO NOTHING).
  * customer_tracking_truncate (AFTER TRUNCATE, statement): clears them.
  *
  * What an order has contributed is read from its ledger row, never from OLD,
