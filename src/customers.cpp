@@ -120,14 +120,14 @@ void ct_customers_prepare(HostCache *hc)
 		"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE "
 		"c.last_purchase_at END, "
 		"network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
-		"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::int, 0) + 1) "
+		"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1) "
 		"ELSE c.network_purchases END, "
 		"preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
 		"WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
-		"WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 > "
-		"coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) THEN $12 "
-		"WHEN coalesce((c.network_purchases ->> $12)::int, 0) + 1 = "
-		"coalesce((c.network_purchases ->> c.preferred_network::text)::int, 0) "
+		"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 > "
+		"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) THEN $12 "
+		"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 = "
+		"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) "
 		"AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
 		"ELSE c.preferred_network END, "
 		"updated_at = now()";
@@ -139,19 +139,26 @@ void ct_customers_prepare(HostCache *hc)
 	 *
 	 * o is the row as this statement found it after waiting for its lock, so
 	 * RETURNING gives the state before and after. A purchase earlier than the
-	 * first one is left to lock-and-recompute (WHERE).
+	 * first one, and network_purchases holding something else than counts
+	 * (edited by hand), are left to lock-and-recompute (WHERE).
 	 */
-	ct_prepare(hc, P_CUSTOMER_INCREMENT,
-			   psprintf("UPDATE %s.shop_customers c SET %s "
-						"FROM (SELECT id, " STATE_COLUMNS(
-							"") " FROM %s.shop_customers "
-								"WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
-								"WHERE c.id = o.id AND c.shop_id = $2 "
-								"AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
-								"AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
-								"RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
-						s, increments, s),
-			   CT_CUSTOMER_ADD_NARGS, increment_types);
+	ct_prepare(
+		hc, P_CUSTOMER_INCREMENT,
+		psprintf("UPDATE %s.shop_customers c SET %s "
+				 "FROM (SELECT id, " STATE_COLUMNS(
+					 "") " FROM %s.shop_customers "
+						 "WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
+						 "WHERE c.id = o.id AND c.shop_id = $2 "
+						 "AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
+						 "AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
+						 "AND (NOT $7 OR $12 IS NULL OR (jsonb_typeof(c.network_purchases) = "
+						 "'object' AND coalesce(jsonb_typeof(c.network_purchases -> $12), "
+						 "'null') IN ('number', 'null') AND coalesce(jsonb_typeof("
+						 "c.network_purchases -> c.preferred_network::text), 'null') IN "
+						 "('number', 'null'))) "
+						 "RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
+				 s, increments, s),
+		CT_CUSTOMER_ADD_NARGS, increment_types);
 	ct_prepare(
 		hc, P_CUSTOMER_CREATE,
 		psprintf(
@@ -407,6 +414,8 @@ static bool add_network(const HostCache *hc, TupleTableSlot *found, TupleTableSl
 		return false;
 	Jsonb *networks = DatumGetJsonbP(networks_datum);
 	int32 count;
+	if (!JB_ROOT_IS_OBJECT(networks))
+		return false;
 	if (!network_count(networks, network->data, network->len, &count))
 		return false;
 	count = add_int32(count, 1);

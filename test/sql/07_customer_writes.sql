@@ -116,13 +116,20 @@ VALUES ('c7000000-0000-0000-0000-000000000003', 'a7000000-0000-0000-0000-0000000
 SELECT count(*) AS trigger_calls FROM ct07_seen;
 
 -- network_purchases that holds something else than counts (edited by hand) is recomputed from
--- the orders by the next purchase, not added to.
+-- the orders by the next purchase, not added to, and the order is saved: on both paths.
 UPDATE shop_customers SET network_purchases = '{"MTN": "many"}'
  WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number = '+233247000001';
+UPDATE shop_customers SET network_purchases = '["MTN"]'
+ WHERE shop_id = 'a7000000-0000-0000-0000-000000000002' AND phone_number = '+233247000001';
 INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, shop_slug, created_at)
 VALUES ('c7000000-0000-0000-0000-000000000004', 'a7000000-0000-0000-0000-000000000001', '0247000001', 'MTN', 4.00, 'paid', 'ig', '2026-03-13 10:00+00');
-SELECT network_purchases, preferred_network FROM shop_customers
- WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number = '+233247000001';
+SET customer_tracking.direct_writes = off;
+INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, shop_slug, created_at)
+VALUES ('c7000000-0000-0000-0000-000000000014', 'a7000000-0000-0000-0000-000000000002', '0247000001', 'MTN', 4.00, 'paid', 'ig', '2026-03-13 10:00+00');
+RESET customer_tracking.direct_writes;
+SELECT shop_id, network_purchases, preferred_network FROM shop_customers
+ WHERE phone_number = '+233247000001' AND shop_id IN ('a7000000-0000-0000-0000-000000000001', 'a7000000-0000-0000-0000-000000000002')
+ ORDER BY 1;
 SELECT problem, stored, expected FROM customer_tracking_verify() ORDER BY 1, 2;
 
 -- A column added to customer_tracking by a DBA gets its default: new ledger rows are then
