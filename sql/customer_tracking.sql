@@ -665,97 +665,10 @@ BEGIN
 END
 $$;
 
--- Rollup rows that differ from a recomputation from shop_orders (sums over stripes).
-CREATE FUNCTION customer_tracking_verify_rollups(p_shop_id uuid DEFAULT NULL)
-RETURNS TABLE (shop_id uuid, problem text, stored text, expected text)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-    WITH o AS MATERIALIZED (
-        SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
-          FROM @extschema@.customer_tracking_expected_orders(p_shop_id) e
-         WHERE e.expected_customer_id IS NOT NULL
-    ), preferred AS (
-        -- One pass over the orders (a lookup per customer into o would read o once per customer).
-        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS network
-          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
-                  FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 2) x
-         GROUP BY x.id
-    ), c AS MATERIALIZED (
-        SELECT a.*, p.network AS preferred
-          FROM (SELECT o.shop_id, o.expected_customer_id AS id,
-                       count(*) FILTER (WHERE o.purchase) AS purchases,
-                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_at,
-                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_at,
-                       (array_agg(o.slug_key ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_slug
-                  FROM o GROUP BY o.shop_id, o.expected_customer_id
-                HAVING count(*) FILTER (WHERE o.purchase) > 0) a
-          LEFT JOIN preferred p ON p.id = a.id
-    ), expected AS (
-        SELECT o.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM o GROUP BY 1
-        UNION ALL SELECT o.shop_id, 'totals', '', 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1
-        UNION ALL SELECT o.shop_id, 'totals', '', 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1
-        UNION ALL SELECT c.shop_id, 'totals', '', 'customers', count(*) FROM c GROUP BY 1
-        UNION ALL SELECT c.shop_id, 'totals', '', 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1
-        UNION ALL SELECT o.shop_id, 'daily', to_char(o.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM o GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'daily', to_char(o.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'daily', to_char(o.day, 'YYYY-MM-DD'), 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'daily', to_char(c.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM c GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'daily', to_char(c.last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'last_purchasers', count(*) FROM c GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || to_char(o.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM o GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || to_char(o.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'slug_daily', o.slug_key || '|' || to_char(o.day, 'YYYY-MM-DD'), 'revenue', sum(o.amount) FROM o WHERE o.purchase GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || to_char(c.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM c GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'slug_daily', c.first_slug || '|' || to_char(c.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'repeat_customers', count(*) FROM c WHERE c.purchases >= 2 GROUP BY 1, 3
-        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || to_char(p.f AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'customers', count(*)
-                    FROM (SELECT o.shop_id, o.slug_key, o.expected_customer_id, min(o.purchased_at) AS f
-                            FROM o WHERE o.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'network', o.network, 'purchases', count(*) FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 3
-        UNION ALL SELECT o.shop_id, 'network', o.network, 'revenue', sum(o.amount) FROM o WHERE o.purchase AND o.network IS NOT NULL GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'network', c.preferred, 'customers_preferring', count(*) FROM c WHERE c.preferred IS NOT NULL GROUP BY 1, 3
-        UNION ALL SELECT c.shop_id, 'frequency', c.purchases::text, 'customers', count(*) FROM c GROUP BY 1, 3
-    ), stored AS (
-        SELECT r.shop_id, 'totals' AS kind, '' AS k, x.stat, sum(x.v) AS v
-          FROM @extschema@.customer_tracking_shop_totals r
-         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
-                                    ('revenue', r.revenue), ('customers', r.customers),
-                                    ('repeat_customers', r.repeat_customers)) x(stat, v)
-         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
-        UNION ALL
-        SELECT r.shop_id, 'daily', to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
-          FROM @extschema@.customer_tracking_daily r
-         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
-                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
-                                    ('last_purchasers', r.last_purchasers)) x(stat, v)
-         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
-        UNION ALL
-        SELECT r.shop_id, 'slug_daily', r.slug || '|' || to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
-          FROM @extschema@.customer_tracking_slug_daily r
-         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
-                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
-                                    ('repeat_customers', r.repeat_customers), ('customers', r.customers)) x(stat, v)
-         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
-        UNION ALL
-        SELECT r.shop_id, 'network', r.network, x.stat, sum(x.v)
-          FROM @extschema@.customer_tracking_network_totals r
-         CROSS JOIN LATERAL (VALUES ('purchases', r.purchases::numeric), ('revenue', r.revenue),
-                                    ('customers_preferring', r.customers_preferring)) x(stat, v)
-         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
-        UNION ALL
-        SELECT r.shop_id, 'frequency', r.purchases::text, 'customers', sum(r.customers)
-          FROM @extschema@.customer_tracking_frequency r
-         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3
-    )
-    SELECT coalesce(e.shop_id, s.shop_id), 'rollup ' || coalesce(e.kind, s.kind) || ' ' ||
-           coalesce(e.k, s.k) || ' ' || coalesce(e.stat, s.stat),
-           coalesce(s.v, 0)::text, coalesce(e.v, 0)::text
-      FROM expected e
-      FULL JOIN stored s ON s.shop_id = e.shop_id AND s.kind = e.kind AND s.k = e.k AND s.stat = e.stat
-     WHERE coalesce(s.v, 0) <> coalesce(e.v, 0)
-$$;
-
--- One row per stored value that differs from a recomputation from shop_orders.
-CREATE FUNCTION customer_tracking_verify(p_shop_id uuid DEFAULT NULL)
+-- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
+-- and customer stats (when p_customers), and rollup rows (sums over stripes). One pass over the
+-- orders serves both, so customer_tracking_verify() recomputes them once.
+CREATE FUNCTION customer_tracking_problems(p_shop_id uuid, p_customers boolean)
 RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
                stored text, expected text)
 LANGUAGE sql STABLE
@@ -790,14 +703,90 @@ AS $$
         SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.id, s.id) AS id, e AS e, s AS s,
                e.id IS NULL AS stale, s.id IS NULL AS missing
           FROM expected e FULL JOIN stored s ON s.id = e.id
+    ), ro AS (
+        -- Tracked orders, by slug and UTC day, for the rollups.
+        SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
+          FROM o e
+         WHERE e.expected_customer_id IS NOT NULL
+    ), rc AS MATERIALIZED (
+        SELECT a.*, n.preferred_network AS preferred
+          FROM (SELECT ro.shop_id, ro.expected_customer_id AS id,
+                       count(*) FILTER (WHERE ro.purchase) AS purchases,
+                       min(ro.purchased_at) FILTER (WHERE ro.purchase) AS first_at,
+                       max(ro.purchased_at) FILTER (WHERE ro.purchase) AS last_at,
+                       (array_agg(ro.slug_key ORDER BY ro.purchased_at, ro.shop_order_id) FILTER (WHERE ro.purchase))[1] AS first_slug
+                  FROM ro GROUP BY ro.shop_id, ro.expected_customer_id
+                HAVING count(*) FILTER (WHERE ro.purchase) > 0) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), rollup_expected AS (
+        SELECT ro.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM ro GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'customers', count(*) FROM rc GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'last_purchasers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1, 3
+        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || to_char(p.f AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'customers', count(*)
+                    FROM (SELECT ro.shop_id, ro.slug_key, ro.expected_customer_id, min(ro.purchased_at) AS f
+                            FROM ro WHERE ro.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'purchases', count(*) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'network', rc.preferred, 'customers_preferring', count(*) FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'frequency', rc.purchases::text, 'customers', count(*) FROM rc GROUP BY 1, 3
+    ), rollup_stored AS (
+        SELECT r.shop_id, 'totals' AS kind, '' AS k, x.stat, sum(x.v) AS v
+          FROM @extschema@.customer_tracking_shop_totals r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('customers', r.customers),
+                                    ('repeat_customers', r.repeat_customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
+        UNION ALL
+        SELECT r.shop_id, 'daily', to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('last_purchasers', r.last_purchasers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'slug_daily', r.slug || '|' || to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_slug_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('repeat_customers', r.repeat_customers), ('customers', r.customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'network', r.network, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_network_totals r
+         CROSS JOIN LATERAL (VALUES ('purchases', r.purchases::numeric), ('revenue', r.revenue),
+                                    ('customers_preferring', r.customers_preferring)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'frequency', r.purchases::text, 'customers', sum(r.customers)
+          FROM @extschema@.customer_tracking_frequency r
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3
+    ), rollups (shop_id, problem, stored, expected) AS (
+        SELECT coalesce(e.shop_id, s.shop_id), 'rollup ' || coalesce(e.kind, s.kind) || ' ' ||
+               coalesce(e.k, s.k) || ' ' || coalesce(e.stat, s.stat),
+               coalesce(s.v, 0)::text, coalesce(e.v, 0)::text
+          FROM rollup_expected e
+          FULL JOIN rollup_stored s ON s.shop_id = e.shop_id AND s.kind = e.kind AND s.k = e.k AND s.stat = e.stat
+         WHERE coalesce(s.v, 0) <> coalesce(e.v, 0)
     )
     SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'order_link',
            o.stored_customer_id::text, o.expected_customer_id::text
-      FROM o WHERE o.stored_customer_id IS DISTINCT FROM o.expected_customer_id
+      FROM o WHERE p_customers AND o.stored_customer_id IS DISTINCT FROM o.expected_customer_id
     UNION ALL
     SELECT c.shop_id, c.id, NULL, CASE WHEN c.missing THEN 'customer_missing' ELSE 'customer_stale' END,
            CASE WHEN c.missing THEN NULL ELSE 'exists' END, CASE WHEN c.missing THEN 'exists' END
-      FROM customers c WHERE c.missing OR c.stale
+      FROM customers c WHERE p_customers AND (c.missing OR c.stale)
     UNION ALL
     SELECT c.shop_id, c.id, NULL, d.stat, d.stored, d.expected
       FROM customers c
@@ -813,7 +802,7 @@ AS $$
         ('network_purchases', (c.s).network_purchases::text, (c.e).network_purchases::text),
         ('repeat_customer', (c.s).repeat_customer::text, ((c.e).total_purchases >= 2)::text)
      ) AS d(stat, stored, expected)
-     WHERE NOT c.missing AND NOT c.stale
+     WHERE p_customers AND NOT c.missing AND NOT c.stale
        AND CASE WHEN d.stat = 'total_spent' THEN (c.s).total_spent <> (c.e).total_spent
                 ELSE d.stored IS DISTINCT FROM d.expected END
     UNION ALL
@@ -825,19 +814,38 @@ AS $$
                   o.amount, o.purchased_at)
       FROM o
       LEFT JOIN @extschema@.customer_tracking t ON t.id = o.shop_order_id AND t.shop_id = o.shop_id
-     WHERE o.expected_customer_id IS NOT NULL
+     WHERE p_customers AND o.expected_customer_id IS NOT NULL
        AND (t.id IS NULL OR t.shop_customer_id <> o.expected_customer_id
             OR t.purchase_completed <> o.purchase OR t.purchase_amount <> o.amount
             OR t.accessed_at <> o.purchased_at)
     UNION ALL
-    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected
-      FROM @extschema@.customer_tracking_verify_rollups(p_shop_id) r
+    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected FROM rollups r
     UNION ALL
     SELECT t.shop_id, t.shop_customer_id, t.id, 'tracking_orphan', 'exists', NULL
       FROM @extschema@.customer_tracking t
-     WHERE (p_shop_id IS NULL OR t.shop_id = p_shop_id)
+     WHERE p_customers AND (p_shop_id IS NULL OR t.shop_id = p_shop_id)
        AND NOT EXISTS (SELECT 1 FROM o WHERE o.shop_order_id = t.id AND o.shop_id = t.shop_id
                                          AND o.expected_customer_id IS NOT NULL)
+$$;
+
+-- Rollup rows that differ from a recomputation from shop_orders (sums over stripes).
+CREATE FUNCTION customer_tracking_verify_rollups(p_shop_id uuid DEFAULT NULL)
+RETURNS TABLE (shop_id uuid, problem text, stored text, expected text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+    SELECT r.shop_id, r.problem, r.stored, r.expected
+      FROM @extschema@.customer_tracking_problems(p_shop_id, false) r
+$$;
+
+-- One row per stored value that differs from a recomputation from shop_orders.
+CREATE FUNCTION customer_tracking_verify(p_shop_id uuid DEFAULT NULL)
+RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
+               stored text, expected text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+    SELECT * FROM @extschema@.customer_tracking_problems(p_shop_id, true)
 $$;
 COMMENT ON FUNCTION customer_tracking_verify(uuid) IS
     'Rows for every stored link, tracking row or customer stat that differs from a recomputation '
@@ -1434,7 +1442,7 @@ REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_h
     customer_tracking_set_statuses(text, text), customer_tracking_recompute(uuid, uuid),
     customer_tracking_backfill(uuid), customer_tracking_verify(uuid),
     customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid),
-    customer_tracking_repair_rollups(uuid)
+    customer_tracking_problems(uuid, boolean), customer_tracking_repair_rollups(uuid)
     FROM PUBLIC;
 DO $revoke$
 DECLARE
@@ -1450,7 +1458,8 @@ BEGIN
                              'customer_tracking_set_statuses', 'customer_tracking_recompute',
                              'customer_tracking_backfill', 'customer_tracking_verify',
                              'customer_tracking_verify_rollups', 'customer_tracking_expected_orders',
-                             'customer_tracking_repair_rollups', 'customer_tracking_health')
+                             'customer_tracking_problems', 'customer_tracking_repair_rollups',
+                             'customer_tracking_health')
     LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
     END LOOP;

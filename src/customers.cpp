@@ -563,6 +563,29 @@ void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_u
 		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
 }
 
+void ct_customer_lock_linked(const HostCache *hc, const OrderImage *img, CustomerChange *change,
+							 MemoryContext cxt)
+{
+	ct_customer_lock(hc, &img->customer, &img->shop, change, cxt);
+	/*
+	 * Gone: a session that removed the customer's last order deleted the row
+	 * after this order was linked to it (it cannot see this order yet). The
+	 * order links to it, so it is made again and counted by the recomputation.
+	 */
+	for (int attempt = 0; !change->known; attempt++)
+	{
+		if (attempt == 10)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("customer_tracking: the customer of order %s keeps being deleted "
+							"concurrently; retry the transaction",
+							DatumGetCString(DirectFunctionCall1(
+								uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id)))))));
+		ct_customer_ensure(hc, img);
+		ct_customer_lock(hc, &img->customer, &img->shop, change, cxt);
+	}
+}
+
 void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt)
 {
 	Datum values[2] = {UUIDPGetDatum(&change->customer), UUIDPGetDatum(&change->shop)};
@@ -680,7 +703,7 @@ void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta
 		return;
 	}
 	/* Created concurrently, or a backdated first purchase: the ledger already holds the order. */
-	ct_customer_lock(hc, &img->customer, &img->shop, change, cxt);
+	ct_customer_lock_linked(hc, img, change, cxt);
 	ct_customer_recompute(hc, change, cxt);
 }
 

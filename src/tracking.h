@@ -333,6 +333,9 @@ bool ct_customers_created(void);
 void ct_customers_sweep(const HostCache *hc);
 void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
 					  CustomerChange *change, MemoryContext cxt);
+/* ct_customer_lock() for the customer an order links to: its row is made again if it was deleted. */
+void ct_customer_lock_linked(const HostCache *hc, const OrderImage *img, CustomerChange *change,
+							 MemoryContext cxt);
 void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryContext cxt);
 void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair);
 void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug,

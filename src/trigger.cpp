@@ -758,7 +758,10 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 			std::swap(shops[0], shops[1]);
 		}
 		for (int i = 0; i < n; i++)
-			ct_customer_lock(hc, ids[i], shops[i], &changes.customers[i], cxt);
+			if (now.present && uuid_equal(ids[i], &after->customer))
+				ct_customer_lock_linked(hc, after, &changes.customers[i], cxt);
+			else
+				ct_customer_lock(hc, ids[i], shops[i], &changes.customers[i], cxt);
 		changes.ncustomers = n;
 	}
 
