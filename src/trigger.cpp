@@ -742,9 +742,9 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 			shops[n] = &ledger.shop;
 			n++;
 		}
+		/* The order's customer exists (BEFORE trigger), or is made again at its lock. */
 		if (now.present)
 		{
-			ct_customer_ensure(hc, after);
 			if (!(n == 1 && uuid_equal(ids[0], &after->customer)))
 			{
 				ids[n] = &after->customer;
