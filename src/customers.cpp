@@ -524,8 +524,7 @@ static bool customer_increment_direct(const HostCache *hc, const OrderImage *img
 	const AttrNumber *att = hc->customer_att;
 	bool done = false;
 
-	CommandCounterIncrement(); /* rows written earlier in this command become lockable */
-	DirectTable *t = ct_direct_open(hc->customers_relid, false);
+	DirectTable *t = ct_direct_begin_row(hc->customers_relid, false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[CC_ID] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
 	TupleTableSlot *found = ct_direct_find(t, key);
@@ -543,8 +542,7 @@ static bool customer_increment_direct(const HostCache *hc, const OrderImage *img
 			ct_direct_update(t);
 		}
 	}
-	ct_direct_close(t);
-	CommandCounterIncrement(); /* and visible to the statements that follow */
+	ct_direct_end_row(t);
 	return done;
 }
 
@@ -732,8 +730,7 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 	const AttrNumber *att = hc->pair_att;
 	bool found_row;
 
-	CommandCounterIncrement(); /* as in customer_increment_direct() */
-	DirectTable *t = ct_direct_open(hc->pairs_relid, false);
+	DirectTable *t = ct_direct_begin_row(hc->pairs_relid, false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[PC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
 	key[att[PC_SLUG] - 1] = CStringGetTextDatum(pair->slug);
@@ -752,8 +749,7 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 		set_value(next, att[PC_FIRST_AT], TimestampTzGetDatum(pair->after.first_at), false);
 		ct_direct_update(t);
 	}
-	ct_direct_close(t);
-	CommandCounterIncrement();
+	ct_direct_end_row(t);
 	return found_row;
 }
 

@@ -228,6 +228,18 @@ bool ct_direct_exists(Oid relid, const Datum *key)
 	return found;
 }
 
+DirectTable *ct_direct_begin_row(Oid relid, bool inserts)
+{
+	CommandCounterIncrement(); /* rows written earlier in this command become lockable */
+	return ct_direct_open(relid, inserts);
+}
+
+void ct_direct_end_row(DirectTable *t)
+{
+	ct_direct_close(t);
+	CommandCounterIncrement(); /* and visible to the statements that follow */
+}
+
 int ct_direct_natts(const DirectTable *t) { return RelationGetDescr(t->rel)->natts; }
 
 void ct_direct_close(DirectTable *t)

@@ -394,6 +394,9 @@ struct DirectColumn
 bool ct_direct_resolve(Oid relid, const DirectColumn *columns, int ncolumns, int nkey, int flags,
 					   AttrNumber *attnums);
 DirectTable *ct_direct_open(Oid relid, bool inserts);
+/* The same for a single row written as a command of its own, as a statement would be. */
+DirectTable *ct_direct_begin_row(Oid relid, bool inserts);
+void ct_direct_end_row(DirectTable *t);
 int ct_direct_natts(const DirectTable *t);
 TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key);
 /* Whether a row with this primary key (values in key column order) is visible to a new statement. */

@@ -558,8 +558,7 @@ static bool ledger_insert_direct(const HostCache *hc, const Datum *values, const
 													6, 7, 8, 9, 10, 11, -1, -1};
 	Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
-	CommandCounterIncrement(); /* as every statement starts */
-	DirectTable *t = ct_direct_open(hc->ledger_relid, true);
+	DirectTable *t = ct_direct_begin_row(hc->ledger_relid, true);
 	TupleTableSlot *row = ct_direct_new_row(t);
 	for (int c = 0; c < CT_LEDGER_COLUMNS; c++)
 	{
@@ -569,8 +568,7 @@ static bool ledger_insert_direct(const HostCache *hc, const Datum *values, const
 		row->tts_values[i] = p < 0 ? now : row->tts_isnull[i] ? (Datum) 0 : values[p];
 	}
 	bool inserted = ct_direct_insert(t);
-	ct_direct_close(t);
-	CommandCounterIncrement();
+	ct_direct_end_row(t);
 	return inserted;
 }
 
