@@ -25,6 +25,7 @@ void ct_phone_init(void);
 void ct_trigger_init(void);
 void ct_rollup_init(void);
 void ct_customers_init(void);
+void ct_pending_init(void);
 void ct_estimates_init(void);
 
 /* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */

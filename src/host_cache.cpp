@@ -189,21 +189,21 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 		}
 	}
 
-	/* Rollups are written per statement only while the statement trigger will fire. */
-	hc->batch_rollups = false;
-	for (int i = 0; orders->trigdesc != nullptr && i < orders->trigdesc->numtriggers; i++)
-	{
-		const Trigger *trigger = &orders->trigdesc->triggers[i];
-		if (strcmp(trigger->tgname, "customer_tracking_flush") == 0 &&
-			trigger->tgenabled != TRIGGER_DISABLED)
-			hc->batch_rollups = true;
-	}
-
 	hc->link_attnum = get_attnum(hc->orders_relid, "shop_customer_id");
 	if (hc->link_attnum <= 0 || TupleDescAttr(desc, hc->link_attnum - 1)->atttypid != UUIDOID)
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
 						errmsg("customer_tracking: shop_orders.shop_customer_id (uuid) is missing"),
 						errhint("Run SELECT customer_tracking_attach();")));
+
+	hc->link_has_foreign_key = false;
+	ListCell *lc;
+	foreach (lc, RelationGetFKeyList(orders))
+	{
+		const ForeignKeyCacheInfo *fk = static_cast<const ForeignKeyCacheInfo *>(lfirst(lc));
+		if (fk->confrelid == hc->customers_relid && fk->nkeys == 1 &&
+			fk->conkey[0] == hc->link_attnum)
+			hc->link_has_foreign_key = true;
+	}
 }
 
 SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what)

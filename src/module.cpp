@@ -73,5 +73,6 @@ void _PG_init(void)
 	ct_trigger_init();
 	ct_rollup_init();
 	ct_customers_init();
+	ct_pending_init(); /* after ct_rollup_init: its pre-commit callback runs first */
 	ct_estimates_init();
 }

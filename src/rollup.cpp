@@ -656,16 +656,6 @@ static void write_level(const HostCache *hc, PendingLevel *level)
 void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderImage *after,
 					 const EventChanges *changes)
 {
-	if (!hc->batch_rollups)
-	{
-		List *shops = NIL;
-		ListCell *lc;
-		add_event(&shops, before, after, changes, hc->zero);
-		foreach (lc, shops)
-			write_shop(hc, static_cast<ShopDeltas *>(lfirst(lc)), hc->zero);
-		return;
-	}
-
 	PendingLevel *level = current_level();
 	MemoryContext old = MemoryContextSwitchTo(level->cxt);
 	new_keys = 0;

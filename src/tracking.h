@@ -166,14 +166,14 @@ struct HostCache
 	FmgrInfo output[FIELD_COUNT];
 	bool attbyval[FIELD_COUNT];
 	int16 attlen[FIELD_COUNT];
-	AttrNumber link_attnum; /* shop_orders.shop_customer_id */
+	AttrNumber link_attnum;	   /* shop_orders.shop_customer_id */
+	bool link_has_foreign_key; /* the pre-1.4 foreign key to shop_customers is still there */
 	const char *truncated_code[CT_TEXT_FIELDS];
 	ct::rules::StatusVocabulary *statuses;
 	OverrideSearchPath *search_path;
 	SPIPlanPtr plans[P_COUNT];
 	const char *truncate_sql;
-	Datum zero;			/* numeric 0 */
-	bool batch_rollups; /* customer_tracking_flush is enabled: rollups are written per statement */
+	Datum zero; /* numeric 0 */
 	RollupLayout rollups[R_TABLES];
 	bool rollups_direct; /* every rollup table qualifies for ct_row_writer_add() */
 	bool ledger_direct;	 /* customer_tracking qualifies for direct inserts */
@@ -309,6 +309,43 @@ struct LedgerRow
 };
 
 
+/*
+ * An order as the commit-time apply sees it (pending.cpp, trigger.cpp): its
+ * key, its latest version in this transaction, and what its ledger row says.
+ */
+struct OrderWork
+{
+	pg_uuid_t id;
+	pg_uuid_t shop;
+	OrderImage *img;		  /* latest version; nullptr: gone (deleted, or moved to another key) */
+	bool inserted;			  /* its first change in this transaction inserted it */
+	TimestampTz completed_at; /* when this transaction first saw it paid */
+	bool skip;
+	LedgerRow ledger;
+	bool ledger_fetched;
+	bool ledger_deleted;
+	int ncustomers; /* customers it counted for and counts for now */
+	pg_uuid_t customers[CT_MAX_CUSTOMERS];
+	pg_uuid_t customer_shops[CT_MAX_CUSTOMERS];
+};
+
+/* Applying orders (trigger.cpp): decode a version, read its ledger row, apply. */
+OrderImage *ct_order_decode(const HostCache *hc, TupleDesc desc, HeapTuple tuple);
+void ct_order_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt);
+void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt);
+
+/*
+ * Orders changed by the running transaction, applied once at commit
+ * (pending.cpp). tuple nullptr: the order under this key is gone; inserted:
+ * the change inserted it (only the first change of a key counts).
+ */
+void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
+					 const pg_uuid_t *id, HeapTuple tuple, bool purchase, bool inserted);
+/* TRUNCATE: every order noted so far is gone. */
+void ct_pending_forget_all(void);
+/* Applies what is noted now (maintenance functions), without the commit-time guard. */
+void ct_pending_apply_now(void);
+
 /* Prepared statements (host_cache.cpp): prepare and keep; execute or fail loudly. */
 SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what);
 void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types);
@@ -349,7 +386,7 @@ void ct_pair_recompute(const HostCache *hc, PairChange *pair);
  */
 void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderImage *after,
 					 const EventChanges *changes);
-/* Writes the running statement's pending rollup deltas (statement-level trigger). */
+/* Writes the running (sub)transaction's pending rollup deltas. */
 void ct_rollup_flush(const HostCache *hc);
 /* Deltas not yet written (checked before commit), and the cache they were made with. */
 bool ct_rollup_pending(void);

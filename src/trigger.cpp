@@ -341,11 +341,11 @@ CT_FUNCTION(ct_link_order)
 		return PointerGetDatum(tuple);
 
 	/*
-	 * The customer row must exist before the order does: the foreign keys to
-	 * it are deferred to commit, but a client may SET CONSTRAINTS ... IMMEDIATE,
-	 * and its checks then run before the AFTER trigger writes the customer.
+	 * The customer's row is written at commit. Only a host table still
+	 * carrying the foreign key of versions before 1.4 (library updated,
+	 * ALTER EXTENSION ... UPDATE not yet run) needs it to exist now.
 	 */
-	if (!link_null)
+	if (!link_null && hc->link_has_foreign_key)
 		ct_customer_ensure_linked(hc, img);
 	link_value = link_null ? (Datum) 0 : UUIDPGetDatum(&img->customer);
 	{
@@ -623,82 +623,98 @@ static void note_pair(const HostCache *hc, EventChanges *changes, const pg_uuid_
 	ct_pair_read(hc, shop, slug, customer, &changes->pairs[changes->npairs++]);
 }
 
-/* Applies one row event. Runs inside SPI, as the extension's owner. */
-static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryContext cxt)
+/* The latest version of an order, decoded for the commit-time apply (nullptr: gone). */
+OrderImage *ct_order_decode(const HostCache *hc, TupleDesc desc, HeapTuple tuple)
 {
-	TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
-	bool is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
-	bool is_delete = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
-	OrderImage *before = nullptr;
-	OrderImage *after = nullptr;
-	LedgerRow ledger;
+	OrderImage *img = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
+	decode_order(hc, tuple, desc, img);
+	/* A link the BEFORE trigger did not set (disabled, or a later trigger changed the order). */
+	if (img->trackable && (img->link_null || !uuid_equal(&img->link, &img->customer)))
+	{
+		img->trackable = false;
+		add_issue(img, "not_linked", true,
+				  pstrdup("shop_customer_id does not match the order's shop and phone; run "
+						  "customer_tracking_backfill()"));
+	}
+	return img;
+}
+
+/*
+ * First step of applying an order at commit, before any customer is locked:
+ * what its ledger row says it contributed so far (the row is removed when
+ * the order is gone or no longer trackable). Sets the customers involved.
+ */
+void ct_order_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt)
+{
+	const OrderImage *img = w->img;
+	bool trackable = img != nullptr && img->trackable;
+
+	memset(&w->ledger, 0, sizeof(w->ledger));
+	w->skip = false;
+	w->ledger_fetched = false;
+	w->ledger_deleted = false;
+	w->ncustomers = 0;
+	if (w->inserted && !trackable)
+	{
+		w->skip = true; /* inserted by this transaction and never counted */
+		return;
+	}
+	if (!w->inserted)
+	{
+		ledger_fetch(hc, trackable ? P_LEDGER_SELECT : P_LEDGER_DELETE, &w->id, &w->shop,
+					 &w->ledger, cxt);
+		w->ledger_fetched = true;
+		w->ledger_deleted = !trackable;
+		if (w->ledger.present)
+		{
+			w->customers[w->ncustomers] = w->ledger.customer;
+			w->customer_shops[w->ncustomers++] = w->ledger.shop;
+		}
+	}
+	if (trackable && !(w->ncustomers == 1 && uuid_equal(&w->customers[0], &img->customer)))
+	{
+		w->customers[w->ncustomers] = img->customer;
+		w->customer_shops[w->ncustomers++] = img->shop;
+	}
+}
+
+/*
+ * Applies an order's latest version against its ledger row: the ledger,
+ * its customers' stats, per-slug counts and rollup deltas. Runs inside SPI,
+ * as the extension's owner, after ct_order_prepare().
+ */
+void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
+{
+	OrderImage *after = w->img;
+	LedgerRow &ledger = w->ledger;
 	ct::rules::Contribution was;
 	ct::rules::Contribution now;
 	ChangeKind kind;
 	EventChanges changes;
-	TimestampTz completed_at;
-	bool ledger_deleted = false;
+	TimestampTz completed_at = w->completed_at;
 
-	memset(&ledger, 0, sizeof(ledger));
+	if (w->skip)
+		return;
 	memset(&changes, 0, sizeof(changes));
 
-	if (!is_insert)
+	if (!w->ledger_fetched)
 	{
-		before = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
-		decode_order(hc, trigdata->tg_trigtuple, desc, before);
-	}
-	if (!is_delete)
-	{
-		after = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
-		decode_order(hc, is_insert ? trigdata->tg_trigtuple : trigdata->tg_newtuple, desc, after);
-		/* A link the BEFORE trigger did not set (disabled, or a later trigger changed the order). */
-		if (after->trackable && (after->link_null || !uuid_equal(&after->link, &after->customer)))
-		{
-			after->trackable = false;
-			add_issue(after, "not_linked", true,
-					  pstrdup("shop_customer_id does not match the order's shop and phone; run "
-							  "customer_tracking_backfill()"));
-		}
-	}
-
-	/* Issues: record the current ones, resolve or forget the old ones. */
-	if (after != nullptr && after->nissues > 0)
-		issues_record(hc, after, before);
-	if (before != nullptr && after != nullptr && same_shop(before, after))
-		issues_resolve(hc, before, after);
-	else if (before != nullptr)
-		issues_forget(hc, before); /* deleted, or moved: its record moves with it */
-
-	/* The ledger says what the order contributed so far. */
-	if (is_insert)
-	{
-		if (!after->trackable)
-			return;
+		/* New in this transaction: no ledger row, unless a stale one is left for this id. */
 		if (ledger_write(hc, P_LEDGER_INSERT, after, after->at))
 		{
 			add_to_customer(hc, after, 1, &changes, cxt);
 			ct_rollup_apply(hc, &ledger, after, &changes);
 			return;
 		}
-		/* A stale ledger row for this id: handle as an update. */
-		ledger_fetch(hc, P_LEDGER_SELECT, &after->id, &after->shop, &ledger, cxt);
+		ledger_fetch(hc, P_LEDGER_SELECT, &w->id, &w->shop, &ledger, cxt);
 	}
-	else if (is_delete || !before->trackable || !after->trackable ||
-			 !uuid_equal(&before->id, &after->id) || !uuid_equal(&before->shop, &after->shop))
-	{
-		/* The row cannot be updated in place (Citus: a statement touches one shop). */
-		ledger_fetch(hc, P_LEDGER_DELETE, &before->id,
-					 before->shop_null ? &hc->nil_uuid : &before->shop, &ledger, cxt);
-		ledger_deleted = true;
-	}
-	else
-		ledger_fetch(hc, P_LEDGER_SELECT, &before->id, &before->shop, &ledger, cxt);
 
-	contribution_of_ledger(&ledger, before != nullptr ? &before->id : &after->id, &was);
+	contribution_of_ledger(&ledger, &w->id, &was);
 	if (after != nullptr)
 		contribution_of_order(after, &ledger, &now);
+	else
+		now.present = false;
 	kind = ct::rules::Classify(was, now);
-	completed_at = GetCurrentStatementStartTimestamp();
 
 	switch (kind)
 	{
@@ -724,8 +740,8 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	}
 
 	/*
-	 * Lock every customer involved, in id order (no deadlock between two
-	 * orders moving in opposite directions), then rewrite the ledger and
+	 * Lock every customer involved, in id order (the apply locked them all
+	 * already when the transaction has several), then rewrite the ledger and
 	 * recompute from it in statements that see everything committed before
 	 * the locks were granted.
 	 */
@@ -740,7 +756,7 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 			shops[n] = &ledger.shop;
 			n++;
 		}
-		/* The order's customer exists (BEFORE trigger), or is made again at its lock. */
+		/* The order's customer is made at its lock when it has no row yet. */
 		if (now.present)
 		{
 			if (!(n == 1 && uuid_equal(ids[0], &after->customer)))
@@ -776,7 +792,7 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 
 	if (now.present)
 	{
-		if (ledger.present && !ledger_deleted)
+		if (ledger.present && !w->ledger_deleted)
 			ledger_write(hc, P_LEDGER_UPDATE, after, completed_at);
 		else
 			ledger_write(hc, P_LEDGER_INSERT, after, after->purchase ? completed_at : 0);
@@ -789,13 +805,60 @@ static void track_row_event(const HostCache *hc, TriggerData *trigdata, MemoryCo
 	ct_rollup_apply(hc, &ledger, now.present ? after : nullptr, &changes);
 }
 
+/*
+ * A row event: the issue record now (it concerns this order only), the rest
+ * noted for the commit-time apply (pending.cpp).
+ */
+static void note_row_event(const HostCache *hc, TriggerData *trigdata)
+{
+	TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
+	bool is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+	bool is_delete = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	HeapTuple new_tuple = is_insert ? trigdata->tg_trigtuple : trigdata->tg_newtuple;
+	OrderImage *before = nullptr;
+	OrderImage *after = nullptr;
+
+	if (!is_insert)
+	{
+		before = static_cast<OrderImage *>(palloc(sizeof(OrderImage)));
+		decode_order(hc, trigdata->tg_trigtuple, desc, before);
+	}
+	if (!is_delete)
+		after = ct_order_decode(hc, desc, new_tuple);
+
+	/* Issues: record the current ones, resolve or forget the old ones. */
+	bool moved = before != nullptr && (after == nullptr || !same_shop(before, after));
+	if ((after != nullptr && after->nissues > 0) || moved ||
+		(before != nullptr && before->nissues > 0))
+	{
+		Oid save_userid;
+		int save_sec_context;
+		ct_begin_as_owner(hc, &save_userid, &save_sec_context);
+		if (after != nullptr && after->nissues > 0)
+			issues_record(hc, after, before);
+		if (moved)
+			issues_forget(hc, before); /* deleted, or moved: its record moves with it */
+		else if (before != nullptr)
+			issues_resolve(hc, before, after);
+		ct_end_as_owner(&save_userid, &save_sec_context);
+	}
+
+	/* The order under its old key is gone when deleted or when its id or shop changed. */
+	if (before != nullptr && !before->id_null && !before->shop_null &&
+		(after == nullptr || after->id_null || after->shop_null ||
+		 !uuid_equal(&before->id, &after->id) || !uuid_equal(&before->shop, &after->shop)))
+		ct_pending_note(hc, desc, &before->shop, &before->id, nullptr, false, false);
+	if (after != nullptr && !after->id_null && !after->shop_null)
+		ct_pending_note(hc, desc, &after->shop, &after->id, new_tuple, after->purchase,
+						is_insert || before == nullptr || before->id_null || before->shop_null ||
+							!uuid_equal(&before->id, &after->id) ||
+							!uuid_equal(&before->shop, &after->shop));
+}
+
 CT_FUNCTION(ct_track_order)
 {
 	TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
 	const HostCache *hc;
-	Oid save_userid;
-	int save_sec_context;
-	MemoryContext cxt = CurrentMemoryContext;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
@@ -809,9 +872,7 @@ CT_FUNCTION(ct_track_order)
 								   trigdata->tg_trigtuple, trigdata->tg_newtuple))
 		return PointerGetDatum(nullptr);
 
-	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
-	track_row_event(hc, trigdata, cxt);
-	ct_end_as_owner(&save_userid, &save_sec_context);
+	note_row_event(hc, trigdata);
 	return PointerGetDatum(nullptr);
 }
 
@@ -862,6 +923,7 @@ CT_FUNCTION(ct_truncate_orders)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("customer_tracking: could not clear tracking data after TRUNCATE")));
 	ct_end_as_owner(&save_userid, &save_sec_context);
+	ct_pending_forget_all();
 	return PointerGetDatum(nullptr);
 }
 

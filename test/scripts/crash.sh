@@ -229,9 +229,10 @@ check_recorder_exits() { # a recorder may only have stopped because the server w
 check_new_order() {
 	local phone got
 	phone="+23324$(printf '9%06d' "$CYCLE")"
-	got=$(q "$DB" "INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, reference_code)
-	               SELECT id, '$phone', 'MTN', 12.50, 'paid', 'new' FROM load_shops WHERE n = 1;
-	               SELECT c.total_purchases || ' ' || c.total_spent FROM shop_customers c
+	# Two transactions: the order is counted when its transaction commits.
+	q "$DB" "INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, reference_code)
+	         SELECT id, '$phone', 'MTN', 12.50, 'paid', 'new' FROM load_shops WHERE n = 1" >/dev/null 2>&1
+	got=$(q "$DB" "SELECT c.total_purchases || ' ' || c.total_spent FROM shop_customers c
 	                 JOIN load_shops s ON s.id = c.shop_id AND s.n = 1
 	                WHERE c.phone_number = '$phone'" 2>&1)
 	[ "$got" = "1 12.50" ] || crash_fail "cycle $CYCLE: a new order after the restart was not tracked (got: $got)"

@@ -160,6 +160,8 @@ INSERT INTO shop_orders (id, shop_id, customer_phone, total_price, payment_statu
   ('c2000000-0000-0000-0000-000000000041', :shop1, 'n/a', 3.00, 'paid', '2026-02-01 10:00+00'),
   ('c2000000-0000-0000-0000-000000000042', :shop1, '0241110042', 3.00, 'paid', '2026-02-01 10:00+00');
 :untracked;
+-- Orders are counted at commit; customer_tracking_apply_pending() counts them now.
+SELECT customer_tracking_apply_pending();
 SELECT phone_number, total_purchases, total_spent FROM shop_customers;
 :verify;
 ROLLBACK;

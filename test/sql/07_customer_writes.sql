@@ -91,6 +91,7 @@ SELECT (SELECT array_agg(c::text ORDER BY c::text) FROM ct07_customers('a7000000
 BEGIN;
 INSERT INTO shop_orders (id, shop_id, customer_phone, network, total_price, payment_status, created_at)
 VALUES ('c7000000-0000-0000-0000-000000000001', 'a7000000-0000-0000-0000-000000000001', '0247000001', 'MTN', 1.00, 'paid', '2026-03-10 10:00+00');
+SELECT customer_tracking_apply_pending(); -- counted at commit otherwise
 SELECT updated_at = now() AS updated_now FROM shop_customers
  WHERE shop_id = 'a7000000-0000-0000-0000-000000000001' AND phone_number = '+233247000001';
 COMMIT;

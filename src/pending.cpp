@@ -1,0 +1,501 @@
+/*
+ * pending.cpp: orders are counted once per transaction, at commit.
+ *
+ * A row lock taken during a statement is held until commit. Taken in the
+ * application's row order, locks on shared rows (a customer, its per-slug
+ * counts) deadlock between two transactions that write the same customers in
+ * opposite orders, and a transaction left open (a checkout waiting on a
+ * payment provider) makes every other order of its customers wait. So the
+ * AFTER row trigger only notes which orders changed; just before the
+ * transaction commits (or prepares) this module
+ *
+ *   1. takes each changed order's latest version in the transaction,
+ *   2. reads what its ledger row says it counted so far,
+ *   3. locks every customer involved in customer id order, and
+ *   4. applies each order against its ledger row (trigger.cpp), then writes
+ *      the rollup deltas.
+ *
+ * Locks on shared rows are thus only taken by committing transactions, in
+ * one global order, and held for the few milliseconds of the commit.
+ *
+ * Notes are kept per (shop, order) key, one version per subtransaction level:
+ * ROLLBACK TO SAVEPOINT drops what the rolled-back statements noted.
+ *
+ * Boundary rule (pg_boundary.hpp): this file calls PostgreSQL throughout and
+ * holds no object with a destructor in any frame.
+ */
+#include "customer_tracking.h"
+#include "pg_boundary.hpp"
+#include "tracking.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+}
+
+#include <algorithm>
+
+struct PendingVersion
+{
+	SubTransactionId subxid;
+	const HostCache *hc;
+	TupleDesc desc;
+	HeapTuple tuple; /* nullptr: gone */
+	bool purchase;
+	TimestampTz paid_since; /* when this transaction first saw it paid */
+	PendingVersion *below;	/* the version of an enclosing subtransaction level */
+};
+
+struct PendingKey
+{
+	pg_uuid_t shop;
+	pg_uuid_t id;
+};
+
+struct PendingEntry
+{
+	PendingKey key; /* hash key: first */
+	int64 seq;		/* first noted: the apply goes in this order */
+	bool inserted;	/* its first change in this transaction inserted it */
+	PendingVersion *top;
+};
+
+static MemoryContext pending_cxt = nullptr; /* child of TopTransactionContext */
+static HTAB *pending_orders = nullptr;
+static int64 pending_seq = 0;
+static SubTransactionId pending_max_subxid = InvalidSubTransactionId;
+/* The relation descriptor of the last note and its copy (tuples keep the layout they had). */
+static TupleDesc last_rel_desc = nullptr;
+static TupleDesc last_desc_copy = nullptr;
+
+static void forget_everything(void)
+{
+	/* The memory goes with TopTransactionContext. */
+	pending_cxt = nullptr;
+	pending_orders = nullptr;
+	pending_seq = 0;
+	pending_max_subxid = InvalidSubTransactionId;
+	last_rel_desc = nullptr;
+	last_desc_copy = nullptr;
+}
+
+static void ensure_table(void)
+{
+	HASHCTL ctl;
+
+	if (pending_orders != nullptr)
+		return;
+	pending_cxt = AllocSetContextCreate(TopTransactionContext, "customer_tracking pending orders",
+										ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(PendingKey);
+	ctl.entrysize = sizeof(PendingEntry);
+	ctl.hcxt = pending_cxt;
+	pending_orders = hash_create("customer_tracking pending orders", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static TupleDesc desc_copy(TupleDesc desc)
+{
+	if (desc != last_rel_desc || last_desc_copy == nullptr)
+	{
+		MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+		last_desc_copy = CreateTupleDescCopy(desc);
+		MemoryContextSwitchTo(old);
+		last_rel_desc = desc;
+	}
+	return last_desc_copy;
+}
+
+void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
+					 const pg_uuid_t *id, HeapTuple tuple, bool purchase, bool inserted)
+{
+	PendingKey key;
+	bool found;
+	SubTransactionId subxid = GetCurrentSubTransactionId();
+
+	ensure_table();
+	memset(&key, 0, sizeof(key));
+	key.shop = *shop;
+	key.id = *id;
+	PendingEntry *entry =
+		static_cast<PendingEntry *>(hash_search(pending_orders, &key, HASH_ENTER, &found));
+	if (!found)
+	{
+		entry->seq = pending_seq++;
+		entry->inserted = inserted;
+		entry->top = nullptr;
+	}
+
+	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+	PendingVersion *prev = entry->top;
+	TimestampTz paid_since = 0;
+	if (purchase)
+		paid_since = prev != nullptr && prev->tuple != nullptr && prev->purchase
+						 ? prev->paid_since
+						 : GetCurrentStatementStartTimestamp();
+
+	PendingVersion *v;
+	if (prev != nullptr && prev->subxid >= subxid)
+	{
+		/* This level (or a committed inner one) already has a version: replace it. */
+		v = prev;
+		if (v->tuple != nullptr)
+			heap_freetuple(v->tuple);
+	}
+	else
+	{
+		v = static_cast<PendingVersion *>(palloc(sizeof(PendingVersion)));
+		v->below = prev;
+		entry->top = v;
+	}
+	v->subxid = subxid;
+	v->hc = hc;
+	v->desc = desc_copy(desc);
+	v->tuple = tuple != nullptr ? heap_copytuple(tuple) : nullptr;
+	v->purchase = purchase;
+	v->paid_since = paid_since;
+	MemoryContextSwitchTo(old);
+	pending_max_subxid = std::max(pending_max_subxid, subxid);
+}
+
+void ct_pending_forget_all(void)
+{
+	HASH_SEQ_STATUS status;
+	PendingEntry *entry;
+
+	if (pending_orders == nullptr)
+		return;
+	hash_seq_init(&status, pending_orders);
+	while ((entry = static_cast<PendingEntry *>(hash_seq_search(&status))) != nullptr)
+		ct_pending_note(entry->top->hc, entry->top->desc, &entry->key.shop, &entry->key.id, nullptr,
+						false, false);
+}
+
+/* ROLLBACK TO SAVEPOINT: the versions noted at this level and inside it. */
+static void drop_level(SubTransactionId subxid)
+{
+	HASH_SEQ_STATUS status;
+	PendingEntry *entry;
+
+	if (pending_orders == nullptr || pending_max_subxid < subxid)
+		return;
+	hash_seq_init(&status, pending_orders);
+	while ((entry = static_cast<PendingEntry *>(hash_seq_search(&status))) != nullptr)
+	{
+		while (entry->top != nullptr && entry->top->subxid >= subxid)
+			entry->top = entry->top->below;
+		if (entry->top == nullptr)
+			hash_search(pending_orders, &entry->key, HASH_REMOVE, nullptr);
+	}
+}
+
+static int compare_work_customer(const void *a, const void *b)
+{
+	return memcmp(static_cast<const pg_uuid_t *>(a)->data, static_cast<const pg_uuid_t *>(b)->data,
+				  UUID_LEN);
+}
+
+/* A customer to lock, with the order that links to it (its row is made if missing). */
+struct CustomerLock
+{
+	pg_uuid_t customer;
+	pg_uuid_t shop;
+	const OrderWork *linked;
+	const HostCache *hc;
+};
+
+static int compare_locks(const void *a, const void *b)
+{
+	return compare_work_customer(&static_cast<const CustomerLock *>(a)->customer,
+								 &static_cast<const CustomerLock *>(b)->customer);
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	int64 x = (*static_cast<PendingEntry *const *>(a))->seq;
+	int64 y = (*static_cast<PendingEntry *const *>(b))->seq;
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* The noted orders, in the order they were first noted. */
+static PendingEntry **collect(int *n)
+{
+	HASH_SEQ_STATUS status;
+	PendingEntry *entry;
+	int count = 0;
+	PendingEntry **entries = static_cast<PendingEntry **>(
+		palloc(sizeof(PendingEntry *) * (hash_get_num_entries(pending_orders) + 1)));
+
+	hash_seq_init(&status, pending_orders);
+	while ((entry = static_cast<PendingEntry *>(hash_seq_search(&status))) != nullptr)
+		entries[count++] = entry;
+	qsort(entries, count, sizeof(PendingEntry *), compare_entries);
+	*n = count;
+	return entries;
+}
+
+/*
+ * Applies the noted orders. Every shared row is locked here: customers in id
+ * order first when the transaction has several, then the rollup stripes of
+ * this backend. Runs in the caller's memory context, which it fills.
+ */
+static void apply(PendingEntry **entries, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	OrderWork *work = static_cast<OrderWork *>(palloc0(sizeof(OrderWork) * n));
+	const HostCache *owner_hc = entries[0]->top->hc;
+	Oid save_userid;
+	int save_sec_context;
+	int nlocks = 0;
+	CustomerLock *locks;
+
+	/* At commit no statement is running: the writes below need a snapshot of their own. */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	ct_begin_as_owner(owner_hc, &save_userid, &save_sec_context);
+
+	/* 1-2. Latest versions and ledger rows; no shared row is locked yet. */
+	for (int i = 0; i < n; i++)
+	{
+		const PendingVersion *v = entries[i]->top;
+		OrderWork *w = &work[i];
+		w->id = entries[i]->key.id;
+		w->shop = entries[i]->key.shop;
+		w->inserted = entries[i]->inserted;
+		w->completed_at = v->paid_since != 0 ? v->paid_since : GetCurrentStatementStartTimestamp();
+		w->img = v->tuple != nullptr ? ct_order_decode(v->hc, v->desc, v->tuple) : nullptr;
+		ct_order_prepare(v->hc, w, cxt);
+	}
+
+	/* 3. The customers involved, in id order, when there is more than one. */
+	locks = static_cast<CustomerLock *>(palloc(sizeof(CustomerLock) * (2 * n + 1)));
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < work[i].ncustomers; c++)
+		{
+			CustomerLock *l = &locks[nlocks++];
+			l->customer = work[i].customers[c];
+			l->shop = work[i].customer_shops[c];
+			l->hc = entries[i]->top->hc;
+			l->linked = work[i].img != nullptr && work[i].img->trackable &&
+								memcmp(work[i].img->customer.data, l->customer.data, UUID_LEN) == 0
+							? &work[i]
+							: nullptr;
+		}
+	qsort(locks, nlocks, sizeof(CustomerLock), compare_locks);
+	bool several = nlocks > 1 && compare_locks(&locks[0], &locks[nlocks - 1]) != 0;
+	for (int i = 0; several && i < nlocks; i++)
+	{
+		CustomerChange change;
+		int j = i;
+		const OrderWork *linked = nullptr;
+		/* One lock per customer; made when an order links to it. */
+		while (j < nlocks && compare_locks(&locks[i], &locks[j]) == 0)
+		{
+			if (locks[j].linked != nullptr)
+				linked = locks[j].linked;
+			j++;
+		}
+		if (linked != nullptr)
+			ct_customer_lock_linked(locks[i].hc, linked->img, &change, cxt);
+		else
+			ct_customer_lock(locks[i].hc, &locks[i].customer, &locks[i].shop, &change, cxt);
+		i = j - 1;
+	}
+
+	/* 4. Each order against its ledger row, then the rollups. */
+	for (int i = 0; i < n; i++)
+		ct_order_apply(entries[i]->top->hc, &work[i], cxt);
+	ct_rollup_flush(owner_hc);
+	ct_end_as_owner(&save_userid, &save_sec_context);
+	PopActiveSnapshot();
+
+	/* Checks of the extension's own foreign keys that the writes above queued. */
+	AfterTriggerFireDeferred();
+}
+
+void ct_pending_apply_now(void)
+{
+	int n;
+
+	if (pending_orders == nullptr || hash_get_num_entries(pending_orders) == 0)
+		return;
+	PendingEntry **entries = collect(&n);
+	apply(entries, n);
+	hash_destroy(pending_orders);
+	pending_orders = nullptr;
+}
+
+/* customer_tracking_apply_pending(): count this transaction's orders now, before commit. */
+CT_FUNCTION(ct_apply_pending)
+{
+	ct_pending_apply_now();
+	PG_RETURN_VOID();
+}
+
+/* What is left when the apply at commit failed: the orders stay saved and are listed. */
+static void record_not_applied(PendingEntry **entries, int n, const ErrorData *error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int recorded = 0;
+
+	BeginInternalSubTransaction(nullptr);
+	PG_TRY();
+	{
+		Oid save_userid;
+		int save_sec_context;
+		const HostCache *hc = entries[0]->top->hc;
+		PushActiveSnapshot(GetTransactionSnapshot());
+		ct_begin_as_owner(hc, &save_userid, &save_sec_context);
+		for (int i = 0; i < n; i++)
+		{
+			Datum values[5];
+			char nulls[5] = {' ', ' ', ' ', ' ', ' '};
+			values[0] = UUIDPGetDatum(&entries[i]->key.shop);
+			values[1] = UUIDPGetDatum(&entries[i]->key.id);
+			values[2] = CStringGetTextDatum("not_counted");
+			values[3] = CStringGetTextDatum(error->message != nullptr ? error->message : "");
+			values[4] = BoolGetDatum(false);
+			ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
+			recorded++;
+		}
+		ct_end_as_owner(&save_userid, &save_sec_context);
+		PopActiveSnapshot();
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		recorded = 0;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	ereport(WARNING,
+			(errcode(error->sqlerrcode),
+			 errmsg("customer_tracking: %d changed order(s) saved but not counted: %s", n,
+					error->message != nullptr ? error->message : "unknown error"),
+			 recorded > 0
+				 ? errdetail("Listed in customer_tracking_issues as \"not_counted\".")
+				 : errdetail("They could not be listed in customer_tracking_issues either."),
+			 errhint("Run SELECT * FROM customer_tracking_backfill(); to count them.")));
+}
+
+static bool must_fail_commit(const ErrorData *error)
+{
+	/* Strict mode, and errors a client retries anyway at these isolation levels. */
+	if (ct_strict)
+		return true;
+	if (IsolationUsesXactSnapshot() && (error->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+										error->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED))
+		return true;
+	/* The session is going away: nothing can be done. */
+	return error->elevel > ERROR;
+}
+
+/*
+ * At commit: apply in a subtransaction, so that a failure (a timeout while
+ * waiting for a committing transaction, out of memory) never takes the
+ * orders with it; a deadlock, which the id order rules out between orders,
+ * is retried.
+ */
+static void apply_at_commit(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int n;
+
+	if (pending_orders == nullptr || hash_get_num_entries(pending_orders) == 0)
+		return;
+	PendingEntry **entries = collect(&n);
+	MemoryContext work_cxt = AllocSetContextCreate(TopTransactionContext, "customer_tracking apply",
+												   ALLOCSET_DEFAULT_SIZES);
+	int save_lock_timeout = LockTimeout;
+
+	for (int attempt = 1;; attempt++)
+	{
+		ErrorData *error = nullptr;
+
+		/* Waits here are for other commits only: a client's lock_timeout is not meant for them. */
+		LockTimeout = 0;
+		BeginInternalSubTransaction(nullptr);
+		MemoryContextSwitchTo(work_cxt);
+		PG_TRY();
+		{
+			apply(entries, n);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			error = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+		}
+		PG_END_TRY();
+		LockTimeout = save_lock_timeout;
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		MemoryContextReset(work_cxt);
+
+		if (error == nullptr)
+			break;
+		if (must_fail_commit(error))
+			ReThrowError(error);
+		if (error->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED && attempt < 3)
+		{
+			FreeErrorData(error);
+			continue;
+		}
+		record_not_applied(entries, n, error);
+		FreeErrorData(error);
+		break;
+	}
+	MemoryContextDelete(work_cxt);
+}
+
+static void at_xact_event(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			apply_at_commit();
+			forget_everything();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			forget_everything();
+			break;
+		default:
+			break;
+	}
+}
+
+static void at_subxact_event(SubXactEvent event, SubTransactionId subxid,
+							 SubTransactionId parent_subxid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		drop_level(subxid);
+}
+
+void ct_pending_init(void)
+{
+	RegisterXactCallback(at_xact_event, nullptr);
+	RegisterSubXactCallback(at_subxact_event, nullptr);
+}
