@@ -76,7 +76,8 @@ SELECT pg_catalog.pg_extension_config_dump('shop_customers', '');
 CREATE TABLE customer_tracking (
     id                 uuid PRIMARY KEY,
     shop_order_id      uuid NOT NULL,
-    shop_customer_id   uuid NOT NULL,
+    shop_customer_id   uuid NOT NULL
+        REFERENCES shop_customers (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
     shop_id            uuid NOT NULL,
     accessed_via_slug  varchar(255),
     accessed_at        timestamptz NOT NULL,
@@ -248,15 +249,6 @@ CREATE FUNCTION customer_tracking_truncate_orders()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'ct_truncate_orders'
 LANGUAGE C;
-
-CREATE FUNCTION customer_tracking_apply_pending()
-RETURNS void
-AS 'MODULE_PATHNAME', 'ct_apply_pending'
-LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION customer_tracking_apply_pending() IS
-    'Counts the orders this transaction changed now instead of at its commit (their customers stay '
-    'locked until the transaction ends). Used by customer_tracking_backfill().';
-REVOKE EXECUTE ON FUNCTION customer_tracking_apply_pending() FROM PUBLIC;
 
 --------------------------------------------------------------------------------
 -- Configuration helpers
@@ -512,17 +504,19 @@ BEGIN
     v_orders := '@extschema@.shop_orders'::regclass;
 
     ALTER TABLE @extschema@.shop_orders ADD COLUMN IF NOT EXISTS shop_customer_id uuid;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_track') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                    WHERE conrelid = v_orders AND conname = 'shop_orders_shop_customer_id_fkey') THEN
         -- Links left behind by an earlier installation (DROP EXTENSION ... CASCADE keeps the
         -- column) point at customers that no longer exist: clear them; backfill relinks.
         UPDATE @extschema@.shop_orders o SET shop_customer_id = NULL
          WHERE o.shop_customer_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c WHERE c.id = o.shop_customer_id);
+        -- Deferred: the customer row is written by the AFTER trigger.
+        ALTER TABLE @extschema@.shop_orders
+            ADD CONSTRAINT shop_orders_shop_customer_id_fkey FOREIGN KEY (shop_customer_id)
+            REFERENCES @extschema@.shop_customers (id) ON DELETE SET NULL
+            DEFERRABLE INITIALLY DEFERRED;
     END IF;
-    -- No foreign key to shop_customers: the customer's row is written when the order's
-    -- transaction commits, so that two first orders of one customer never wait on each other.
-    -- (Versions before 1.4 had one; customer_tracking_verify() checks every link.)
-    ALTER TABLE @extschema@.shop_orders DROP CONSTRAINT IF EXISTS shop_orders_shop_customer_id_fkey;
     CREATE INDEX IF NOT EXISTS idx_shop_orders_customer_id
         ON @extschema@.shop_orders (shop_customer_id);
 
@@ -536,8 +530,12 @@ BEGIN
             AFTER INSERT OR UPDATE OR DELETE ON @extschema@.shop_orders
             FOR EACH ROW EXECUTE FUNCTION @extschema@.customer_tracking_track_order();
     END IF;
-    -- Rollups are written at commit with the rest (versions before 1.4 had a statement trigger).
-    DROP TRIGGER IF EXISTS customer_tracking_flush ON @extschema@.shop_orders;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_flush') THEN
+        -- Writes each statement's rollup deltas once (bulk loads update each rollup row once).
+        CREATE TRIGGER customer_tracking_flush
+            AFTER INSERT OR UPDATE OR DELETE ON @extschema@.shop_orders
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_tracking_flush_rollups();
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_orders AND tgname = 'customer_tracking_truncate') THEN
         CREATE TRIGGER customer_tracking_truncate
             AFTER TRUNCATE ON @extschema@.shop_orders
@@ -547,7 +545,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION customer_tracking_attach() IS
-    'Attaches customer_tracking to the host tables (column, index, triggers). '
+    'Attaches customer_tracking to the host tables (column, foreign key, index, triggers). '
     'Run by CREATE EXTENSION; idempotent.';
 
 --------------------------------------------------------------------------------
@@ -1025,12 +1023,6 @@ BEGIN
         EXECUTE format('SELECT DISTINCT %1$I FROM @extschema@.shop_orders WHERE %1$I IS NOT NULL AND ($1 IS NULL OR %1$I = $1)',
                        v_shop_col) USING p_shop_id
     LOOP
-        -- 0. Tracking rows of customers deleted by hand: their orders are tracked again below.
-        DELETE FROM @extschema@.customer_tracking t
-         WHERE t.shop_id = v_shop
-           AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c
-                            WHERE c.id = t.shop_customer_id AND c.shop_id = v_shop);
-
         -- 1. Orders whose link or tracking row disagrees with the order go through the trigger again.
         PERFORM set_config('customer_tracking.retrack', 'on', true);
         EXECUTE format($q$
@@ -1051,7 +1043,6 @@ BEGIN
             USING v_shop;
         GET DIAGNOSTICS v_retracked = ROW_COUNT;
         PERFORM set_config('customer_tracking.retrack', 'off', true);
-        PERFORM @extschema@.customer_tracking_apply_pending();
 
         -- 2. Tracking rows of orders that no longer exist (deleted while tracking was off).
         v_repaired := 0;
@@ -1488,10 +1479,11 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'customer_tracking'),
-           (SELECT count(*) = 3 AND bool_and(t.tgenabled IN ('O', 'A'))
+           (SELECT count(*) = 4 AND bool_and(t.tgenabled IN ('O', 'A'))
               FROM pg_catalog.pg_trigger t
              WHERE t.tgrelid = to_regclass('@extschema@.shop_orders')
-               AND t.tgname IN ('customer_tracking_link', 'customer_tracking_track', 'customer_tracking_truncate')),
+               AND t.tgname IN ('customer_tracking_link', 'customer_tracking_track', 'customer_tracking_flush',
+                                'customer_tracking_truncate')),
            (SELECT count(DISTINCT c.shop_id) FROM @extschema@.shop_customers c),
            (SELECT count(*) FROM @extschema@.shop_customers c WHERE c.total_purchases > 0),
            (SELECT count(*) FROM @extschema@.customer_tracking t),
