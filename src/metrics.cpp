@@ -37,10 +37,12 @@ Oid metrics_plan_function = InvalidOid;
  * New customers in (as_of - 30 days, as_of] and from the start of as_of's month
  * (session time zone) to as_of: whole UTC days from customer_tracking_daily,
  * the partial days at either end counted in shop_customers. Each window
- * [from, upto) splits into [from, lo) + days [lo, hi) + [hi, upto), where lo
- * is from rounded up and hi is upto rounded down to a UTC day. The end piece
- * is the same for both windows; a window inside one day (lo > hi) is counted
- * directly as [from, upto).
+ * [from, upto) splits into [from, lo) + days [lo, hi] - [upto, hi + 1 day),
+ * where lo is from rounded up and hi is upto's UTC day. The last piece is
+ * what is left of as_of's day: usually empty when as_of is now, so that a
+ * busy shop's many new customers of today are read from the rollup, not from
+ * shop_customers (whose rows every order rewrites). A window inside one day
+ * (lo > hi) is counted directly as [from, upto).
  */
 const char *metrics_sql(const char *s)
 {
@@ -49,9 +51,9 @@ const char *metrics_sql(const char *s)
 		"       CASE WHEN t.customers = 0 THEN 0.0 "
 		"            ELSE round(100.0 * t.repeaters / t.customers, 1) END, "
 		"       coalesce(d.new_30d, 0)::bigint + e.start_30d "
-		"         + CASE WHEN b.lo_30d <= b.hi THEN e.ending ELSE 0 END, "
+		"         - CASE WHEN b.lo_30d <= b.hi THEN e.rest_of_day ELSE 0 END, "
 		"       coalesce(d.new_month, 0)::bigint + e.start_month "
-		"         + CASE WHEN b.lo_month <= b.hi THEN e.ending ELSE 0 END, "
+		"         - CASE WHEN b.lo_month <= b.hi THEN e.rest_of_day ELSE 0 END, "
 		"       CASE WHEN t.customers = 0 THEN 0.00 ELSE round(t.revenue / t.customers, 2) END, "
 		"       t.revenue "
 		"  FROM (SELECT w.from_30d, w.from_month, w.upto, "
@@ -72,7 +74,7 @@ const char *metrics_sql(const char *s)
 		"new_month "
 		"                  FROM %s.customer_tracking_daily r "
 		"                 WHERE r.shop_id = $1 AND r.day >= least(b.lo_30d, b.lo_month) "
-		"                   AND r.day < b.hi) d, "
+		"                   AND r.day <= b.hi) d, "
 		"       LATERAL (SELECT "
 		"         (SELECT count(*) FROM %s.shop_customers c "
 		"           WHERE c.shop_id = $1 AND c.first_purchase_at >= b.from_30d "
@@ -83,9 +85,9 @@ const char *metrics_sql(const char *s)
 		"             AND c.first_purchase_at < least(b.lo_month::timestamp AT TIME ZONE 'UTC', "
 		"                                             b.upto)) AS start_month, "
 		"         (SELECT count(*) FROM %s.shop_customers c "
-		"           WHERE c.shop_id = $1 "
-		"             AND c.first_purchase_at >= (b.hi::timestamp AT TIME ZONE 'UTC') "
-		"             AND c.first_purchase_at < b.upto) AS ending "
+		"           WHERE c.shop_id = $1 AND c.first_purchase_at >= b.upto "
+		"             AND c.first_purchase_at < ((b.hi + 1)::timestamp AT TIME ZONE 'UTC')) "
+		"           AS rest_of_day "
 		"         OFFSET 0) e", /* counted once, though used twice */
 		s, s, s, s, s);
 }
