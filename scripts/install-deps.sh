@@ -22,6 +22,8 @@ PACKAGES=(
 	clang-tidy                # scripts/lint.sh
 	util-linux                # runuser: run initdb/pg_ctl as the postgres user
 	coreutils                 # mktemp, timeout
+	python3-asyncpg           # test/drivers/concurrency.py (driver-level concurrency test)
+	python3-psycopg           # test/drivers/fuzz_orders.py (differential fuzz test)
 )
 
 missing=()
