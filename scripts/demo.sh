@@ -3,13 +3,19 @@
 #
 #   bash scripts/demo.sh            # build, install, load demo shops and orders, show results
 #   bash scripts/demo.sh --keep     # same, but leave the demo server running afterwards
+#   bash scripts/demo.sh --dashboard
+#                                   # then start the reference dashboard (examples/dashboard) on
+#                                   # the demo database, print its URL (loopback only) and serve
+#                                   # it until Ctrl-C (DASHBOARD_PORT, default 8080)
 #
 # It installs the dependencies (scripts/install-deps.sh), runs make and make install, starts a
 # throwaway PostgreSQL 15 cluster in a temp dir (scripts/lib/cluster.sh, the same as the tests),
 # creates the host application's tables (test/fixtures/host-schema.sql), runs
 # CREATE EXTENSION customer_tracking, loads ~300 orders for 3 shops
 # (test/fixtures/demo-orders.sql) and prints one shop's customers and dashboard metrics.
-# Without --keep the cluster is stopped and deleted at the end.
+# Without --keep the cluster is stopped and deleted at the end (with --dashboard: at Ctrl-C).
+# --dashboard also needs node, npm (scripts/install-deps.sh) and the npm packages of
+# examples/dashboard (npm ci, from its package-lock.json).
 set -euo pipefail
 
 usage()
@@ -18,9 +24,11 @@ usage()
 }
 
 KEEP=0
+DASHBOARD=0
 for arg in "$@"; do
 	case "$arg" in
 		--keep) KEEP=1 ;;
+		--dashboard) DASHBOARD=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) echo "demo.sh: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
 	esac
@@ -44,10 +52,13 @@ echo "installed into $("$PG_CONFIG" --pkglibdir) and $("$PG_CONFIG" --sharedir)/
 
 # shellcheck source=scripts/lib/cluster.sh
 source scripts/lib/cluster.sh
+# shellcheck source=scripts/lib/dashboard.sh
+source scripts/lib/dashboard.sh
 
 on_exit()
 {
 	local rc=$?
+	ct_dashboard_stop
 	if [ "$KEEP" = 1 ] && [ -n "${CT_CLUSTER_DIR:-}" ]; then
 		cat <<EOF
 
@@ -59,11 +70,15 @@ EOF
 	else
 		ct_cluster_stop
 	fi
-	if [ "$rc" -ne 0 ]; then
+	if [ "$DASHBOARD" = 1 ] && [ -n "${CT_DASHBOARD_URL:-}" ] && { [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ]; }; then
+		echo "dashboard stopped."
+	elif [ "$rc" -ne 0 ]; then
 		echo "demo.sh: failed (exit $rc)" >&2
 	fi
 }
 trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step "throwaway PostgreSQL 15 cluster"
 ct_cluster_start
@@ -110,3 +125,24 @@ SQL
 
 echo
 echo "demo done."
+
+if [ "$DASHBOARD" = 1 ]; then
+	step "reference dashboard (examples/dashboard)"
+	ct_dashboard_prepare_db "$DB"
+	ct_dashboard_npm_ci
+	ct_dashboard_start "$DB" "${DASHBOARD_PORT:-8080}"
+	if [ "$KEEP" = 1 ]; then
+		at_stop="stops the dashboard; the demo cluster stays up (--keep)"
+	else
+		at_stop="stops the dashboard and deletes the demo cluster"
+	fi
+	cat <<EOF
+
+  open:     $CT_DASHBOARD_URL
+  sign in:  pick an owner (Kofi Data Hub, Ama Bundles, Accra Gigs, or Nana New Shop with no
+            customers yet); every number is read through row-level security as that owner
+  Ctrl-C:   $at_stop
+  log:      $CT_CLUSTER_DIR/dashboard.log
+EOF
+	wait "$CT_DASHBOARD_PID"
+fi

@@ -24,6 +24,9 @@ PACKAGES=(
 	coreutils                 # mktemp, timeout
 	python3-asyncpg           # test/drivers/concurrency.py (driver-level concurrency test)
 	python3-psycopg           # test/drivers/fuzz_orders.py (differential fuzz test)
+	nodejs                    # examples/dashboard (Node 18 or later) and its browser test
+	chromium                  # headless browser of test/scripts/dashboard_browser.sh
+	fonts-dejavu-core         # fonts for the browser's screenshots
 )
 
 missing=()
@@ -33,6 +36,13 @@ for pkg in "${PACKAGES[@]}"; do
 		missing+=("$pkg")
 	fi
 done
+
+# npm: a separate Debian package for Debian's nodejs, bundled with (and conflicting with) other
+# builds of nodejs, such as NodeSource's; ask for it only when there is no npm command.
+if ! command -v npm >/dev/null 2>&1; then
+	PACKAGES+=(npm)
+	missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#PACKAGES[@]} packages already installed"
