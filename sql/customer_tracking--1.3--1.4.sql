@@ -210,6 +210,12 @@ COMMENT ON FUNCTION customer_tracking_health() IS
     'tracked and untracked orders, and open issues by reason.';
 
 ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT IF EXISTS customer_tracking_shop_customer_id_fkey;
+
+-- Keys include shop_id, so that the tables can be distributed by shop (Citus).
+ALTER TABLE @extschema@.shop_customers DROP CONSTRAINT shop_customers_pkey,
+    ADD CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id);
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey,
+    ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
 DO $attach$
 BEGIN
     IF to_regclass('@extschema@.shop_orders') IS NOT NULL THEN

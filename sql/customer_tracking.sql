@@ -30,7 +30,7 @@ SELECT pg_catalog.pg_extension_config_dump('customer_tracking_settings', '');
 -- link an order without touching this table.
 --------------------------------------------------------------------------------
 CREATE TABLE shop_customers (
-    id                 uuid PRIMARY KEY,
+    id                 uuid NOT NULL,
     shop_id            uuid NOT NULL,
     phone_number       varchar(20) NOT NULL,
     email              varchar(255),
@@ -47,6 +47,8 @@ CREATE TABLE shop_customers (
     first_order_id     uuid,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
+    -- Keys include shop_id, so that the table can be distributed by shop (Citus).
+    CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id),
     CONSTRAINT shop_customers_shop_id_phone_number_key UNIQUE (shop_id, phone_number)
 ) WITH (fillfactor = 85);
 COMMENT ON TABLE shop_customers IS
@@ -74,7 +76,7 @@ SELECT pg_catalog.pg_extension_config_dump('shop_customers', '');
 -- ledger of what each order contributes to its customer's stats.
 --------------------------------------------------------------------------------
 CREATE TABLE customer_tracking (
-    id                 uuid PRIMARY KEY,
+    id                 uuid NOT NULL,
     shop_order_id      uuid NOT NULL,
     shop_customer_id   uuid NOT NULL,
     shop_id            uuid NOT NULL,
@@ -90,6 +92,7 @@ CREATE TABLE customer_tracking (
     utm_campaign       varchar(255),
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id),
     CHECK (id = shop_order_id)
 ) WITH (fillfactor = 90);
 COMMENT ON TABLE customer_tracking IS

@@ -92,7 +92,7 @@ void ct_customers_prepare(HostCache *hc)
 
 	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
 	hc->customers_direct =
-		ct_direct_resolve(hc->customers_relid, customer_columns, CT_CUSTOMER_COLUMNS, 1,
+		ct_direct_resolve(hc->customers_relid, customer_columns, CT_CUSTOMER_COLUMNS, 2,
 						  CT_DIRECT_REFERENCED, hc->customer_att);
 	hc->pairs_relid = get_relname_relid("customer_tracking_slug_customers", hc->schema);
 	hc->pairs_direct =
@@ -527,6 +527,7 @@ static bool customer_increment_direct(const HostCache *hc, const OrderImage *img
 	DirectTable *t = ct_direct_begin_row(hc->customers_relid, false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[CC_ID] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	key[att[CC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
 	TupleTableSlot *found = ct_direct_find(t, key);
 	if (found != nullptr)
 	{
@@ -647,9 +648,10 @@ void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
 
 	if (hc->customers_direct && ct_direct_writes)
 	{
-		Datum key = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+		Datum key[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer)),
+						UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop))};
 		CommandCounterIncrement(); /* customers created for earlier rows of this statement */
-		if (ct_direct_exists(hc->customers_relid, &key))
+		if (ct_direct_exists(hc->customers_relid, key))
 			return;
 	}
 	ct_begin_as_owner(hc, &save_userid, &save_sec_context);

@@ -240,9 +240,9 @@ void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls,
 
 static const DirectColumn ledger_direct_columns[CT_LEDGER_COLUMNS] = {
 	{"id", UUIDOID, 0},
+	{"shop_id", UUIDOID, 0},
 	{"shop_order_id", UUIDOID, 0},
 	{"shop_customer_id", UUIDOID, 0},
-	{"shop_id", UUIDOID, 0},
 	{"accessed_via_slug", VARCHAROID, 255},
 	{"accessed_at", TIMESTAMPTZOID, 0},
 	{"purchase_completed", BOOLOID, 0},
@@ -271,7 +271,7 @@ static void prepare_statements(HostCache *hc)
 
 	/* Its foreign key (the customer, whose row the BEFORE trigger made sure of) is checked as after a statement. */
 	hc->ledger_direct =
-		ct_direct_resolve(hc->ledger_relid, ledger_direct_columns, CT_LEDGER_COLUMNS, 1,
+		ct_direct_resolve(hc->ledger_relid, ledger_direct_columns, CT_LEDGER_COLUMNS, 2,
 						  CT_DIRECT_REFERENCING | CT_DIRECT_ALL_COLUMNS, hc->ledger_att);
 	ct_prepare(
 		hc, P_LEDGER_INSERT,
@@ -280,7 +280,7 @@ static void prepare_statements(HostCache *hc)
 			"accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
 			"network, referrer, utm_source, utm_medium, utm_campaign) "
 			"VALUES ($1, $1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12) "
-			"ON CONFLICT (id) DO NOTHING RETURNING 1",
+			"ON CONFLICT DO NOTHING RETURNING 1", /* whichever key the table has */
 			s),
 		CT_LEDGER_NARGS, ledger_types);
 	ct_prepare(

@@ -89,9 +89,9 @@ enum PlanId
 enum LedgerColumn
 {
 	LC_ID,
+	LC_SHOP,
 	LC_ORDER,
 	LC_CUSTOMER,
-	LC_SHOP,
 	LC_SLUG,
 	LC_AT,
 	LC_PURCHASE,

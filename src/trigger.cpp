@@ -554,7 +554,7 @@ static void issues_forget(const HostCache *hc, const OrderImage *before)
 /* P_LEDGER_INSERT without a statement; its parameters by ledger column. */
 static bool ledger_insert_direct(const HostCache *hc, const Datum *values, const char *nulls)
 {
-	static const int param_of[CT_LEDGER_COLUMNS] = {0, 0, 1, 2, 3,	4,	5,	12,
+	static const int param_of[CT_LEDGER_COLUMNS] = {0, 2, 0, 1, 3,	4,	5,	12,
 													6, 7, 8, 9, 10, 11, -1, -1};
 	Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
