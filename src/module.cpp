@@ -74,4 +74,5 @@ void _PG_init(void)
 	ct_rollup_init();
 	ct_customers_init();
 	ct_estimates_init();
+	ct_guard_init();
 }
