@@ -1221,7 +1221,6 @@ BEGIN
                       HINT = 'Use field=column pairs separated by commas; fields: '
                              || (SELECT string_agg(field, ', ') FROM @extschema@.customer_tracking_fields());
         END IF;
-        -- As a name (63 bytes at most), like customer_tracking_map_column().
         INSERT INTO @extschema@.customer_tracking_settings VALUES ('column:' || v_field, v_column::name)
         ON CONFLICT (setting) DO UPDATE SET value = EXCLUDED.value;
     END LOOP;
