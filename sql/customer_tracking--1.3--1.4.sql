@@ -67,6 +67,407 @@ COMMENT ON FUNCTION customer_tracking_attach() IS
     'Attaches customer_tracking to the host tables (column, index, triggers). '
     'Run by CREATE EXTENSION; idempotent.';
 
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT IF EXISTS customer_tracking_shop_customer_id_fkey;
+
+-- Keys include shop_id, so that the tables can be distributed by shop (Citus).
+ALTER TABLE @extschema@.shop_customers DROP CONSTRAINT shop_customers_pkey,
+    ADD CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id);
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey,
+    ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
+DO $attach$
+BEGIN
+    IF to_regclass('@extschema@.shop_orders') IS NOT NULL THEN
+        ALTER TABLE @extschema@.shop_orders DROP CONSTRAINT IF EXISTS shop_orders_shop_customer_id_fkey;
+        DROP TRIGGER IF EXISTS customer_tracking_flush ON @extschema@.shop_orders;
+    END IF;
+END
+$attach$;
+
+--------------------------------------------------------------------------------
+-- Issue 10, items 1, 2, 3 and 8: host DDL never crashes nor silently changes what
+-- counts (DDL guard, drift reported by customer_tracking_host_state() and _health()),
+-- one parser of every setting (customer_tracking_decode_order(): the trigger's own
+-- reading of an order, used by verify, backfill and the expected orders), one clock
+-- for naive creation times (setting naive_time_zone, default UTC), one spelling of
+-- network names (trimmed, ASCII upper case). Run customer_tracking_backfill() after
+-- the update if a status list has inner spaces or empty entries or created_at is a
+-- timestamp/date column (see the README's upgrade notes).
+--------------------------------------------------------------------------------
+ALTER TABLE customer_tracking_settings DROP CONSTRAINT customer_tracking_settings_setting_check;
+ALTER TABLE customer_tracking_settings ADD CONSTRAINT customer_tracking_settings_setting_check
+    CHECK (setting IN ('paid_statuses', 'unpaid_statuses', 'naive_time_zone') OR setting LIKE 'column:%');
+COMMENT ON TABLE customer_tracking_settings IS
+    'customer_tracking configuration: column:<field> maps a shop_orders field to a column '
+    '(empty value = the column does not exist); paid_statuses / unpaid_statuses are '
+    'comma-separated, case-insensitive status lists; naive_time_zone is the zone timestamp/date '
+    'creation times are read in (default UTC). Change through customer_tracking_map_column() / '
+    'customer_tracking_set_statuses() / customer_tracking_set_naive_time_zone().';
+
+-- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
+-- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
+-- naive time zone, network spelling) that verify, backfill and the expected orders use too.
+CREATE FUNCTION customer_tracking_decode_order(
+    p_order record, OUT shop_order_id uuid, OUT shop_id uuid, OUT stored_customer_id uuid,
+    OUT expected_customer_id uuid, OUT purchase boolean, OUT amount numeric,
+    OUT purchased_at timestamptz, OUT network text, OUT slug text, OUT issues text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'ct_decode_order_sql'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_tracking_decode_order(record) IS
+    'A shop_orders row as the trigger reads it: ids, stored and expected customer link, whether '
+    'it is a purchase, amount, purchase time, network, slug and issue codes.';
+
+-- Where each field is read from, and whether it can be (ok, absent, ignored, drift).
+CREATE FUNCTION customer_tracking_host_state(
+    OUT field text, OUT column_name name, OUT column_type text, OUT state text, OUT detail text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ct_host_state'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_tracking_host_state() IS
+    'Per field: the shop_orders column it is read from, its type and state: ok, absent (no such '
+    'column, by configuration), ignored (lost; the field changes no count and is read as absent) '
+    'or drift (orders are saved untracked with issue host_drift until it is fixed).';
+
+CREATE FUNCTION customer_tracking_status_list(p_list text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'ct_status_list'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_tracking_status_list(text) IS
+    'A comma-separated status list as the trigger reads it: entries trimmed and lower-cased '
+    '(ASCII letters), empty entries dropped.';
+
+CREATE FUNCTION customer_tracking_status_class(p_status text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ct_status_class'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_tracking_status_class(text) IS
+    'How the trigger classifies a payment status: paid (a purchase), unpaid, unknown or missing.';
+
+CREATE FUNCTION customer_tracking_network_name(p_network text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ct_network_name'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_tracking_network_name(text) IS
+    'The one spelling of a network name: blanks at both ends removed, ASCII letters upper-cased; '
+    'NULL when blank.';
+
+CREATE FUNCTION customer_tracking_valid_time_zone(p_zone text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ct_valid_time_zone'
+LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION customer_tracking_ddl_guard()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'ct_ddl_guard'
+LANGUAGE C;
+COMMENT ON FUNCTION customer_tracking_ddl_guard() IS
+    'Event trigger: follows renames of the shop_orders columns customer_tracking reads, and '
+    'refuses DDL that would leave one unreadable or change what an order counts for.';
+
+-- The status lists in force, as the trigger parsed them (one parser: src/order_rules.cpp).
+CREATE OR REPLACE FUNCTION customer_tracking_statuses(OUT paid text[], OUT unpaid text[])
+AS 'MODULE_PATHNAME', 'ct_statuses'
+LANGUAGE C STABLE;
+
+-- Checks the host tables; raises one error naming everything that is missing.
+CREATE OR REPLACE FUNCTION customer_tracking_check_host()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_schema  name := '@extschema@';
+    v_missing text[] := '{}';
+    v_orders  regclass := to_regclass(format('%I.shop_orders', v_schema));
+    v_shops   regclass := to_regclass(format('%I.user_shops', v_schema));
+    r record;
+BEGIN
+    IF v_shops IS NULL THEN
+        v_missing := v_missing || format('table %I.user_shops', v_schema);
+    ELSE
+        SELECT array_agg(format('column user_shops.%I', c)) || v_missing
+          INTO v_missing
+          FROM unnest(ARRAY['id', 'user_id']::name[]) c
+         WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
+                            WHERE a.attrelid = v_shops AND a.attname = c
+                              AND a.attnum > 0 AND NOT a.attisdropped);
+        v_missing := coalesce(v_missing, '{}');
+    END IF;
+    IF v_orders IS NULL THEN
+        v_missing := v_missing || format('table %I.shop_orders', v_schema);
+    ELSE
+        FOR r IN SELECT c.field, c.column_name, c.required, c.mapped
+                   FROM customer_tracking_columns() c
+        LOOP
+            IF r.column_name = '' AND r.required THEN
+                v_missing := v_missing || format('required field %s (mapped to nothing)', r.field);
+            END IF;
+            CONTINUE WHEN r.column_name = '';
+            -- Attribution columns are used when present, unless explicitly mapped.
+            CONTINUE WHEN NOT r.mapped AND r.field IN ('referrer', 'utm_source', 'utm_medium', 'utm_campaign');
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                            WHERE a.attrelid = v_orders AND a.attname = r.column_name
+                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                v_missing := v_missing || CASE WHEN r.column_name::text = r.field
+                    THEN format('column shop_orders.%I', r.column_name)
+                    ELSE format('column shop_orders.%I (mapped from %s)', r.column_name, r.field) END;
+            END IF;
+        END LOOP;
+    END IF;
+    IF cardinality(v_missing) > 0 THEN
+        RAISE EXCEPTION 'customer_tracking: the host schema is missing %', array_to_string(v_missing, ', ')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the app''s tables first (see host-schema.sql), or map differently named '
+                         'shop_orders columns with SET customer_tracking.column_map = ''field=column, ...'' '
+                         'before CREATE EXTENSION (a field mapped to '''' is treated as absent when optional).';
+    END IF;
+    -- 1.4: columns that exist but cannot be read (types: ct_field_type_problem, src/host_cache.cpp).
+    SELECT array_agg(h.detail ORDER BY h.field) INTO v_missing
+      FROM customer_tracking_host_state() h
+     WHERE h.state IN ('drift', 'ignored') AND h.column_type IS NOT NULL;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'customer_tracking: shop_orders cannot be read: %', array_to_string(v_missing, '; ')
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Change the column''s type, or map the field to another column.';
+    END IF;
+END
+$$;
+
+-- Sets the paid (and known unpaid) status lists, comma-separated, case-insensitive.
+CREATE OR REPLACE FUNCTION customer_tracking_set_statuses(p_paid text, p_unpaid text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+BEGIN
+    IF coalesce(cardinality(customer_tracking_status_list(p_paid)), 0) = 0 THEN
+        RAISE EXCEPTION 'customer_tracking: at least one paid status is needed'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_tracking_settings VALUES ('paid_statuses', p_paid)
+    ON CONFLICT (setting) DO UPDATE SET value = EXCLUDED.value;
+    IF p_unpaid IS NOT NULL THEN
+        INSERT INTO customer_tracking_settings VALUES ('unpaid_statuses', p_unpaid)
+        ON CONFLICT (setting) DO UPDATE SET value = EXCLUDED.value;
+    END IF;
+    PERFORM customer_tracking_invalidate();
+    RAISE NOTICE 'customer_tracking: status lists changed; run customer_tracking_backfill() to re-derive existing orders';
+END
+$$;
+
+-- The zone naive (timestamp / date) creation times are read in, whatever a session's TimeZone.
+CREATE FUNCTION customer_tracking_set_naive_time_zone(p_zone text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+BEGIN
+    IF p_zone IS NULL OR NOT customer_tracking_valid_time_zone(p_zone) THEN
+        RAISE EXCEPTION 'customer_tracking: "%" is not a time zone name', p_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a name from pg_timezone_names, e.g. UTC or Africa/Accra.';
+    END IF;
+    INSERT INTO customer_tracking_settings VALUES ('naive_time_zone', p_zone)
+    ON CONFLICT (setting) DO UPDATE SET value = EXCLUDED.value;
+    PERFORM customer_tracking_invalidate();
+    RAISE NOTICE 'customer_tracking: naive creation times are now read in %; run customer_tracking_backfill() to re-derive existing orders',
+        p_zone;
+END
+$$;
+
+-- Per order: the link and contribution a recomputation from shop_orders gives, as the trigger
+-- reads the order (customer_tracking_decode_order(): one reading of every setting).
+CREATE OR REPLACE FUNCTION customer_tracking_expected_orders(p_shop_id uuid DEFAULT NULL)
+RETURNS TABLE (shop_order_id uuid, shop_id uuid, stored_customer_id uuid, expected_customer_id uuid,
+               purchase boolean, amount numeric, purchased_at timestamptz, network text, slug text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
+                     WHERE h.field = 'shop_id' AND h.state = 'ok');
+BEGIN
+    -- The shop filter on the column (its index), when the column can be read.
+    RETURN QUERY EXECUTE format($q$
+        SELECT d.shop_order_id, d.shop_id, d.stored_customer_id, d.expected_customer_id, d.purchase,
+               d.amount, d.purchased_at, d.network, d.slug
+          FROM @extschema@.shop_orders o
+         CROSS JOIN LATERAL @extschema@.customer_tracking_decode_order(o) d
+         WHERE $1 IS NULL OR %s = $1 $q$,
+        CASE WHEN v_shop IS NULL THEN 'd.shop_id' ELSE format('o.%I', v_shop) END)
+    USING p_shop_id;
+END
+$$;
+
+-- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
+-- and customer stats (when p_customers), and rollup rows (sums over stripes). One pass over the
+-- orders serves both, so customer_tracking_verify() recomputes them once.
+CREATE OR REPLACE FUNCTION customer_tracking_problems(p_shop_id uuid, p_customers boolean)
+RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
+               stored text, expected text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+    WITH o AS MATERIALIZED (
+        SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
+    ), networks AS (
+        -- One pass over the orders (a lookup per customer into o would read o once per customer).
+        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS preferred_network,
+               jsonb_object_agg(x.network, x.n) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
+                  FROM o WHERE o.expected_customer_id IS NOT NULL AND o.purchase AND o.network IS NOT NULL
+                 GROUP BY 1, 2) x
+         GROUP BY x.id
+    ), expected AS (
+        SELECT a.*, n.preferred_network, coalesce(n.network_purchases, '{}'::jsonb) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, min(o.shop_id::text)::uuid AS shop_id,
+                       count(*)::int AS total_orders,
+                       count(*) FILTER (WHERE o.purchase)::int AS total_purchases,
+                       coalesce(sum(o.amount) FILTER (WHERE o.purchase), 0) AS total_spent,
+                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_purchase_at,
+                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_purchase_at,
+                       (array_agg(o.shop_order_id ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_order_id,
+                       (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug
+                  FROM o WHERE o.expected_customer_id IS NOT NULL
+                 GROUP BY o.expected_customer_id) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), stored AS (
+        SELECT c.* FROM @extschema@.shop_customers c WHERE p_shop_id IS NULL OR c.shop_id = p_shop_id
+    ), customers AS (
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.id, s.id) AS id, e AS e, s AS s,
+               e.id IS NULL AS stale, s.id IS NULL AS missing
+          FROM expected e FULL JOIN stored s ON s.id = e.id
+    ), ro AS (
+        -- Tracked orders, by slug and UTC day, for the rollups.
+        SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
+          FROM o e
+         WHERE e.expected_customer_id IS NOT NULL
+    ), rc AS MATERIALIZED (
+        SELECT a.*, n.preferred_network AS preferred
+          FROM (SELECT ro.shop_id, ro.expected_customer_id AS id,
+                       count(*) FILTER (WHERE ro.purchase) AS purchases,
+                       min(ro.purchased_at) FILTER (WHERE ro.purchase) AS first_at,
+                       max(ro.purchased_at) FILTER (WHERE ro.purchase) AS last_at,
+                       (array_agg(ro.slug_key ORDER BY ro.purchased_at, ro.shop_order_id) FILTER (WHERE ro.purchase))[1] AS first_slug
+                  FROM ro GROUP BY ro.shop_id, ro.expected_customer_id
+                HAVING count(*) FILTER (WHERE ro.purchase) > 0) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), rollup_expected AS (
+        SELECT ro.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM ro GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'customers', count(*) FROM rc GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'last_purchasers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1, 3
+        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || to_char(p.f AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'customers', count(*)
+                    FROM (SELECT ro.shop_id, ro.slug_key, ro.expected_customer_id, min(ro.purchased_at) AS f
+                            FROM ro WHERE ro.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'purchases', count(*) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'network', rc.preferred, 'customers_preferring', count(*) FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'frequency', rc.purchases::text, 'customers', count(*) FROM rc GROUP BY 1, 3
+    ), rollup_stored AS (
+        SELECT r.shop_id, 'totals' AS kind, '' AS k, x.stat, sum(x.v) AS v
+          FROM @extschema@.customer_tracking_shop_totals r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('customers', r.customers),
+                                    ('repeat_customers', r.repeat_customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
+        UNION ALL
+        SELECT r.shop_id, 'daily', to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('last_purchasers', r.last_purchasers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'slug_daily', r.slug || '|' || to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_slug_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('repeat_customers', r.repeat_customers), ('customers', r.customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'network', r.network, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_network_totals r
+         CROSS JOIN LATERAL (VALUES ('purchases', r.purchases::numeric), ('revenue', r.revenue),
+                                    ('customers_preferring', r.customers_preferring)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'frequency', r.purchases::text, 'customers', sum(r.customers)
+          FROM @extschema@.customer_tracking_frequency r
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3
+    ), rollups (shop_id, problem, stored, expected) AS (
+        SELECT coalesce(e.shop_id, s.shop_id), 'rollup ' || coalesce(e.kind, s.kind) || ' ' ||
+               coalesce(e.k, s.k) || ' ' || coalesce(e.stat, s.stat),
+               coalesce(s.v, 0)::text, coalesce(e.v, 0)::text
+          FROM rollup_expected e
+          FULL JOIN rollup_stored s ON s.shop_id = e.shop_id AND s.kind = e.kind AND s.k = e.k AND s.stat = e.stat
+         WHERE coalesce(s.v, 0) <> coalesce(e.v, 0)
+    )
+    SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'order_link',
+           o.stored_customer_id::text, o.expected_customer_id::text
+      FROM o WHERE p_customers AND o.stored_customer_id IS DISTINCT FROM o.expected_customer_id
+    UNION ALL
+    SELECT c.shop_id, c.id, NULL, CASE WHEN c.missing THEN 'customer_missing' ELSE 'customer_stale' END,
+           CASE WHEN c.missing THEN NULL ELSE 'exists' END, CASE WHEN c.missing THEN 'exists' END
+      FROM customers c WHERE p_customers AND (c.missing OR c.stale)
+    UNION ALL
+    SELECT c.shop_id, c.id, NULL, d.stat, d.stored, d.expected
+      FROM customers c
+     CROSS JOIN LATERAL (VALUES
+        ('total_orders', (c.s).total_orders::text, (c.e).total_orders::text),
+        ('total_purchases', (c.s).total_purchases::text, (c.e).total_purchases::text),
+        ('total_spent', (c.s).total_spent::text, (c.e).total_spent::text),
+        ('first_purchase_at', (c.s).first_purchase_at::text, (c.e).first_purchase_at::text),
+        ('last_purchase_at', (c.s).last_purchase_at::text, (c.e).last_purchase_at::text),
+        ('first_order_id', (c.s).first_order_id::text, (c.e).first_order_id::text),
+        ('first_source_slug', (c.s).first_source_slug::text, (c.e).first_source_slug),
+        ('preferred_network', (c.s).preferred_network::text, (c.e).preferred_network),
+        ('network_purchases', (c.s).network_purchases::text, (c.e).network_purchases::text),
+        ('repeat_customer', (c.s).repeat_customer::text, ((c.e).total_purchases >= 2)::text)
+     ) AS d(stat, stored, expected)
+     WHERE p_customers AND NOT c.missing AND NOT c.stale
+       AND CASE WHEN d.stat = 'total_spent' THEN (c.s).total_spent <> (c.e).total_spent
+                ELSE d.stored IS DISTINCT FROM d.expected END
+    UNION ALL
+    SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'tracking_row',
+           CASE WHEN t.id IS NULL THEN NULL
+                ELSE format('customer=%s purchase=%s amount=%s at=%s', t.shop_customer_id,
+                            t.purchase_completed, t.purchase_amount, t.accessed_at) END,
+           format('customer=%s purchase=%s amount=%s at=%s', o.expected_customer_id, o.purchase,
+                  o.amount, o.purchased_at)
+      FROM o
+      LEFT JOIN @extschema@.customer_tracking t ON t.id = o.shop_order_id AND t.shop_id = o.shop_id
+     WHERE p_customers AND o.expected_customer_id IS NOT NULL
+       AND (t.id IS NULL OR t.shop_customer_id <> o.expected_customer_id
+            OR t.purchase_completed <> o.purchase OR t.purchase_amount <> o.amount
+            OR t.accessed_at <> o.purchased_at)
+    UNION ALL
+    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected FROM rollups r
+    UNION ALL
+    SELECT t.shop_id, t.shop_customer_id, t.id, 'tracking_orphan', 'exists', NULL
+      FROM @extschema@.customer_tracking t
+     WHERE p_customers AND (p_shop_id IS NULL OR t.shop_id = p_shop_id)
+       AND NOT EXISTS (SELECT 1 FROM o WHERE o.shop_order_id = t.id AND o.shop_id = t.shop_id
+                                         AND o.expected_customer_id IS NOT NULL)
+    UNION ALL
+    -- The host table no longer has what a field is read from (1.4).
+    SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
+      FROM @extschema@.customer_tracking_host_state() h
+     WHERE p_customers AND h.state IN ('drift', 'ignored')
+$$;
+
+-- Links and counts orders that are unlinked or inconsistent; idempotent.
 CREATE OR REPLACE FUNCTION customer_tracking_backfill(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
                customers_repaired bigint)
@@ -80,7 +481,15 @@ DECLARE
     v_retracked bigint;
     v_repaired bigint;
     v_customer uuid;
+    v_drift text := (SELECT string_agg(h.detail, '; ') FROM customer_tracking_host_state() h
+                      WHERE h.state = 'drift');
 BEGIN
+    -- Under drift every order would read as untracked: re-deriving would unlink them all.
+    IF v_drift IS NOT NULL THEN
+        RAISE EXCEPTION 'customer_tracking: backfill refused: %', v_drift
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Fix the host table or the mapping first (SELECT * FROM customer_tracking_host_state()).';
+    END IF;
     -- One shop per statement: each statement touches one shop's rows only.
     FOR v_shop IN
         EXECUTE format('SELECT DISTINCT %1$I FROM @extschema@.shop_orders WHERE %1$I IS NOT NULL AND ($1 IS NULL OR %1$I = $1)',
@@ -186,9 +595,12 @@ COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
     'customer whose stats disagree with its orders. Idempotent; safe while orders arrive. '
     'Returns per shop: orders re-tracked now, orders linked and untracked in total, customers repaired.';
 
-CREATE OR REPLACE FUNCTION customer_tracking_health()
+-- A new result column (host_drift): replaced, not altered.
+DROP FUNCTION customer_tracking_health();
+-- One row: is tracking attached and enabled, how much is tracked, what is not.
+CREATE FUNCTION customer_tracking_health()
 RETURNS TABLE (version text, triggers_enabled boolean, shops bigint, customers bigint,
-               tracked_orders bigint, untracked_orders bigint, open_issues jsonb)
+               tracked_orders bigint, untracked_orders bigint, open_issues jsonb, host_drift jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -203,24 +615,79 @@ AS $$
            (SELECT count(*) FROM @extschema@.customer_tracking_issues i WHERE i.untracked AND i.resolved_at IS NULL),
            (SELECT coalesce(jsonb_object_agg(x.issue, x.n), '{}'::jsonb)
               FROM (SELECT i.issue, count(*) AS n FROM @extschema@.customer_tracking_issues i
-                     WHERE i.resolved_at IS NULL GROUP BY i.issue) x)
+                     WHERE i.resolved_at IS NULL GROUP BY i.issue) x),
+           -- 1.4: fields the host table no longer lets the extension read, and a DDL guard that
+           -- is not there to stop such changes.
+           (SELECT coalesce(jsonb_object_agg(d.k, d.v), '{}'::jsonb)
+              FROM (SELECT h.field AS k, h.state || ': ' || h.detail AS v
+                      FROM @extschema@.customer_tracking_host_state() h
+                     WHERE h.state IN ('drift', 'ignored')
+                    UNION ALL
+                    SELECT g.name, 'the DDL guard event trigger is ' ||
+                           CASE WHEN e.evtenabled IS NULL THEN 'missing' ELSE 'disabled' END
+                      FROM (VALUES ('customer_tracking_ddl_guard_start'),
+                                   ('customer_tracking_ddl_guard_end')) g(name)
+                      LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = g.name
+                     WHERE e.evtenabled IS DISTINCT FROM 'O' AND e.evtenabled IS DISTINCT FROM 'A') d)
 $$;
 COMMENT ON FUNCTION customer_tracking_health() IS
     'Tracking status for DBAs: version, whether the triggers are enabled, counts of shops, customers, '
-    'tracked and untracked orders, and open issues by reason.';
+    'tracked and untracked orders, open issues by reason, and host drift (fields that cannot be '
+    'read, a missing or disabled DDL guard).';
 
-ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT IF EXISTS customer_tracking_shop_customer_id_fkey;
-
--- Keys include shop_id, so that the tables can be distributed by shop (Citus).
-ALTER TABLE @extschema@.shop_customers DROP CONSTRAINT shop_customers_pkey,
-    ADD CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id);
-ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey,
-    ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
-DO $attach$
+REVOKE EXECUTE ON FUNCTION customer_tracking_health(), customer_tracking_decode_order(record),
+    customer_tracking_host_state(), customer_tracking_set_naive_time_zone(text) FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
 BEGIN
-    IF to_regclass('@extschema@.shop_orders') IS NOT NULL THEN
-        ALTER TABLE @extschema@.shop_orders DROP CONSTRAINT IF EXISTS shop_orders_shop_customer_id_fkey;
-        DROP TRIGGER IF EXISTS customer_tracking_flush ON @extschema@.shop_orders;
-    END IF;
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname IN ('customer_tracking_health', 'customer_tracking_decode_order',
+                             'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
 END
-$attach$;
+$revoke$;
+
+-- The DDL guard (src/host_guard.cpp).
+CREATE EVENT TRIGGER customer_tracking_ddl_guard_start ON ddl_command_start
+    EXECUTE FUNCTION customer_tracking_ddl_guard();
+CREATE EVENT TRIGGER customer_tracking_ddl_guard_end ON ddl_command_end
+    EXECUTE FUNCTION customer_tracking_ddl_guard();
+
+-- Network names in their one spelling: the tracking rows, then the customers and rollups derived
+-- from them (exact afterwards, as a recomputation from shop_orders gives them).
+DO $networks$
+DECLARE
+    v_pairs text[];
+    v_pair text;
+    v_shop uuid;
+BEGIN
+    IF to_regclass('@extschema@.shop_orders') IS NULL THEN
+        RETURN;
+    END IF;
+    WITH changed AS (
+        UPDATE @extschema@.customer_tracking t
+           SET network = @extschema@.customer_tracking_network_name(t.network)
+         WHERE t.network IS DISTINCT FROM @extschema@.customer_tracking_network_name(t.network)
+        RETURNING t.shop_id, t.shop_customer_id
+    )
+    SELECT coalesce(array_agg(DISTINCT c.shop_id::text || ' ' || c.shop_customer_id::text), '{}')
+      INTO v_pairs FROM changed c;
+    FOREACH v_pair IN ARRAY v_pairs LOOP
+        PERFORM @extschema@.customer_tracking_recompute(split_part(v_pair, ' ', 1)::uuid,
+                                                        split_part(v_pair, ' ', 2)::uuid);
+    END LOOP;
+    FOR v_shop IN SELECT DISTINCT split_part(p, ' ', 1)::uuid FROM unnest(v_pairs) p LOOP
+        PERFORM @extschema@.customer_tracking_repair_rollups(v_shop);
+    END LOOP;
+END
+$networks$;
+--------------------------------------------------------------------------------
+-- End of issue 10, items 1, 2, 3 and 8.
+--------------------------------------------------------------------------------

@@ -14,14 +14,15 @@
 --------------------------------------------------------------------------------
 CREATE TABLE customer_tracking_settings (
     setting text PRIMARY KEY
-        CHECK (setting IN ('paid_statuses', 'unpaid_statuses') OR setting LIKE 'column:%'),
+        CHECK (setting IN ('paid_statuses', 'unpaid_statuses', 'naive_time_zone') OR setting LIKE 'column:%'),
     value   text NOT NULL
 );
 COMMENT ON TABLE customer_tracking_settings IS
     'customer_tracking configuration: column:<field> maps a shop_orders field to a column '
     '(empty value = the column does not exist); paid_statuses / unpaid_statuses are '
-    'comma-separated, case-insensitive status lists. Change through '
-    'customer_tracking_map_column() / customer_tracking_set_statuses().';
+    'comma-separated, case-insensitive status lists; naive_time_zone is the zone timestamp/date '
+    'creation times are read in (default UTC). Change through customer_tracking_map_column() / '
+    'customer_tracking_set_statuses() / customer_tracking_set_naive_time_zone().';
 SELECT pg_catalog.pg_extension_config_dump('customer_tracking_settings', '');
 
 --------------------------------------------------------------------------------
@@ -261,6 +262,68 @@ COMMENT ON FUNCTION customer_tracking_apply_pending() IS
     'locked until the transaction ends). Used by customer_tracking_backfill().';
 REVOKE EXECUTE ON FUNCTION customer_tracking_apply_pending() FROM PUBLIC;
 
+-- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
+-- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
+-- naive time zone, network spelling) that verify, backfill and the expected orders use too.
+CREATE FUNCTION customer_tracking_decode_order(
+    p_order record, OUT shop_order_id uuid, OUT shop_id uuid, OUT stored_customer_id uuid,
+    OUT expected_customer_id uuid, OUT purchase boolean, OUT amount numeric,
+    OUT purchased_at timestamptz, OUT network text, OUT slug text, OUT issues text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'ct_decode_order_sql'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_tracking_decode_order(record) IS
+    'A shop_orders row as the trigger reads it: ids, stored and expected customer link, whether '
+    'it is a purchase, amount, purchase time, network, slug and issue codes.';
+
+-- Where each field is read from, and whether it can be (ok, absent, ignored, drift).
+CREATE FUNCTION customer_tracking_host_state(
+    OUT field text, OUT column_name name, OUT column_type text, OUT state text, OUT detail text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ct_host_state'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_tracking_host_state() IS
+    'Per field: the shop_orders column it is read from, its type and state: ok, absent (no such '
+    'column, by configuration), ignored (lost; the field changes no count and is read as absent) '
+    'or drift (orders are saved untracked with issue host_drift until it is fixed).';
+
+CREATE FUNCTION customer_tracking_status_list(p_list text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'ct_status_list'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_tracking_status_list(text) IS
+    'A comma-separated status list as the trigger reads it: entries trimmed and lower-cased '
+    '(ASCII letters), empty entries dropped.';
+
+CREATE FUNCTION customer_tracking_status_class(p_status text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ct_status_class'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_tracking_status_class(text) IS
+    'How the trigger classifies a payment status: paid (a purchase), unpaid, unknown or missing.';
+
+CREATE FUNCTION customer_tracking_network_name(p_network text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ct_network_name'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_tracking_network_name(text) IS
+    'The one spelling of a network name: blanks at both ends removed, ASCII letters upper-cased; '
+    'NULL when blank.';
+
+CREATE FUNCTION customer_tracking_valid_time_zone(p_zone text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ct_valid_time_zone'
+LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION customer_tracking_ddl_guard()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'ct_ddl_guard'
+LANGUAGE C;
+COMMENT ON FUNCTION customer_tracking_ddl_guard() IS
+    'Event trigger: follows renames of the shop_orders columns customer_tracking reads, and '
+    'refuses DDL that would leave one unreadable or change what an order counts for.';
+-- End of the 1.4 host functions.
+
 --------------------------------------------------------------------------------
 -- Configuration helpers
 --------------------------------------------------------------------------------
@@ -302,18 +365,10 @@ AS $$
      ORDER BY f.n
 $$;
 
+-- The status lists in force, as the trigger parsed them (one parser: src/order_rules.cpp).
 CREATE FUNCTION customer_tracking_statuses(OUT paid text[], OUT unpaid text[])
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-    SELECT coalesce((SELECT string_to_array(lower(replace(value, ' ', '')), ',')
-                       FROM customer_tracking_settings WHERE setting = 'paid_statuses'),
-                    ARRAY['completed', 'paid', 'success']),
-           coalesce((SELECT string_to_array(lower(replace(value, ' ', '')), ',')
-                       FROM customer_tracking_settings WHERE setting = 'unpaid_statuses'),
-                    ARRAY['pending', 'processing', 'failed', 'refunded', 'cancelled',
-                          'canceled', 'reversed', 'abandoned', 'expired', 'declined'])
-$$;
+AS 'MODULE_PATHNAME', 'ct_statuses'
+LANGUAGE C STABLE;
 
 -- Checks the host tables; raises one error naming everything that is missing.
 CREATE FUNCTION customer_tracking_check_host()
@@ -366,6 +421,15 @@ BEGIN
                   HINT = 'Create the app''s tables first (see host-schema.sql), or map differently named '
                          'shop_orders columns with SET customer_tracking.column_map = ''field=column, ...'' '
                          'before CREATE EXTENSION (a field mapped to '''' is treated as absent when optional).';
+    END IF;
+    -- 1.4: columns that exist but cannot be read (types: ct_field_type_problem, src/host_cache.cpp).
+    SELECT array_agg(h.detail ORDER BY h.field) INTO v_missing
+      FROM customer_tracking_host_state() h
+     WHERE h.state IN ('drift', 'ignored') AND h.column_type IS NOT NULL;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'customer_tracking: shop_orders cannot be read: %', array_to_string(v_missing, '; ')
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Change the column''s type, or map the field to another column.';
     END IF;
 END
 $$;
@@ -599,7 +663,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
-    IF coalesce(btrim(p_paid), '') = '' THEN
+    IF coalesce(cardinality(customer_tracking_status_list(p_paid)), 0) = 0 THEN
         RAISE EXCEPTION 'customer_tracking: at least one paid status is needed'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -614,6 +678,26 @@ BEGIN
 END
 $$;
 
+-- The zone naive (timestamp / date) creation times are read in, whatever a session's TimeZone.
+CREATE FUNCTION customer_tracking_set_naive_time_zone(p_zone text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+BEGIN
+    IF p_zone IS NULL OR NOT customer_tracking_valid_time_zone(p_zone) THEN
+        RAISE EXCEPTION 'customer_tracking: "%" is not a time zone name', p_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a name from pg_timezone_names, e.g. UTC or Africa/Accra.';
+    END IF;
+    INSERT INTO customer_tracking_settings VALUES ('naive_time_zone', p_zone)
+    ON CONFLICT (setting) DO UPDATE SET value = EXCLUDED.value;
+    PERFORM customer_tracking_invalidate();
+    RAISE NOTICE 'customer_tracking: naive creation times are now read in %; run customer_tracking_backfill() to re-derive existing orders',
+        p_zone;
+END
+$$;
+
 --------------------------------------------------------------------------------
 -- Recomputation, verification and backfill
 --------------------------------------------------------------------------------
@@ -625,7 +709,8 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION customer_tracking_recompute(uuid, uuid) IS
     'Recomputes a customer''s stats from customer_tracking (as the trigger does); false if no such customer.';
 
--- Per order: the link and contribution a recomputation from shop_orders gives.
+-- Per order: the link and contribution a recomputation from shop_orders gives, as the trigger
+-- reads the order (customer_tracking_decode_order(): one reading of every setting).
 CREATE FUNCTION customer_tracking_expected_orders(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_order_id uuid, shop_id uuid, stored_customer_id uuid, expected_customer_id uuid,
                purchase boolean, amount numeric, purchased_at timestamptz, network text, slug text)
@@ -633,40 +718,18 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
-    c record;
-    v_sql text;
-    v_paid text[] := (SELECT s.paid FROM customer_tracking_statuses() s);
+    v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
+                     WHERE h.field = 'shop_id' AND h.state = 'ok');
 BEGIN
-    SELECT max(column_name) FILTER (WHERE field = 'id') AS id,
-           max(column_name) FILTER (WHERE field = 'shop_id') AS shop,
-           max(column_name) FILTER (WHERE field = 'customer_phone') AS phone,
-           max(column_name) FILTER (WHERE field = 'total_price') AS amount,
-           max(column_name) FILTER (WHERE field = 'created_at') AS created,
-           max(column_name) FILTER (WHERE field = 'payment_status') AS status,
-           max(column_name) FILTER (WHERE field = 'network') AS network,
-           max(column_name) FILTER (WHERE field = 'shop_slug') AS slug
-      INTO c
-      FROM customer_tracking_columns();
-    v_sql := format($q$
-        SELECT o.%1$I, o.%2$I, o.shop_customer_id,
-               CASE WHEN o.%2$I IS NOT NULL AND p.e164 IS NOT NULL AND a.amount IS NOT NULL
-                         AND a.amount >= 0 AND a.amount <> 'NaN' AND a.amount < 'Infinity'
-                         AND a.at IS NOT NULL AND isfinite(a.at)
-                    THEN @extschema@.customer_tracking_customer_id(o.%2$I, p.e164) END,
-               %3$s, a.amount, a.at, %4$s, %5$s
+    -- The shop filter on the column (its index), when the column can be read.
+    RETURN QUERY EXECUTE format($q$
+        SELECT d.shop_order_id, d.shop_id, d.stored_customer_id, d.expected_customer_id, d.purchase,
+               d.amount, d.purchased_at, d.network, d.slug
           FROM @extschema@.shop_orders o
-         CROSS JOIN LATERAL (SELECT @extschema@.normalize_phone(o.%6$I::text) AS e164) p
-         CROSS JOIN LATERAL (SELECT o.%7$I::numeric AS amount, o.%8$I::timestamptz AS at) a
-         WHERE $1 IS NULL OR o.%2$I = $1 $q$,
-        c.id, c.shop,
-        CASE WHEN c.status = '' OR NOT EXISTS (SELECT 1 FROM pg_attribute
-                  WHERE attrelid = '@extschema@.shop_orders'::regclass AND attname = c.status AND NOT attisdropped)
-             THEN 'true'
-             ELSE format($s$coalesce(translate(btrim(o.%I::text, E' \t\n\r\f\v'), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = ANY (%L::text[]), false)$s$, c.status, v_paid) END,
-        CASE WHEN c.network = '' THEN 'NULL::text' ELSE format('left(o.%I::text, 50)', c.network) END,
-        CASE WHEN c.slug = '' THEN 'NULL::text' ELSE format('left(o.%I::text, 255)', c.slug) END,
-        c.phone, c.amount, c.created);
-    RETURN QUERY EXECUTE v_sql USING p_shop_id;
+         CROSS JOIN LATERAL @extschema@.customer_tracking_decode_order(o) d
+         WHERE $1 IS NULL OR %s = $1 $q$,
+        CASE WHEN v_shop IS NULL THEN 'd.shop_id' ELSE format('o.%I', v_shop) END)
+    USING p_shop_id;
 END
 $$;
 
@@ -831,6 +894,11 @@ AS $$
      WHERE p_customers AND (p_shop_id IS NULL OR t.shop_id = p_shop_id)
        AND NOT EXISTS (SELECT 1 FROM o WHERE o.shop_order_id = t.id AND o.shop_id = t.shop_id
                                          AND o.expected_customer_id IS NOT NULL)
+    UNION ALL
+    -- The host table no longer has what a field is read from (1.4).
+    SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
+      FROM @extschema@.customer_tracking_host_state() h
+     WHERE p_customers AND h.state IN ('drift', 'ignored')
 $$;
 
 -- Rollup rows that differ from a recomputation from shop_orders (sums over stripes).
@@ -1022,7 +1090,15 @@ DECLARE
     v_retracked bigint;
     v_repaired bigint;
     v_customer uuid;
+    v_drift text := (SELECT string_agg(h.detail, '; ') FROM customer_tracking_host_state() h
+                      WHERE h.state = 'drift');
 BEGIN
+    -- Under drift every order would read as untracked: re-deriving would unlink them all.
+    IF v_drift IS NOT NULL THEN
+        RAISE EXCEPTION 'customer_tracking: backfill refused: %', v_drift
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Fix the host table or the mapping first (SELECT * FROM customer_tracking_host_state()).';
+    END IF;
     -- One shop per statement: each statement touches one shop's rows only.
     FOR v_shop IN
         EXECUTE format('SELECT DISTINCT %1$I FROM @extschema@.shop_orders WHERE %1$I IS NOT NULL AND ($1 IS NULL OR %1$I = $1)',
@@ -1157,7 +1233,7 @@ BEGIN
                       HINT = 'Use field=column pairs separated by commas; fields: '
                              || (SELECT string_agg(field, ', ') FROM @extschema@.customer_tracking_fields());
         END IF;
-        INSERT INTO @extschema@.customer_tracking_settings VALUES ('column:' || v_field, v_column)
+        INSERT INTO @extschema@.customer_tracking_settings VALUES ('column:' || v_field, v_column::name)
         ON CONFLICT (setting) DO UPDATE SET value = EXCLUDED.value;
     END LOOP;
     PERFORM @extschema@.customer_tracking_attach();
@@ -1454,7 +1530,9 @@ REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_h
     customer_tracking_set_statuses(text, text), customer_tracking_recompute(uuid, uuid),
     customer_tracking_backfill(uuid), customer_tracking_verify(uuid),
     customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid),
-    customer_tracking_problems(uuid, boolean), customer_tracking_repair_rollups(uuid)
+    customer_tracking_problems(uuid, boolean), customer_tracking_repair_rollups(uuid),
+    customer_tracking_decode_order(record), customer_tracking_host_state(),
+    customer_tracking_set_naive_time_zone(text)
     FROM PUBLIC;
 DO $revoke$
 DECLARE
@@ -1471,12 +1549,19 @@ BEGIN
                              'customer_tracking_backfill', 'customer_tracking_verify',
                              'customer_tracking_verify_rollups', 'customer_tracking_expected_orders',
                              'customer_tracking_problems', 'customer_tracking_repair_rollups',
-                             'customer_tracking_health')
+                             'customer_tracking_health', 'customer_tracking_decode_order',
+                             'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone')
     LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
     END LOOP;
 END
 $revoke$;
+
+-- 1.4: the DDL guard (src/host_guard.cpp). Created last: the install's own DDL is done.
+CREATE EVENT TRIGGER customer_tracking_ddl_guard_start ON ddl_command_start
+    EXECUTE FUNCTION customer_tracking_ddl_guard();
+CREATE EVENT TRIGGER customer_tracking_ddl_guard_end ON ddl_command_end
+    EXECUTE FUNCTION customer_tracking_ddl_guard();
 
 --------------------------------------------------------------------------------
 -- 1.1
@@ -1486,7 +1571,7 @@ $revoke$;
 -- One row: is tracking attached and enabled, how much is tracked, what is not.
 CREATE FUNCTION customer_tracking_health()
 RETURNS TABLE (version text, triggers_enabled boolean, shops bigint, customers bigint,
-               tracked_orders bigint, untracked_orders bigint, open_issues jsonb)
+               tracked_orders bigint, untracked_orders bigint, open_issues jsonb, host_drift jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -1501,11 +1586,25 @@ AS $$
            (SELECT count(*) FROM @extschema@.customer_tracking_issues i WHERE i.untracked AND i.resolved_at IS NULL),
            (SELECT coalesce(jsonb_object_agg(x.issue, x.n), '{}'::jsonb)
               FROM (SELECT i.issue, count(*) AS n FROM @extschema@.customer_tracking_issues i
-                     WHERE i.resolved_at IS NULL GROUP BY i.issue) x)
+                     WHERE i.resolved_at IS NULL GROUP BY i.issue) x),
+           -- 1.4: fields the host table no longer lets the extension read, and a DDL guard that
+           -- is not there to stop such changes.
+           (SELECT coalesce(jsonb_object_agg(d.k, d.v), '{}'::jsonb)
+              FROM (SELECT h.field AS k, h.state || ': ' || h.detail AS v
+                      FROM @extschema@.customer_tracking_host_state() h
+                     WHERE h.state IN ('drift', 'ignored')
+                    UNION ALL
+                    SELECT g.name, 'the DDL guard event trigger is ' ||
+                           CASE WHEN e.evtenabled IS NULL THEN 'missing' ELSE 'disabled' END
+                      FROM (VALUES ('customer_tracking_ddl_guard_start'),
+                                   ('customer_tracking_ddl_guard_end')) g(name)
+                      LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = g.name
+                     WHERE e.evtenabled IS DISTINCT FROM 'O' AND e.evtenabled IS DISTINCT FROM 'A') d)
 $$;
 COMMENT ON FUNCTION customer_tracking_health() IS
     'Tracking status for DBAs: version, whether the triggers are enabled, counts of shops, customers, '
-    'tracked and untracked orders, and open issues by reason.';
+    'tracked and untracked orders, open issues by reason, and host drift (fields that cannot be '
+    'read, a missing or disabled DDL guard).';
 REVOKE EXECUTE ON FUNCTION customer_tracking_health() FROM PUBLIC;
 DO $revoke$
 DECLARE

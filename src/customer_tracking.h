@@ -27,6 +27,7 @@ void ct_rollup_init(void);
 void ct_customers_init(void);
 void ct_pending_init(void);
 void ct_estimates_init(void);
+void ct_guard_init(void);
 
 /* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */
 bool ct_region_is_known(const char *region);

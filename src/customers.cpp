@@ -103,8 +103,14 @@ void ct_customers_prepare(HostCache *hc)
 	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
 	static const Oid ensure_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
 	static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
-	const char *orders_shop =
-		quote_identifier(get_attname(hc->orders_relid, hc->attnum[FIELD_SHOP_ID], false));
+	/* Linked orders of a customer, also while the host table has drifted (host_cache.cpp). */
+	const char *orders_link =
+		hc->link_attnum == InvalidAttrNumber ? "false"
+		: hc->attnum[FIELD_SHOP_ID] == InvalidAttrNumber
+			? "o.shop_customer_id = c.id"
+			: psprintf("o.shop_customer_id = c.id AND o.%s = $2",
+					   quote_identifier(
+						   get_attname(hc->orders_relid, hc->attnum[FIELD_SHOP_ID], false)));
 	/* New values for an added order ($6 orders, $7 purchase, $8 amount, $9 time, $10 order, $11 slug, $12 network). */
 	const char *increments =
 		"email = coalesce($4, c.email), customer_name = coalesce($5, c.customer_name), "
@@ -222,8 +228,8 @@ void ct_customers_prepare(HostCache *hc)
 		psprintf(
 			"DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders "
 			"= 0 "
-			"AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE o.shop_customer_id = c.id AND o.%s = $2)",
-			s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_shop),
+			"AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE %s)",
+			s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_link),
 		2, two_uuids);
 
 	/* Purchases per (customer, slug): $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */

@@ -2,11 +2,14 @@
  * host_cache.cpp: what the trigger needs to know about shop_orders and the
  * extension's own tables, resolved once per backend.
  *
- * Column mapping and status lists come from customer_tracking_settings;
- * attribute numbers, types and output functions from the relation; the
- * statements are prepared once and kept (SPI_keepplan). A relcache callback
- * drops the cache when shop_orders or one of the extension's tables changes
- * (customer_tracking_map_column() sends such an invalidation). A cache that
+ * Column mapping, status lists and the zone of naive times come from
+ * customer_tracking_settings; attribute numbers, types and output functions
+ * from the relation, re-validated at every rebuild (ct_resolve_host: a
+ * missing column or one of a type the extension cannot read is drift,
+ * reported, never an error and never a guess); the statements are prepared
+ * once and kept (SPI_keepplan). A relcache callback drops the cache when
+ * shop_orders or one of the extension's tables changes (ALTER TABLE, and
+ * customer_tracking_map_column() sends such an invalidation). A cache that
  * was replaced while a trigger may still use it is freed at transaction end.
  */
 #include "customer_tracking.h"
@@ -14,7 +17,10 @@
 #include "tracking.h"
 
 extern "C" {
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -28,6 +34,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -110,76 +117,201 @@ static Oid relation_owner(Oid relid)
 	return owner;
 }
 
-/* Reads column mapping and status lists (SPI must be connected). */
-static void read_settings(HostCache *hc, const char *columns[FIELD_COUNT])
+const char *ct_field_name(int field)
 {
-	char *sql =
-		psprintf("SELECT setting, value FROM %s.customer_tracking_settings", hc->schema_sql);
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "customer_tracking: could not read customer_tracking_settings");
+	return field == FIELD_COUNT ? "shop_customer_id" : field_names[field];
+}
 
-	for (uint64 i = 0; i < SPI_processed; i++)
+/*
+ * Reads customer_tracking_settings (column mapping, status lists, the zone of
+ * naive times) into out, in cxt. A direct scan of the extension's own table:
+ * no SPI, no privilege of the calling role needed (DDL guard, SQL helpers).
+ */
+void ct_read_settings(Oid schema, HostSettings *out, MemoryContext cxt)
+{
+	Oid relid = relation_in(schema, "customer_tracking_settings");
+	Relation rel = table_open(relid, AccessShareLock);
+	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
+	TupleDesc desc = RelationGetDescr(rel);
+	HeapTuple tuple;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	memset(out, 0, sizeof(*out));
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr)
 	{
-		char *setting = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		char *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-		MemoryContext old = MemoryContextSwitchTo(hc->cxt);
+		bool setting_null;
+		bool value_null;
+		Datum setting_datum = heap_getattr(tuple, 1, desc, &setting_null);
+		Datum value_datum = heap_getattr(tuple, 2, desc, &value_null);
+		if (setting_null || value_null)
+			continue;
+		char *setting = TextDatumGetCString(setting_datum);
+		char *value = TextDatumGetCString(value_datum);
 
 		if (strncmp(setting, "column:", 7) == 0)
 		{
 			for (int f = 0; f < FIELD_COUNT; f++)
 				if (strcmp(setting + 7, field_names[f]) == 0)
-					columns[f] = pstrdup(value);
+					out->columns[f] = value;
 		}
 		else if (strcmp(setting, "paid_statuses") == 0)
-			hc->statuses->SetPaid(value);
+			out->paid = value;
 		else if (strcmp(setting, "unpaid_statuses") == 0)
-			hc->statuses->SetUnpaid(value);
-		MemoryContextSwitchTo(old);
+			out->unpaid = value;
+		else if (strcmp(setting, "naive_time_zone") == 0)
+			out->naive_time_zone = value;
+	}
+	MemoryContextSwitchTo(old);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * Why a column of this type cannot be read for the field (nullptr: it can).
+ * Ids are uuids; times are instants (timestamptz) or naive times read in the
+ * configured zone; amounts are numbers or decimal text; text fields accept
+ * types whose text form does not depend on session settings.
+ */
+const char *ct_field_type_problem(int field, Oid type)
+{
+	Oid base = getBaseType(type);
+	char category;
+	bool preferred;
+
+	switch (field)
+	{
+		case FIELD_ID:
+		case FIELD_SHOP_ID:
+		case FIELD_COUNT: /* shop_customer_id */
+			return base == UUIDOID ? nullptr : "must be of type uuid";
+		case FIELD_CREATED_AT:
+			return base == TIMESTAMPTZOID || base == TIMESTAMPOID || base == DATEOID
+					   ? nullptr
+					   : "must be of type timestamptz, timestamp or date";
+		case FIELD_AMOUNT:
+			if (base == CASHOID)
+				return "cannot be of type money (its numeric value depends on the session's "
+					   "lc_monetary); use numeric";
+			if (base == NUMERICOID || base == INT2OID || base == INT4OID || base == INT8OID ||
+				base == FLOAT4OID || base == FLOAT8OID)
+				return nullptr;
+			get_type_category_preferred(base, &category, &preferred);
+			return category == TYPCATEGORY_STRING
+					   ? nullptr
+					   : "must be a number (numeric, integer, real, double precision) or text";
+		default:
+			if (base == INT2OID || base == INT4OID || base == INT8OID || base == NUMERICOID ||
+				get_typtype(base) == TYPTYPE_ENUM)
+				return nullptr;
+			get_type_category_preferred(base, &category, &preferred);
+			return category == TYPCATEGORY_STRING
+					   ? nullptr
+					   : "is read as text: use a text, varchar, char, enum, integer or numeric "
+						 "column";
 	}
 }
 
-static void resolve_columns(HostCache *hc, Relation orders, const char *columns[FIELD_COUNT])
+/* Fields whose loss changes no count: read as absent, reported (email, name, attribution). */
+static bool field_is_cosmetic(int field)
 {
-	TupleDesc desc = RelationGetDescr(orders);
+	return field == FIELD_EMAIL || field == FIELD_NAME || field >= FIELD_REFERRER;
+}
 
-	for (int f = 0; f < FIELD_COUNT; f++)
+/* Optional fields used only when present (unless mapped explicitly). */
+static bool field_used_when_present(int field) { return field >= FIELD_REFERRER; }
+
+/*
+ * Where each field is read from and whether it can be: cols[FIELD_COUNT] is
+ * shop_customer_id. Never raises for a missing or unreadable column: that is
+ * drift, reported through the state.
+ */
+void ct_resolve_host(Oid orders_relid, const HostSettings *settings, HostColumn *cols)
+{
+	for (int f = 0; f <= FIELD_COUNT; f++)
 	{
-		const char *column = columns[f] != nullptr ? columns[f] : field_names[f];
-		AttrNumber attnum =
-			column[0] == '\0' ? InvalidAttrNumber : get_attnum(hc->orders_relid, column);
+		HostColumn *c = &cols[f];
+		const char *mapped = f < FIELD_COUNT ? settings->columns[f] : nullptr;
+		HeapTuple tuple;
 
-		if (attnum < 0)
-			attnum = InvalidAttrNumber; /* system columns are not order data */
-		if (attnum == InvalidAttrNumber)
+		memset(c, 0, sizeof(*c));
+		c->field = f;
+		c->mapped = mapped != nullptr;
+		c->column = mapped != nullptr ? mapped : ct_field_name(f);
+		if (c->column[0] == '\0')
 		{
-			if (field_required[f])
-				ereport(
-					ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("customer_tracking: shop_orders has no column \"%s\" for field %s",
-							column, field_names[f]),
-					 errhint("Map it with SELECT customer_tracking_map_column('%s', '<column>').",
-							 field_names[f])));
-			hc->attnum[f] = InvalidAttrNumber;
+			c->state = FS_ABSENT; /* mapped to '': the host has no such column */
 			continue;
 		}
+		tuple = SearchSysCacheAttName(orders_relid, c->column);
+		if (HeapTupleIsValid(tuple))
+		{
+			Form_pg_attribute att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+			if (att->attnum > 0)
+			{
+				c->attnum = att->attnum;
+				c->type = att->atttypid;
+				c->typmod = att->atttypmod;
+			}
+			ReleaseSysCache(tuple);
+		}
+		if (c->attnum == InvalidAttrNumber)
+		{
+			if (f < FIELD_COUNT && field_used_when_present(f) && !c->mapped)
+				c->state = FS_ABSENT;
+			else
+			{
+				c->state = f < FIELD_COUNT && field_is_cosmetic(f) ? FS_IGNORED : FS_DRIFT;
+				c->detail = psprintf("column shop_orders.%s (field %s) is missing",
+									 quote_identifier(c->column), ct_field_name(f));
+			}
+			continue;
+		}
+		const char *problem = ct_field_type_problem(f, c->type);
+		if (problem != nullptr)
+		{
+			c->state = f < FIELD_COUNT && field_is_cosmetic(f) ? FS_IGNORED : FS_DRIFT;
+			c->detail = psprintf("column shop_orders.%s (field %s) is of type %s: it %s",
+								 quote_identifier(c->column), ct_field_name(f),
+								 format_type_with_typemod(c->type, c->typmod), problem);
+			c->attnum = InvalidAttrNumber;
+			continue;
+		}
+		c->state = FS_OK;
+	}
+}
 
-		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-		hc->attnum[f] = attnum;
-		hc->atttype[f] = att->atttypid;
+static void resolve_columns(HostCache *hc, Relation orders, const HostSettings *settings)
+{
+	TupleDesc desc = RelationGetDescr(orders);
+	HostColumn cols[FIELD_COUNT + 1];
+
+	ct_resolve_host(hc->orders_relid, settings, cols);
+	hc->drift_detail = nullptr;
+	for (int f = 0; f <= FIELD_COUNT; f++)
+	{
+		const HostColumn *c = &cols[f];
+
+		if (c->state == FS_DRIFT && hc->drift_detail == nullptr)
+			hc->drift_detail = pstrdup(c->detail);
+		if (f == FIELD_COUNT)
+		{
+			hc->link_attnum = c->attnum;
+			continue;
+		}
+		hc->state[f] = c->state;
+		hc->attnum[f] = c->attnum;
+		if (c->attnum == InvalidAttrNumber)
+			continue;
+
+		Form_pg_attribute att = TupleDescAttr(desc, c->attnum - 1);
+		Oid base = getBaseType(att->atttypid);
+		hc->atttype[f] = base;
 		hc->attbyval[f] = att->attbyval;
 		hc->attlen[f] = att->attlen;
-		hc->is_text[f] = att->atttypid == TEXTOID || att->atttypid == VARCHAROID;
-
-		if ((f == FIELD_ID || f == FIELD_SHOP_ID) && att->atttypid != UUIDOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("customer_tracking: shop_orders.%s must be of type uuid", column)));
-		if (f == FIELD_CREATED_AT && att->atttypid != TIMESTAMPTZOID &&
-			att->atttypid != TIMESTAMPOID && att->atttypid != DATEOID)
-			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-							errmsg("customer_tracking: shop_orders.%s must be a timestamp or date",
-								   column)));
+		hc->is_text[f] = base == TEXTOID || base == VARCHAROID || base == BPCHAROID;
+		/* Every other type is read through its output function (amounts: strings only). */
 		if (!hc->is_text[f])
 		{
 			Oid output;
@@ -189,21 +321,25 @@ static void resolve_columns(HostCache *hc, Relation orders, const char *columns[
 		}
 	}
 
-	hc->link_attnum = get_attnum(hc->orders_relid, "shop_customer_id");
-	if (hc->link_attnum <= 0 || TupleDescAttr(desc, hc->link_attnum - 1)->atttypid != UUIDOID)
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-						errmsg("customer_tracking: shop_orders.shop_customer_id (uuid) is missing"),
-						errhint("Run SELECT customer_tracking_attach();")));
+	/* Naive times are read in one zone, whatever the session's TimeZone. */
+	hc->naive_zone_name =
+		pstrdup(settings->naive_time_zone != nullptr ? settings->naive_time_zone : "UTC");
+	hc->naive_zone = pg_tzset(hc->naive_zone_name);
+	if (hc->naive_zone == nullptr && hc->drift_detail == nullptr)
+		hc->drift_detail = psprintf("setting naive_time_zone \"%s\" is not a known time zone",
+									hc->naive_zone_name);
 
 	hc->link_has_foreign_key = false;
 	ListCell *lc;
 	foreach (lc, RelationGetFKeyList(orders))
 	{
 		const ForeignKeyCacheInfo *fk = static_cast<const ForeignKeyCacheInfo *>(lfirst(lc));
-		if (fk->confrelid == hc->customers_relid && fk->nkeys == 1 &&
-			fk->conkey[0] == hc->link_attnum)
+		if (hc->link_attnum != InvalidAttrNumber && fk->confrelid == hc->customers_relid &&
+			fk->nkeys == 1 && fk->conkey[0] == hc->link_attnum)
 			hc->link_has_foreign_key = true;
 	}
+
+	hc->drifted = hc->drift_detail != nullptr;
 }
 
 SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what)
@@ -338,7 +474,7 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "customer_tracking host cache",
 											  ALLOCSET_SMALL_SIZES);
 	HostCache *hc = static_cast<HostCache *>(MemoryContextAllocZero(cxt, sizeof(HostCache)));
-	const char *columns[FIELD_COUNT] = {};
+	HostSettings settings;
 	MemoryContext old;
 
 	hc->cxt = cxt;
@@ -367,19 +503,21 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	{
 		hc->truncated_code[i] = psprintf("%s_truncated", field_names[ct_text_field_of[i]]);
 	}
+	/* Settings and columns: a drifted host table is reported, never an error. */
+	ct_read_settings(hc->schema, &settings, cxt);
+	if (settings.paid != nullptr)
+		hc->statuses->SetPaid(settings.paid);
+	if (settings.unpaid != nullptr)
+		hc->statuses->SetUnpaid(settings.unpaid);
+	resolve_columns(hc, orders, &settings);
 	MemoryContextSwitchTo(old);
 
-	/*
-	 * As the owner of the extension's tables, like the statements later: the
-	 * role placing the order may not read the settings (clients cannot).
-	 */
+	/* As the owner of the extension's tables, like the statements later. */
 	{
 		Oid save_userid;
 		int save_sec_context;
 
 		ct_begin_as_owner(hc, &save_userid, &save_sec_context);
-		read_settings(hc, columns);
-		resolve_columns(hc, orders, columns);
 		prepare_statements(hc);
 		ct_end_as_owner(&save_userid, &save_sec_context);
 	}
@@ -406,6 +544,18 @@ const HostCache *ct_host_cache(Relation orders, Oid trigger_function)
 	}
 	current_cache = hc;
 	return hc;
+}
+
+const HostCache *ct_host_cache_of(Oid orders_relid, Oid function)
+{
+	HostCache *hc = current_cache;
+	if (hc != nullptr && hc->valid && hc->orders_relid == orders_relid)
+		return hc;
+
+	Relation orders = table_open(orders_relid, AccessShareLock);
+	const HostCache *result = ct_host_cache(orders, function);
+	table_close(orders, NoLock);
+	return result;
 }
 
 static bool fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before, HeapTuple after,

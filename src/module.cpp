@@ -75,4 +75,5 @@ void _PG_init(void)
 	ct_customers_init();
 	ct_pending_init(); /* after ct_rollup_init: its pre-commit callback runs first */
 	ct_estimates_init();
+	ct_guard_init();
 }

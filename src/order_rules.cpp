@@ -12,7 +12,9 @@ bool IsBlank(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-std::vector<std::string> SplitList(std::string_view list)
+} // namespace
+
+std::vector<std::string> SplitStatusList(std::string_view list)
 {
 	std::vector<std::string> items;
 	size_t start = 0;
@@ -28,6 +30,8 @@ std::vector<std::string> SplitList(std::string_view list)
 	}
 	return items;
 }
+
+namespace {
 
 bool EqualsIgnoringAsciiCase(std::string_view text, const std::string &lower) noexcept
 {
@@ -74,6 +78,61 @@ std::string NormalizeStatus(std::string_view status)
 	return out;
 }
 
+size_t NormalizeNetworkTo(std::string_view network, char *out) noexcept
+{
+	std::string_view trimmed = TrimBlanks(network);
+	for (size_t i = 0; i < trimmed.size(); i++)
+	{
+		char c = trimmed[i];
+		out[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+	}
+	return trimmed.size();
+}
+
+std::string NormalizeNetwork(std::string_view network)
+{
+	std::string out(network.size(), '\0');
+	out.resize(NormalizeNetworkTo(network, out.data()));
+	return out;
+}
+
+bool IsPlainDecimal(std::string_view text) noexcept
+{
+	std::string_view t = TrimBlanks(text);
+	size_t i = 0;
+	size_t digits = 0;
+	auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+
+	if (i < t.size() && (t[i] == '+' || t[i] == '-'))
+		i++;
+	while (i < t.size() && is_digit(t[i]))
+		i++, digits++;
+	if (i < t.size() && t[i] == '.')
+	{
+		i++;
+		while (i < t.size() && is_digit(t[i]))
+			i++, digits++;
+	}
+	if (digits == 0 || digits > 1000)
+		return false;
+	if (i < t.size() && (t[i] == 'e' || t[i] == 'E'))
+	{
+		size_t exponent_digits = 0;
+		int exponent = 0;
+		i++;
+		if (i < t.size() && (t[i] == '+' || t[i] == '-'))
+			i++;
+		while (i < t.size() && is_digit(t[i]) && exponent <= 1000)
+		{
+			exponent = exponent * 10 + (t[i] - '0');
+			i++, exponent_digits++;
+		}
+		if (exponent_digits == 0 || exponent > 1000) /* numeric_in's limit */
+			return false;
+	}
+	return i == t.size();
+}
+
 StatusVocabulary::StatusVocabulary()
 {
 	SetPaid("completed,paid,success");
@@ -81,9 +140,12 @@ StatusVocabulary::StatusVocabulary()
 			  "expired,declined");
 }
 
-void StatusVocabulary::SetPaid(std::string_view comma_list) { paid_ = SplitList(comma_list); }
+void StatusVocabulary::SetPaid(std::string_view comma_list) { paid_ = SplitStatusList(comma_list); }
 
-void StatusVocabulary::SetUnpaid(std::string_view comma_list) { unpaid_ = SplitList(comma_list); }
+void StatusVocabulary::SetUnpaid(std::string_view comma_list)
+{
+	unpaid_ = SplitStatusList(comma_list);
+}
 
 StatusClass StatusVocabulary::Classify(std::string_view status) const noexcept
 {

@@ -32,6 +32,9 @@ public:
 	void SetUnpaid(std::string_view comma_list);
 	/* Allocation-free, so the trigger may call it between PostgreSQL calls. */
 	StatusClass Classify(std::string_view status) const noexcept;
+	/* The lists as parsed (normalised entries, empty ones dropped), for SQL to show. */
+	const std::vector<std::string> &Paid() const noexcept { return paid_; }
+	const std::vector<std::string> &Unpaid() const noexcept { return unpaid_; }
 
 private:
 	std::vector<std::string> paid_;
@@ -43,6 +46,31 @@ std::string NormalizeStatus(std::string_view status);
 
 /* Strips blanks at both ends, without copying. */
 std::string_view TrimBlanks(std::string_view text) noexcept;
+
+/*
+ * A comma-separated status list as the vocabulary reads it: each entry
+ * normalised (NormalizeStatus), empty entries dropped. The one parser of the
+ * paid/unpaid settings (the trigger, and SQL through
+ * customer_tracking_status_list()).
+ */
+std::vector<std::string> SplitStatusList(std::string_view comma_list);
+
+/*
+ * The one spelling of a network name: blanks at both ends stripped, ASCII
+ * letters upper-cased ("mtn ", " MTN" and "Mtn" are all "MTN"); other bytes
+ * are kept as they are. Empty when the name is blank (no network).
+ */
+std::string NormalizeNetwork(std::string_view network);
+/* The same into out (room for network.size() bytes), allocation-free; returns the length. */
+size_t NormalizeNetworkTo(std::string_view network, char *out) noexcept;
+
+/*
+ * Whether text (blanks allowed at both ends) is a plain decimal number that
+ * numeric_in reads without error: optional sign, digits with an optional
+ * decimal point, an optional exponent of at most 1000 either way, and at
+ * most 1000 digits in all. NaN, Infinity, empty and anything else: false.
+ */
+bool IsPlainDecimal(std::string_view text) noexcept;
 
 /*
  * What an order contributes to its customer, as far as the decision goes.

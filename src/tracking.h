@@ -14,6 +14,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "pgtime.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -38,6 +39,48 @@ enum OrderField
 	FIELD_UTM_CAMPAIGN,
 	FIELD_COUNT
 };
+
+/*
+ * How a field is read from the host table (host_cache.cpp). Drift (a column
+ * the extension needs that is missing or of a type it cannot read) never
+ * makes an order fail: orders are saved untracked (host_drift), or, for
+ * fields that change no count (email, name, attribution), the field is read
+ * as absent; customer_tracking_host_state() and _health() report it.
+ */
+enum FieldState
+{
+	FS_OK,		/* read from its column */
+	FS_ABSENT,	/* the host has no such column, by configuration */
+	FS_IGNORED, /* drift of a field that changes no count: read as absent, reported */
+	FS_DRIFT	/* drift: orders are saved untracked (host_drift), reported */
+};
+
+/* The settings as stored in customer_tracking_settings (nullptr = not set, default). */
+struct HostSettings
+{
+	const char *columns[FIELD_COUNT];
+	const char *paid;
+	const char *unpaid;
+	const char *naive_time_zone;
+};
+
+/* A field's column (index FIELD_COUNT: shop_customer_id). */
+struct HostColumn
+{
+	int field;
+	const char *column; /* effective name; "" = none */
+	bool mapped;		/* set in customer_tracking_settings */
+	AttrNumber attnum;	/* InvalidAttrNumber unless FS_OK */
+	Oid type;
+	int32 typmod;
+	FieldState state;
+	const char *detail; /* what is wrong (FS_IGNORED, FS_DRIFT) */
+};
+
+const char *ct_field_name(int field);
+void ct_read_settings(Oid schema, HostSettings *out, MemoryContext cxt);
+const char *ct_field_type_problem(int field, Oid type);
+void ct_resolve_host(Oid orders_relid, const HostSettings *settings, HostColumn *cols);
 
 /* Text fields kept (clipped to their column width) in the extension's tables. */
 enum TextField
@@ -161,12 +204,17 @@ struct HostCache
 	Oid settings_relid;
 	Oid owner;						/* owner of shop_customers: the trigger writes as this role */
 	AttrNumber attnum[FIELD_COUNT]; /* InvalidAttrNumber when the host has no such column */
-	Oid atttype[FIELD_COUNT];
+	FieldState state[FIELD_COUNT];
+	bool drifted;			  /* a field in FS_DRIFT (or a bad setting): orders are untracked */
+	const char *drift_detail; /* the first such problem, for the issue record */
+	pg_tz *naive_zone;		  /* timestamp / date created_at columns are read in this zone */
+	const char *naive_zone_name;
+	Oid atttype[FIELD_COUNT]; /* base type (domains unwrapped) */
 	bool is_text[FIELD_COUNT];
 	FmgrInfo output[FIELD_COUNT];
 	bool attbyval[FIELD_COUNT];
 	int16 attlen[FIELD_COUNT];
-	AttrNumber link_attnum;	   /* shop_orders.shop_customer_id */
+	AttrNumber link_attnum;	   /* shop_orders.shop_customer_id; InvalidAttrNumber: drift */
 	bool link_has_foreign_key; /* the pre-1.4 foreign key to shop_customers is still there */
 	const char *truncated_code[CT_TEXT_FIELDS];
 	ct::rules::StatusVocabulary *statuses;
@@ -191,6 +239,8 @@ struct HostCache
  * The extension's schema is the trigger function's.
  */
 const HostCache *ct_host_cache(Relation orders, Oid trigger_function);
+/* The same by relation id (SQL functions of the extension's schema). */
+const HostCache *ct_host_cache_of(Oid orders_relid, Oid function);
 
 /* False when an UPDATE changed none of the columns the extension reads. */
 bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
@@ -345,6 +395,8 @@ void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
 void ct_pending_forget_all(void);
 /* Applies what is noted now (maintenance functions), without the commit-time guard. */
 void ct_pending_apply_now(void);
+/* How the trigger reads an order (trigger.cpp); also customer_tracking_decode_order(). */
+void ct_decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, OrderImage *img);
 
 /* Prepared statements (host_cache.cpp): prepare and keep; execute or fail loudly. */
 SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what);

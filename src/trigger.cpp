@@ -41,6 +41,8 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -110,8 +112,16 @@ static void read_text(const HostCache *hc, HeapTuple tuple, TupleDesc desc, int 
 
 static const int text_limit_of[CT_TEXT_FIELDS] = {255, 255, 50, 255, 255, 255, 255, 255};
 
-static Datum amount_as_numeric(const HostCache *hc, Datum value)
+/*
+ * The amount as numeric; (Datum) 0 when it is text that is not a plain
+ * decimal number (never an error: the order is saved untracked).
+ */
+static Datum amount_as_numeric(const HostCache *hc, HeapTuple tuple, TupleDesc desc, Datum value,
+							   const char **unreadable)
 {
+	TextValue t;
+
+	*unreadable = nullptr;
 	switch (hc->atttype[FIELD_AMOUNT])
 	{
 		case NUMERICOID:
@@ -127,12 +137,35 @@ static Datum amount_as_numeric(const HostCache *hc, Datum value)
 		case FLOAT8OID:
 			return DirectFunctionCall1(float8_numeric, value);
 		default:
-		{
-			char *s = OutputFunctionCall(const_cast<FmgrInfo *>(&hc->output[FIELD_AMOUNT]), value);
-			return DirectFunctionCall3(numeric_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid),
-									   Int32GetDatum(-1));
-		}
+			break;
 	}
+	/* A string type (host_cache.cpp admits no other): a decimal number or nothing. */
+	read_text(hc, tuple, desc, FIELD_AMOUNT, 0, &t);
+	if (!ct::rules::IsPlainDecimal(std::string_view(t.data, static_cast<size_t>(t.full_len))))
+	{
+		*unreadable = excerpt(t.data, t.full_len);
+		return (Datum) 0;
+	}
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(pnstrdup(t.data, t.full_len)),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* A naive time (no zone) read in the configured zone; infinity if out of range. */
+static TimestampTz naive_as_timestamptz(const HostCache *hc, Timestamp naive)
+{
+	struct pg_tm tm;
+	fsec_t fsec;
+	int offset;
+	TimestampTz result;
+
+	if (TIMESTAMP_NOT_FINITE(naive))
+		return naive;
+	if (timestamp2tm(naive, nullptr, &tm, &fsec, nullptr, nullptr) != 0)
+		return DT_NOEND;
+	offset = DetermineTimeZoneOffset(&tm, hc->naive_zone);
+	if (tm2timestamp(&tm, fsec, &offset, &result) != 0 || !IS_VALID_TIMESTAMP(result))
+		return DT_NOEND;
+	return result;
 }
 
 static TimestampTz time_as_timestamptz(const HostCache *hc, Datum value)
@@ -140,12 +173,35 @@ static TimestampTz time_as_timestamptz(const HostCache *hc, Datum value)
 	switch (hc->atttype[FIELD_CREATED_AT])
 	{
 		case TIMESTAMPOID:
-			return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
+			return naive_as_timestamptz(hc, DatumGetTimestamp(value));
 		case DATEOID:
-			return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+		{
+			int overflow = 0;
+			Timestamp midnight = date2timestamp_opt_overflow(DatumGetDateADT(value), &overflow);
+			return overflow != 0 ? DT_NOEND : naive_as_timestamptz(hc, midnight);
+		}
 		default:
 			return DatumGetTimestampTz(value);
 	}
+}
+
+/*
+ * The network in its one spelling (ct::rules::NormalizeNetwork: trimmed,
+ * ASCII upper case), clipped to its column; blank = no network.
+ */
+static void normalize_network(TextValue *t, int limit)
+{
+	if (t->isnull)
+		return;
+	char *name = static_cast<char *>(palloc(t->full_len + 1));
+	size_t len = ct::rules::NormalizeNetworkTo(
+		std::string_view(t->data, static_cast<size_t>(t->full_len)), name);
+	name[len] = '\0';
+	t->data = name;
+	t->full_len = static_cast<int>(len);
+	t->len = pg_mbcharcliplen(t->data, t->full_len, limit);
+	if (len == 0)
+		t->isnull = true; /* blank: no network */
 }
 
 /* Reads the fields of one version of an order and decides how it is tracked. */
@@ -153,63 +209,104 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 {
 	bool isnull;
 	Datum value;
+	const char *unreadable_amount = nullptr;
 
 	memset(img, 0, sizeof(*img));
 
-	value = heap_getattr(tuple, hc->attnum[FIELD_ID], desc, &isnull);
-	img->id_null = isnull;
-	if (!isnull)
-		img->id = *DatumGetUUIDP(value);
+	img->id_null = true;
+	if (hc->attnum[FIELD_ID] != InvalidAttrNumber)
+	{
+		value = heap_getattr(tuple, hc->attnum[FIELD_ID], desc, &isnull);
+		img->id_null = isnull;
+		if (!isnull)
+			img->id = *DatumGetUUIDP(value);
+	}
 
-	value = heap_getattr(tuple, hc->attnum[FIELD_SHOP_ID], desc, &isnull);
-	img->shop_null = isnull;
-	if (!isnull)
-		img->shop = *DatumGetUUIDP(value);
+	img->shop_null = true;
+	if (hc->attnum[FIELD_SHOP_ID] != InvalidAttrNumber)
+	{
+		value = heap_getattr(tuple, hc->attnum[FIELD_SHOP_ID], desc, &isnull);
+		img->shop_null = isnull;
+		if (!isnull)
+			img->shop = *DatumGetUUIDP(value);
+	}
 
 	read_text(hc, tuple, desc, FIELD_PHONE, 0, &img->phone);
 	read_text(hc, tuple, desc, FIELD_STATUS, 0, &img->status);
 	for (int i = 0; i < CT_TEXT_FIELDS; i++)
 		read_text(hc, tuple, desc, ct_text_field_of[i], text_limit_of[i], &img->text[i]);
+	normalize_network(&img->text[CT_TEXT_NETWORK], text_limit_of[CT_TEXT_NETWORK]);
 
-	value = heap_getattr(tuple, hc->attnum[FIELD_AMOUNT], desc, &isnull);
-	img->amount_null = isnull;
-	if (!isnull)
-		img->amount = amount_as_numeric(hc, value);
+	img->amount_null = true;
+	if (hc->attnum[FIELD_AMOUNT] != InvalidAttrNumber)
+	{
+		value = heap_getattr(tuple, hc->attnum[FIELD_AMOUNT], desc, &isnull);
+		img->amount_null = isnull;
+		if (!isnull)
+			img->amount = amount_as_numeric(hc, tuple, desc, value, &unreadable_amount);
+	}
 
-	value = heap_getattr(tuple, hc->attnum[FIELD_CREATED_AT], desc, &isnull);
-	img->at_null = isnull;
-	if (!isnull)
-		img->at = time_as_timestamptz(hc, value);
+	img->at_null = true;
+	if (hc->attnum[FIELD_CREATED_AT] != InvalidAttrNumber)
+	{
+		value = heap_getattr(tuple, hc->attnum[FIELD_CREATED_AT], desc, &isnull);
+		img->at_null = isnull;
+		if (!isnull)
+			img->at = time_as_timestamptz(hc, value);
+	}
 
-	value = heap_getattr(tuple, hc->link_attnum, desc, &isnull);
-	img->link_null = isnull;
-	if (!isnull)
-		img->link = *DatumGetUUIDP(value);
+	img->link_null = true;
+	if (hc->link_attnum != InvalidAttrNumber)
+	{
+		value = heap_getattr(tuple, hc->link_attnum, desc, &isnull);
+		img->link_null = isnull;
+		if (!isnull)
+			img->link = *DatumGetUUIDP(value);
+	}
 
 	/* Trackability: everything needed to count the order exactly. */
 	img->trackable = !img->id_null;
-	if (img->shop_null)
+	if (hc->drifted)
+	{
+		/* The host table no longer has what the extension reads: never guess. */
+		img->trackable = false;
+		add_issue(img, "host_drift", true, pstrdup(hc->drift_detail));
+	}
+	if (img->shop_null && hc->attnum[FIELD_SHOP_ID] != InvalidAttrNumber)
 	{
 		img->trackable = false;
 		add_issue(img, "missing_shop", true, nullptr);
 	}
 
-	if (img->phone.isnull)
-		img->phone_status = CT_PHONE_MISSING;
+	if (hc->attnum[FIELD_PHONE] == InvalidAttrNumber)
+		img->phone_status = CT_PHONE_MISSING; /* drift, reported above */
 	else
-		img->phone_status =
-			ct_phone_normalize(img->phone.data, img->phone.full_len, ct_default_region, img->e164);
-	if (img->phone_status != CT_PHONE_VALID)
 	{
-		img->trackable = false;
-		add_issue(img, ct_phone_status_reason(img->phone_status), true,
-				  img->phone.isnull ? nullptr : excerpt(img->phone.data, img->phone.full_len));
+		if (img->phone.isnull)
+			img->phone_status = CT_PHONE_MISSING;
+		else
+			img->phone_status = ct_phone_normalize(img->phone.data, img->phone.full_len,
+												   ct_default_region, img->e164);
+		if (img->phone_status != CT_PHONE_VALID)
+		{
+			img->trackable = false;
+			add_issue(img, ct_phone_status_reason(img->phone_status), true,
+					  img->phone.isnull ? nullptr : excerpt(img->phone.data, img->phone.full_len));
+		}
 	}
 
-	if (img->amount_null)
+	if (hc->attnum[FIELD_AMOUNT] == InvalidAttrNumber)
+		img->amount_null = true; /* drift, reported above */
+	else if (img->amount_null)
 	{
 		img->trackable = false;
 		add_issue(img, "missing_amount", true, nullptr);
+	}
+	else if (unreadable_amount != nullptr)
+	{
+		img->trackable = false;
+		img->amount_null = true;
+		add_issue(img, "invalid_amount", true, const_cast<char *>(unreadable_amount));
 	}
 	else
 	{
@@ -226,7 +323,9 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 		}
 	}
 
-	if (img->at_null)
+	if (hc->attnum[FIELD_CREATED_AT] == InvalidAttrNumber)
+		; /* drift, reported above */
+	else if (img->at_null)
 	{
 		img->trackable = false;
 		add_issue(img, "missing_created_at", true, nullptr);
@@ -238,15 +337,19 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 	}
 
 	/* The status decides whether the order is a purchase. */
-	if (hc->attnum[FIELD_STATUS] == InvalidAttrNumber)
-		img->status_class = StatusClass::kPaid;
+	if (hc->state[FIELD_STATUS] == FS_ABSENT)
+		img->status_class = StatusClass::kPaid; /* no status column, by configuration */
+	else if (hc->attnum[FIELD_STATUS] == InvalidAttrNumber)
+		img->status_class = StatusClass::kMissing; /* drift: the order is untracked */
 	else if (img->status.isnull)
 		img->status_class = StatusClass::kMissing;
 	else
 		img->status_class = hc->statuses->Classify(
 			std::string_view(img->status.data, static_cast<size_t>(img->status.full_len)));
 	img->purchase = img->status_class == StatusClass::kPaid;
-	if (img->status_class == StatusClass::kUnknown)
+	if (hc->attnum[FIELD_STATUS] == InvalidAttrNumber)
+		;
+	else if (img->status_class == StatusClass::kUnknown)
 		add_issue(img, "unknown_status", false, excerpt(img->status.data, img->status.full_len));
 	else if (img->status_class == StatusClass::kMissing)
 		add_issue(img, "missing_status", false, nullptr);
@@ -260,6 +363,12 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 
 	if (img->trackable)
 		ct_customer_id(&img->shop, img->e164, strlen(img->e164), &img->customer);
+}
+
+/* decode_order() for the SQL side (customer_tracking_decode_order(), host_guard.cpp). */
+void ct_decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, OrderImage *img)
+{
+	decode_order(hc, tuple, desc, img);
 }
 
 static bool uuid_equal(const pg_uuid_t *a, const pg_uuid_t *b)
@@ -326,6 +435,11 @@ CT_FUNCTION(ct_link_order)
 	 * row was deleted by hand) is respected: the order shows as untracked
 	 * until customer_tracking_backfill() relinks it.
 	 */
+	if (hc->link_attnum == InvalidAttrNumber)
+	{
+		/* Drift: no link column to set; the AFTER trigger records the order as untracked. */
+		return PointerGetDatum(tuple);
+	}
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !ct_retrack &&
 		!ct_order_fields_changed(hc, desc, trigdata->tg_trigtuple, tuple) &&
 		(heap_attisnull(tuple, hc->link_attnum, desc) ||

@@ -25,15 +25,19 @@ SELECT 'e0000000-0000-0000-0000-000000000001', 'C' || (i % 9), '024' || lpad((i 
   FROM generate_series(1, 60) i;
 INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES
   ('e0000000-0000-0000-0000-000000000001', 'not a phone', 9, 'paid');
+-- A network spelled oddly (1.4 reads network names trimmed and upper-cased: the update rewrites it).
+INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status) VALUES
+  ('e0000000-0000-0000-0000-000000000001', '0249999999', ' mtn ', 3, 'paid');
 UPDATE shop_orders SET payment_status = 'paid' WHERE payment_status = 'pending' AND total_price < 30;
 "
 
 # The old version, with data, updated in place.
 psql_q -d ct_upgrade_old -c "CREATE EXTENSION customer_tracking VERSION '1.0'" 2>/dev/null
 psql_q -d ct_upgrade_old -c "$orders_sql" 2>/dev/null
+# Network names compared in their 1.4 spelling (trimmed, upper case), which the update gives them.
 snapshot="SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM (
     SELECT c.id, c.total_orders, c.total_purchases, c.total_spent, c.first_purchase_at, c.last_purchase_at,
-           c.first_source_slug, c.preferred_network FROM shop_customers c) x;"
+           c.first_source_slug, upper(btrim(c.preferred_network)) FROM shop_customers c) x;"
 before=$(psql_q -d ct_upgrade_old -c "$snapshot")
 psql_q -d ct_upgrade_old -c "ALTER EXTENSION customer_tracking UPDATE TO '$latest'"
 after=$(psql_q -d ct_upgrade_old -c "$snapshot")
@@ -84,6 +88,8 @@ echo "ok: 1.0 updated to $latest has the same $(wc -l < "$CT_SCRATCH/fresh.txt")
 psql_q -d ct_upgrade_old -c "INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, shop_slug)
     VALUES ('e0000000-0000-0000-0000-000000000001', '0240000003', 'MTN', 11, 'paid', 'up-shop')"
 [ "$(psql_q -d ct_upgrade_old -c 'SELECT count(*) FROM customer_tracking_verify()')" = 0 ] || fail "verify not empty after the update"
+[ "$(psql_q -d ct_upgrade_old -c "SELECT preferred_network FROM shop_customers WHERE phone_number = '+233249999999'")" = MTN ] \
+    || fail "network names not rewritten by the update"
 echo "ok: after the update new orders are tracked and customer_tracking_verify() is empty"
 
 # DROP EXTENSION removes what it created (the column and its values stay); CREATE brings it back.

@@ -122,7 +122,8 @@ COMMIT;
 CREATE TEMP VIEW recomputed AS
 WITH o AS (
     SELECT shop_id, normalize_phone(customer_phone) AS phone, id, total_price AS amount, created_at,
-           lower(btrim(payment_status)) IN ('completed', 'paid', 'success') AS paid, network, shop_slug
+           lower(btrim(payment_status)) IN ('completed', 'paid', 'success') AS paid,
+           nullif(upper(btrim(network)), '') AS network, shop_slug
       FROM shop_orders
      WHERE shop_id IN (:shop1, :shop2) AND normalize_phone(customer_phone) IS NOT NULL AND total_price >= 0
 )

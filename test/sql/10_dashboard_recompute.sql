@@ -33,7 +33,7 @@ SELECT o.shop_id, o.id AS order_id,
        customer_tracking_customer_id(o.shop_id, normalize_phone(o.customer_phone)) AS cid,
        normalize_phone(o.customer_phone) AS phone,
        lower(btrim(o.payment_status)) IN ('completed', 'paid', 'success') AS paid,
-       o.total_price AS amount, o.created_at AS at, o.network, o.shop_slug AS slug,
+       o.total_price AS amount, o.created_at AS at, nullif(upper(btrim(o.network)), '') AS network, o.shop_slug AS slug,
        o.payment_status AS status, o.customer_name, o.customer_email
   FROM shop_orders o
  WHERE o.shop_id IN (SELECT id FROM my_shops) AND normalize_phone(o.customer_phone) IS NOT NULL;

@@ -10,13 +10,18 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace {
 
 using ct::rules::ChangeKind;
 using ct::rules::Classify;
 using ct::rules::Contribution;
+using ct::rules::IsPlainDecimal;
+using ct::rules::NormalizeNetwork;
+using ct::rules::NormalizeNetworkTo;
 using ct::rules::NormalizeStatus;
+using ct::rules::SplitStatusList;
 using ct::rules::StatusClass;
 using ct::rules::StatusVocabulary;
 using ct::rules::TrimBlanks;
@@ -238,6 +243,96 @@ TEST(StatusHelpers, TrimBlanks)
 	std::string_view trimmed = TrimBlanks(text);
 	EXPECT_EQ(trimmed.data(), text.data() + 2);
 	EXPECT_EQ(trimmed.size(), 3U);
+}
+
+/* ---------------------------------------------------------------------------
+ * The one parser of status lists (SQL: customer_tracking_status_list())
+ * ------------------------------------------------------------------------ */
+
+TEST(SplitStatusList, EntriesAreTrimmedAndLowerCased)
+{
+	std::vector<std::string> expected = {"paid", "completed", "on hold"};
+	EXPECT_EQ(SplitStatusList(" Paid ,\tCOMPLETED\n, On Hold "), expected);
+}
+
+TEST(SplitStatusList, EmptyEntriesAreDropped)
+{
+	std::vector<std::string> expected = {"paid", "ok"};
+	EXPECT_EQ(SplitStatusList(",, paid,, \t ,ok,"), expected);
+	EXPECT_TRUE(SplitStatusList("").empty());
+	EXPECT_TRUE(SplitStatusList(" , ,\t,").empty());
+}
+
+TEST(SplitStatusList, NonAsciiBytesAreKept)
+{
+	std::vector<std::string> expected = {"pay\xc3\x89", "\xd0\x9f\xd0\x9b"};
+	EXPECT_EQ(SplitStatusList("PAY\xc3\x89 , \xd0\x9f\xd0\x9b"), expected);
+}
+
+TEST(SplitStatusList, IsWhatTheVocabularyReads)
+{
+	StatusVocabulary v;
+	v.SetPaid(" Paid ,,\tOK ");
+	v.SetUnpaid(",, on hold");
+	std::vector<std::string> paid = {"paid", "ok"};
+	std::vector<std::string> unpaid = {"on hold"};
+	EXPECT_EQ(v.Paid(), paid);
+	EXPECT_EQ(v.Unpaid(), unpaid);
+	EXPECT_STATUS(v, " ON HOLD\t", StatusClass::kUnpaid);
+	EXPECT_STATUS(v, "onhold", StatusClass::kUnknown);
+}
+
+/* ---------------------------------------------------------------------------
+ * Network names (SQL: customer_tracking_network_name())
+ * ------------------------------------------------------------------------ */
+
+TEST(NormalizeNetwork, TrimmedAndAsciiUpperCased)
+{
+	EXPECT_EQ(NormalizeNetwork("mtn"), "MTN");
+	EXPECT_EQ(NormalizeNetwork(" Mtn\t"), "MTN");
+	EXPECT_EQ(NormalizeNetwork("MTN"), "MTN");
+	EXPECT_EQ(NormalizeNetwork("AirtelTigo"), "AIRTELTIGO");
+	EXPECT_EQ(NormalizeNetwork("airtel tigo"), "AIRTEL TIGO");
+}
+
+TEST(NormalizeNetwork, BlankIsEmpty)
+{
+	EXPECT_EQ(NormalizeNetwork(""), "");
+	EXPECT_EQ(NormalizeNetwork(" \t\n"), "");
+}
+
+TEST(NormalizeNetwork, NonAsciiBytesAreKept)
+{
+	EXPECT_EQ(NormalizeNetwork("\xc3\xa9cobank"), "\xc3\xa9COBANK");
+}
+
+TEST(NormalizeNetwork, IntoABufferIsTheSame)
+{
+	char buf[16];
+	size_t len = NormalizeNetworkTo("  glo ", buf);
+	EXPECT_EQ(std::string(buf, len), "GLO");
+	EXPECT_TRUE(noexcept(NormalizeNetworkTo("", buf)));
+}
+
+/* ---------------------------------------------------------------------------
+ * Amounts stored as text
+ * ------------------------------------------------------------------------ */
+
+TEST(IsPlainDecimal, Numbers)
+{
+	for (const char *s : {"0", "12", "12.5", " 12.50 ", "-1", "+3", ".5", "5.", "1e3", "1E-3",
+						  "\t7\n", "1e1000", "1e-1000"})
+		EXPECT_TRUE(IsPlainDecimal(s)) << s;
+}
+
+TEST(IsPlainDecimal, NotNumbers)
+{
+	for (const char *s : {"", " ", ".", "-", "+.", "1e", "1e+", "GHS 12", "12 GHS", "1,5", "NaN",
+						  "Infinity", "-inf", "0x10", "1e1001", "1e-1001", "1e99999", "12.5.1",
+						  "1_000", "--1"})
+		EXPECT_FALSE(IsPlainDecimal(s)) << s;
+	EXPECT_FALSE(IsPlainDecimal(std::string(1001, '9')));
+	EXPECT_TRUE(IsPlainDecimal(std::string(1000, '9')));
 }
 
 /* ---------------------------------------------------------------------------
