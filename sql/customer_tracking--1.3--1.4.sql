@@ -67,13 +67,6 @@ COMMENT ON FUNCTION customer_tracking_attach() IS
     'Attaches customer_tracking to the host tables (column, index, triggers). '
     'Run by CREATE EXTENSION; idempotent.';
 
-ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT IF EXISTS customer_tracking_shop_customer_id_fkey;
-
--- Keys include shop_id, so that the tables can be distributed by shop (Citus).
-ALTER TABLE @extschema@.shop_customers DROP CONSTRAINT shop_customers_pkey,
-    ADD CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id);
-ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey,
-    ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
 DO $attach$
 BEGIN
     IF to_regclass('@extschema@.shop_orders') IS NOT NULL THEN
@@ -82,6 +75,13 @@ BEGIN
     END IF;
 END
 $attach$;
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT IF EXISTS customer_tracking_shop_customer_id_fkey;
+
+-- Keys include shop_id, so that the tables can be distributed by shop (Citus).
+ALTER TABLE @extschema@.shop_customers DROP CONSTRAINT shop_customers_pkey,
+    ADD CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id);
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey,
+    ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
 
 --------------------------------------------------------------------------------
 -- Issue 10, items 1, 2, 3 and 8: host DDL never crashes nor silently changes what

@@ -551,6 +551,13 @@ static void guard_start(FunctionCallInfo fcinfo, EventTriggerData *trigdata)
 		!has_tracking_trigger(orders))
 		return; /* not attached (e.g. a dump being restored): nothing to guard */
 
+	/*
+	 * Orders this transaction changed are counted at its commit; the check
+	 * at the end compares every order with what it counts for: count them
+	 * now, while their versions still have the layout they were written in.
+	 */
+	ct_pending_apply_now();
+
 	cxt = AllocSetContextCreate(TopMemoryContext, "customer_tracking DDL guard",
 								ALLOCSET_SMALL_SIZES);
 	frame = static_cast<GuardFrame *>(MemoryContextAllocZero(cxt, sizeof(GuardFrame)));

@@ -73,8 +73,13 @@ static MemoryContext pending_cxt = nullptr; /* child of TopTransactionContext */
 static HTAB *pending_orders = nullptr;
 static int64 pending_seq = 0;
 static SubTransactionId pending_max_subxid = InvalidSubTransactionId;
-/* The relation descriptor of the last note and its copy (tuples keep the layout they had). */
+/*
+ * The layout of the last note and its copy (tuples keep the layout they had).
+ * Keyed by the cache too: a freed descriptor's address may be reused for a
+ * new layout, but any DDL on the table replaces the cache first.
+ */
 static TupleDesc last_rel_desc = nullptr;
+static const HostCache *last_desc_cache = nullptr;
 static TupleDesc last_desc_copy = nullptr;
 
 static void forget_everything(void)
@@ -85,6 +90,7 @@ static void forget_everything(void)
 	pending_seq = 0;
 	pending_max_subxid = InvalidSubTransactionId;
 	last_rel_desc = nullptr;
+	last_desc_cache = nullptr;
 	last_desc_copy = nullptr;
 }
 
@@ -104,14 +110,15 @@ static void ensure_table(void)
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-static TupleDesc desc_copy(TupleDesc desc)
+static TupleDesc desc_copy(const HostCache *hc, TupleDesc desc)
 {
-	if (desc != last_rel_desc || last_desc_copy == nullptr)
+	if (desc != last_rel_desc || hc != last_desc_cache || last_desc_copy == nullptr)
 	{
 		MemoryContext old = MemoryContextSwitchTo(pending_cxt);
 		last_desc_copy = CreateTupleDescCopy(desc);
 		MemoryContextSwitchTo(old);
 		last_rel_desc = desc;
+		last_desc_cache = hc;
 	}
 	return last_desc_copy;
 }
@@ -160,7 +167,7 @@ void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
 	}
 	v->subxid = subxid;
 	v->hc = hc;
-	v->desc = desc_copy(desc);
+	v->desc = desc_copy(hc, desc);
 	v->tuple = tuple != nullptr ? heap_copytuple(tuple) : nullptr;
 	v->purchase = purchase;
 	v->paid_since = paid_since;
@@ -249,7 +256,7 @@ static PendingEntry **collect(int *n)
  * order first when the transaction has several, then the rollup stripes of
  * this backend. Runs in the caller's memory context, which it fills.
  */
-static void apply(PendingEntry **entries, int n)
+static void apply(PendingEntry **entries, int n, bool at_commit)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	OrderWork *work = static_cast<OrderWork *>(palloc0(sizeof(OrderWork) * n));
@@ -318,8 +325,14 @@ static void apply(PendingEntry **entries, int n)
 	ct_end_as_owner(&save_userid, &save_sec_context);
 	PopActiveSnapshot();
 
-	/* Checks of the extension's own foreign keys that the writes above queued. */
-	AfterTriggerFireDeferred();
+	/*
+	 * Deferred trigger events the writes above queued (a DBA's constraint
+	 * trigger on a table of the extension): at commit they would be dropped.
+	 * Mid-transaction (customer_tracking_apply_pending()) they fire at commit
+	 * as usual; firing them here could fire the events of a running query.
+	 */
+	if (at_commit)
+		AfterTriggerFireDeferred();
 }
 
 void ct_pending_apply_now(void)
@@ -329,9 +342,16 @@ void ct_pending_apply_now(void)
 	if (pending_orders == nullptr || hash_get_num_entries(pending_orders) == 0)
 		return;
 	PendingEntry **entries = collect(&n);
-	apply(entries, n);
-	hash_destroy(pending_orders);
-	pending_orders = nullptr;
+	apply(entries, n, false);
+	/*
+	 * Inside a subtransaction the writes above may yet be rolled back while
+	 * the orders stay: keep the notes, and the commit applies them again
+	 * (against ledger rows that already say so, that changes nothing).
+	 */
+	if (GetCurrentTransactionNestLevel() > 1)
+		return;
+	MemoryContextDelete(pending_cxt);
+	forget_everything();
 }
 
 /* customer_tracking_apply_pending(): count this transaction's orders now, before commit. */
@@ -434,7 +454,7 @@ static void apply_at_commit(void)
 		MemoryContextSwitchTo(work_cxt);
 		PG_TRY();
 		{
-			apply(entries, n);
+			apply(entries, n, true);
 			ReleaseCurrentSubTransaction();
 		}
 		PG_CATCH();

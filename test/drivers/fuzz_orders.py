@@ -52,6 +52,16 @@ PREFIXES = ["24", "54", "20", "50", "26", "57"]
 NPEOPLE = 8
 
 
+
+def network_name(network):
+    """The one spelling of a network (README: trimmed, ASCII letters upper-cased, clipped to 50
+    characters; blank = none), written here independently of the extension."""
+    if network is None:
+        return None
+    name = network.strip(" \t\n\r\f\v")
+    name = "".join(chr(ord(ch) - 32) if "a" <= ch <= "z" else ch for ch in name)
+    return name[:50] if name else None
+
 def person_phones(p):
     prefix = PREFIXES[p % len(PREFIXES)]
     d = "%07d" % (2345678 + p * 104729 % 7000000)
@@ -391,8 +401,8 @@ def recompute(orders):
             c["purchases"] += 1
             c["spent"] += a
             c["buys"].append(o)
-            if o["network"] is not None:
-                n = o["network"][:50]
+            n = network_name(o["network"])
+            if n is not None:
                 c["nets"][n] = c["nets"].get(n, 0) + 1
     out = {}
     for k, c in cust.items():

@@ -80,10 +80,13 @@ DECLARE
     v_order jsonb := (SELECT to_jsonb(o) FROM shop_orders o WHERE o.reference_code = p_tag);
     v_issues text := (SELECT string_agg(DISTINCT i.issue, ',') FROM customer_tracking_issues i
                        WHERE i.resolved_at IS NULL AND i.untracked);
-    v_verify bigint := (SELECT count(*) FROM customer_tracking_verify());
+    v_verify bigint;
     v_drift jsonb := (SELECT h.host_drift FROM customer_tracking_health() h);
     v_result text;
 BEGIN
+    -- Each case runs in one transaction: count its order now rather than at its commit.
+    PERFORM customer_tracking_apply_pending();
+    v_verify := (SELECT count(*) FROM customer_tracking_verify());
     IF v_order IS NULL THEN
         RETURN 'ORDER LOST';
     END IF;
@@ -216,6 +219,7 @@ INSERT INTO shop_orders (id, shop_id, customer_phone, total_price, payment_statu
   ('c3000000-0000-0000-0000-000000000021', :shop, '0241234567', ' 12.5 ', 'paid', '2026-02-01 10:00+00', 'text ok'),
   ('c3000000-0000-0000-0000-000000000022', :shop, '0241234567', 'GHS 12', 'paid', '2026-02-01 11:00+00', 'text bad'),
   ('c3000000-0000-0000-0000-000000000023', :shop, '0241234567', '1e5000', 'paid', '2026-02-01 12:00+00', 'text huge');
+SELECT customer_tracking_apply_pending(); -- counted now rather than at commit
 SELECT o.reference_code, o.shop_customer_id IS NOT NULL AS linked, t.purchase_amount, i.issue, i.detail
   FROM shop_orders o LEFT JOIN customer_tracking t ON t.id = o.id
   LEFT JOIN customer_tracking_issues i ON i.shop_order_id = o.id
@@ -230,6 +234,7 @@ SELECT setting, value FROM customer_tracking_settings ORDER BY 1;
 INSERT INTO shop_orders (id, shop_id, customer_phone, total_price, status, created_at, reference_code) VALUES
   ('c3000000-0000-0000-0000-000000000031', :shop, '0241234567', 3, 'failed', '2026-02-01 10:00+00', 'renamed failed'),
   ('c3000000-0000-0000-0000-000000000032', :shop, '0241234567', 4, 'paid', '2026-02-01 11:00+00', 'renamed paid');
+SELECT customer_tracking_apply_pending(); -- counted now rather than at commit
 SELECT o.reference_code, t.purchase_completed FROM shop_orders o JOIN customer_tracking t ON t.id = o.id
  WHERE o.reference_code LIKE 'renamed%' ORDER BY 1;
 SELECT count(*) AS verify_rows FROM customer_tracking_verify();
