@@ -441,20 +441,35 @@ $$;
 -- else the sub claim PostgREST puts in request.jwt.claims (or the older
 -- request.jwt.claim.sub).
 -- Which source applies is decided once, at CREATE EXTENSION: an auth schema
--- created later by someone else is never called (it would run with the rights
--- of customer_tracking_owned_shops()).
+-- created later by someone else is never called.
+-- It runs with the caller's rights, never the extension owner's: auth.uid()
+-- belongs to another role (Supabase's auth admin), which may replace it, and
+-- customer_tracking_owned_shops() calls this before it reads user_shops as
+-- the owner. A superuser caller runs auth.uid() only while a superuser owns it.
 DO $owner$
 BEGIN
     IF to_regprocedure('auth.uid()') IS NOT NULL
        AND (SELECT r.rolsuper OR r.rolname LIKE 'supabase%'
               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
              WHERE p.oid = to_regprocedure('auth.uid()')) THEN
-        -- auth.uid() casts the claim: a malformed one means nobody, not an error.
         CREATE FUNCTION customer_tracking_current_owner()
         RETURNS uuid
         LANGUAGE plpgsql STABLE
         SET search_path = pg_catalog, pg_temp
-        AS 'BEGIN RETURN auth.uid(); EXCEPTION WHEN invalid_text_representation THEN RETURN NULL; END';
+        AS $body$
+        BEGIN
+            IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+                IF NOT coalesce((SELECT o.rolsuper FROM pg_catalog.pg_proc p
+                                   JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+                                  WHERE p.oid = pg_catalog.to_regprocedure('auth.uid()')), false) THEN
+                    RETURN NULL;   -- not another role's code as superuser
+                END IF;
+            END IF;
+            RETURN auth.uid();
+        EXCEPTION WHEN invalid_text_representation THEN
+            RETURN NULL;   -- auth.uid() casts the claim: a malformed one means nobody, not an error
+        END
+        $body$;
     ELSE
         CREATE FUNCTION customer_tracking_current_owner()
         RETURNS uuid
@@ -479,21 +494,20 @@ BEGIN
 END
 $owner$;
 
--- Shops the current owner may see. SECURITY DEFINER so policies work whatever
--- the caller may read of user_shops. PL/pgSQL (here and in the JWT variant of
--- customer_tracking_current_owner()) so the plan is kept for the session: every
--- policy calls it once per query and table.
+-- Shops the current owner may see; every policy calls it once per query and
+-- table. In C (src/owner.cpp): customer_tracking_current_owner() runs with the
+-- caller's rights, then user_shops is read with the rights of this function's
+-- owner (so policies work whatever the caller may read of user_shops), with a
+-- plan kept for the session. Not SECURITY DEFINER: that would run the owner
+-- lookup (auth.uid()) with the extension owner's rights.
 CREATE FUNCTION customer_tracking_owned_shops()
 RETURNS uuid[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE c STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-BEGIN
-    RETURN (SELECT coalesce(array_agg(s.id), '{}')
-              FROM @extschema@.user_shops s
-             WHERE s.user_id = (SELECT @extschema@.customer_tracking_current_owner()));  -- once, not per shop
-END
-$$;
+AS 'MODULE_PATHNAME', 'ct_owned_shops';
+COMMENT ON FUNCTION customer_tracking_owned_shops() IS
+    'Shops of the current owner (customer_tracking_current_owner(), with the caller''s rights), '
+    'as the row-level security policies see them.';
 
 ALTER TABLE shop_customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking ENABLE ROW LEVEL SECURITY;
@@ -1353,6 +1367,13 @@ DECLARE
     v_phone text;
     v_pattern text;
 BEGIN
+    -- A role that may not read the customers gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_customer_list'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads shop_customers; role %s may not read it.', current_user);
+    END IF;
     IF p_sort IS NULL OR p_sort NOT IN ('last_purchase', 'total_spent', 'purchases') THEN
         RAISE EXCEPTION 'shop_customer_list: p_sort must be last_purchase, total_spent or purchases'
             USING ERRCODE = 'invalid_parameter_value';
@@ -1428,12 +1449,23 @@ DECLARE
     v_status name := (SELECT c.column_name FROM @extschema@.customer_tracking_columns() c WHERE c.field = 'payment_status');
     v_has_status boolean;
 BEGIN
+    v_has_status := v_status <> '' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = '@extschema@.shop_orders'::regclass AND a.attname = v_status AND NOT a.attisdropped);
+    -- It also shows the orders' status from the host's shop_orders: a role that may not read
+    -- what it reads gets an error naming this function, not a table.
+    IF NOT has_table_privilege('@extschema@.shop_customers', 'SELECT')
+       OR NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
+       OR NOT has_column_privilege('@extschema@.shop_orders', v_id::text, 'SELECT')
+       OR v_has_status AND NOT has_column_privilege('@extschema@.shop_orders', v_status::text, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function customer_purchase_history'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads shop_customers, customer_tracking and shop_orders.%s; role %s may not read all of them.',
+                                  CASE WHEN v_has_status THEN v_status ELSE v_id END, current_user);
+    END IF;
     SELECT c.shop_id INTO v_shop FROM @extschema@.shop_customers c WHERE c.id = p_customer_id;
     IF v_shop IS NULL THEN
         RETURN;   -- no such customer, or not the caller's
     END IF;
-    v_has_status := v_status <> '' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-        WHERE a.attrelid = '@extschema@.shop_orders'::regclass AND a.attname = v_status AND NOT a.attisdropped);
     RETURN QUERY EXECUTE format($q$
         SELECT t.shop_order_id, t.accessed_at, t.purchase_amount, t.network::text, t.accessed_via_slug::text,
                %s, t.purchase_completed, t.completed_at
@@ -1623,3 +1655,44 @@ BEGIN
     END LOOP;
 END
 $revoke$;
+
+--------------------------------------------------------------------------------
+-- 1.4, roles (issue 10): dashboard functions are for the roles that may read
+-- the extension's tables, so any other role gets "permission denied for
+-- function ..." when it calls one, not an error from inside it. Where
+-- Supabase's roles exist those are authenticated and service_role (anon and
+-- other roles, also ones Supabase's default privileges granted EXECUTE to,
+-- may not call them); elsewhere every role may (row-level security decides).
+--------------------------------------------------------------------------------
+DO $dashboard_grants$
+DECLARE
+    r record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+        FOR r IN
+            SELECT DISTINCT p.oid::regprocedure AS fn,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee
+              FROM pg_catalog.pg_proc p,
+                   LATERAL pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+             WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> p.proowner
+               AND p.proname IN ('shop_customer_metrics', 'shop_customer_overview', 'shop_slug_analytics',
+                                 'shop_customer_list', 'customer_purchase_history', 'shop_network_analytics',
+                                 'shop_purchase_frequency', 'shop_last_purchase_decay', 'shop_daily_series',
+                                 'customer_tracking_new_customers')
+             ORDER BY 1, 2
+        LOOP
+            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+        END LOOP;
+        GRANT EXECUTE ON FUNCTION
+            @extschema@.shop_customer_metrics(uuid, timestamptz), @extschema@.shop_customer_overview(uuid, text),
+            @extschema@.shop_slug_analytics(uuid, timestamptz, timestamptz),
+            @extschema@.shop_customer_list(uuid, text, boolean, text, integer, text, uuid),
+            @extschema@.customer_purchase_history(uuid), @extschema@.shop_network_analytics(uuid),
+            @extschema@.shop_purchase_frequency(uuid), @extschema@.shop_last_purchase_decay(uuid, timestamptz),
+            @extschema@.shop_daily_series(uuid, date, date),
+            @extschema@.customer_tracking_new_customers(uuid, timestamptz, timestamptz)
+            TO authenticated, service_role;
+    END IF;
+END
+$dashboard_grants$;

@@ -19,6 +19,19 @@ extern bool ct_strict;			/* customer_tracking.strict */
 extern char *ct_column_map;		/* customer_tracking.column_map */
 extern bool ct_retrack;			/* customer_tracking.retrack (backfill) */
 extern bool ct_direct_writes;	/* customer_tracking.direct_writes */
+extern int ct_report_level;		/* customer_tracking.report_level: an elevel, 0 = off */
+
+/*
+ * customer_tracking.* values set in this session before the library was loaded and not applied
+ * (module.cpp); nullptr when none. ct_settings_check() raises the error once.
+ */
+extern const char *ct_refused_settings;
+void ct_settings_refused_error(void);
+static inline void ct_settings_check(void)
+{
+	if (unlikely(ct_refused_settings != nullptr))
+		ct_settings_refused_error();
+}
 
 /* Per-module initialisation, called once from _PG_init. */
 void ct_phone_init(void);

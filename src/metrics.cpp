@@ -9,7 +9,9 @@
  *
  * The statement runs with the caller's rights, so row-level security applies
  * as it does to any query of the caller: an owner gets their own shops'
- * numbers, anyone else zeros.
+ * numbers, anyone else zeros. A role that may not read the rollups gets a
+ * permission error naming this function (checked before the statement runs),
+ * and no error the statement raises carries its text as context.
  */
 #include "pg_boundary.hpp"
 #include "tracking.h"
@@ -17,6 +19,9 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_type_d.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/memutils.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -32,6 +37,14 @@ constexpr int kMetricsColumns = 7;
 /* The plan and the function it was made for (a re-created extension has new OIDs). */
 SPIPlanPtr metrics_plan = nullptr;
 Oid metrics_plan_function = InvalidOid;
+/* Its text (TopMemoryContext), to keep it out of error context lines. */
+char *metrics_plan_sql = nullptr;
+
+/* What the statement reads; the caller needs SELECT on each. */
+const char *const kMetricsTables[] = {"customer_tracking_shop_totals", "customer_tracking_daily",
+									  "shop_customers"};
+constexpr int kMetricsTableCount = sizeof(kMetricsTables) / sizeof(kMetricsTables[0]);
+Oid metrics_tables[kMetricsTableCount];
 
 /*
  * New customers in (as_of - 30 days, as_of] and from the start of as_of's month
@@ -101,13 +114,77 @@ SPIPlanPtr metrics_statement(Oid function)
 	if (schema == nullptr)
 		elog(ERROR, "customer_tracking: schema of function %u not found", function);
 	const Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-	SPIPlanPtr plan = ct_keep_generic_plan(metrics_sql(quote_identifier(schema)), 2, types,
-										   "the metrics statement");
+	const char *sql = metrics_sql(quote_identifier(schema));
+	SPIPlanPtr plan = ct_keep_generic_plan(sql, 2, types, "the metrics statement");
 	if (metrics_plan != nullptr)
 		SPI_freeplan(metrics_plan);
+	if (metrics_plan_sql != nullptr)
+		pfree(metrics_plan_sql);
+	metrics_plan_sql = MemoryContextStrdup(TopMemoryContext, sql);
+	for (int i = 0; i < kMetricsTableCount; i++)
+		metrics_tables[i] = get_relname_relid(kMetricsTables[i], get_func_namespace(function));
 	metrics_plan = plan;
 	metrics_plan_function = function;
 	return plan;
+}
+
+/* A clean error, naming the function, for a caller who may not read what it reads. */
+void require_readable(Oid function)
+{
+	for (int i = 0; i < kMetricsTableCount; i++)
+		if (OidIsValid(metrics_tables[i]) &&
+			pg_class_aclcheck(metrics_tables[i], GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for function %s", get_func_name(function)),
+					 errdetail("Role %s may not read %s.", GetUserNameFromId(GetUserId(), false),
+							   kMetricsTables[i]),
+					 errhint("Dashboard functions are for the roles that may read the extension's "
+							 "tables (see the README, Roles).")));
+}
+
+/* context without the lines that quote the statement (its text is of no use to a client). */
+char *without_statement(const char *context)
+{
+	StringInfoData kept;
+
+	if (context == nullptr || metrics_plan_sql == nullptr)
+		return context == nullptr ? nullptr : pstrdup(context);
+	initStringInfo(&kept);
+	for (const char *line = context; *line != '\0';)
+	{
+		const char *end = strchr(line, '\n');
+		size_t len = end != nullptr ? static_cast<size_t>(end - line) + 1 : strlen(line);
+		char *text = pnstrdup(line, len);
+		if (strstr(text, metrics_plan_sql) == nullptr)
+			appendStringInfoString(&kept, text);
+		pfree(text);
+		line += len;
+	}
+	while (kept.len > 0 && kept.data[kept.len - 1] == '\n')
+		kept.data[--kept.len] = '\0';
+	return kept.len > 0 ? kept.data : nullptr;
+}
+
+int execute_metrics(SPIPlanPtr plan, Datum *args, const char *nulls)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	volatile int rc = 0;
+
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, args, nulls, true, 1);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller);
+		ErrorData *error = CopyErrorData();
+		FlushErrorState();
+		error->context = without_statement(error->context);
+		ReThrowError(error);
+	}
+	PG_END_TRY();
+	return rc;
 }
 
 } // namespace
@@ -126,7 +203,9 @@ CT_FUNCTION(ct_shop_customer_metrics)
 			 kMetricsColumns);
 
 	SPI_connect();
-	int rc = SPI_execute_plan(metrics_statement(fcinfo->flinfo->fn_oid), args, nulls, true, 1);
+	SPIPlanPtr plan = metrics_statement(fcinfo->flinfo->fn_oid);
+	require_readable(fcinfo->flinfo->fn_oid);
+	int rc = execute_metrics(plan, args, nulls);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "customer_tracking: the metrics statement failed: %s",
 			 SPI_result_code_string(rc));

@@ -40,6 +40,8 @@ Datum invoke(const char *where, Body &&body)
 	bool failed = false;
 	Datum result = (Datum) 0;
 
+	/* A setting this session made before the library was loaded was not applied: say so first. */
+	ct_settings_check();
 	try
 	{
 		result = body();

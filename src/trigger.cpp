@@ -622,16 +622,13 @@ static void issues_record(const HostCache *hc, const OrderImage *img, const Orde
 		values[4] = BoolGetDatum(issue->untracked);
 		ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
 
-		if (!seen_before)
-			ereport(WARNING,
+		/* One line per new issue, at customer_tracking.report_level (recorded above anyway). */
+		if (!seen_before && ct_report_level != 0)
+			ereport(ct_report_level,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("customer_tracking: order %s %s: %s", uuid_text(&img->id),
 							issue->untracked ? "saved untracked" : "tracked with a caveat",
-							issue->code),
-					 issue->untracked
-						 ? errdetail("The order was saved without a customer link. It is listed in "
-									 "customer_tracking_untracked and links once it is fixed.")
-						 : errdetail("Recorded in customer_tracking_issues.")));
+							issue->code)));
 	}
 }
 
