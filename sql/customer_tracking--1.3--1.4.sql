@@ -16,6 +16,21 @@ COMMENT ON FUNCTION customer_tracking_apply_pending() IS
     'Counts the orders this transaction changed now instead of at its commit (their customers stay '
     'locked until the transaction ends). Used by customer_tracking_backfill().';
 REVOKE EXECUTE ON FUNCTION customer_tracking_apply_pending() FROM PUBLIC;
+DO $revoke_apply$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.oid = '@extschema@.customer_tracking_apply_pending()'::regprocedure
+           AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.customer_tracking_apply_pending() FROM %s', r.grantee);
+    END LOOP;
+END
+$revoke_apply$;
 
 CREATE OR REPLACE FUNCTION customer_tracking_attach()
 RETURNS void

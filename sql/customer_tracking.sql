@@ -260,7 +260,6 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION customer_tracking_apply_pending() IS
     'Counts the orders this transaction changed now instead of at its commit (their customers stay '
     'locked until the transaction ends). Used by customer_tracking_backfill().';
-REVOKE EXECUTE ON FUNCTION customer_tracking_apply_pending() FROM PUBLIC;
 
 -- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
 -- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
@@ -1564,7 +1563,7 @@ REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_h
     customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid),
     customer_tracking_problems(uuid, boolean), customer_tracking_repair_rollups(uuid),
     customer_tracking_decode_order(record), customer_tracking_host_state(),
-    customer_tracking_set_naive_time_zone(text)
+    customer_tracking_set_naive_time_zone(text), customer_tracking_apply_pending()
     FROM PUBLIC;
 DO $revoke$
 DECLARE
@@ -1582,7 +1581,8 @@ BEGIN
                              'customer_tracking_verify_rollups', 'customer_tracking_expected_orders',
                              'customer_tracking_problems', 'customer_tracking_repair_rollups',
                              'customer_tracking_health', 'customer_tracking_decode_order',
-                             'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone')
+                             'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone',
+                             'customer_tracking_apply_pending')
     LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
     END LOOP;
