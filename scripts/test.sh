@@ -5,7 +5,8 @@
 #   bash scripts/test.sh --long     # also the long load/crash tests (CT_LONG_TESTS=1)
 #
 # Steps:
-#   1. scripts/install-deps.sh (returns at once when everything is installed)
+#   1. scripts/install-deps.sh (returns at once when everything is installed), then
+#      scripts/install-citus.sh (builds Citus for the cluster test when it is not installed)
 #   2. make clean; make (fails on any "warning:" line in the build log); make install
 #   3. GoogleTest unit tests (make unit: CMake in build/, ctest)
 #   4. optional lint (CT_LINT=1: scripts/lint.sh)
@@ -26,6 +27,7 @@
 # Environment:
 #   CT_LINT=1             also run scripts/lint.sh (clang-format + clang-tidy); off by default
 #   CT_SKIP_DEPS=1        do not run scripts/install-deps.sh
+#   CT_SKIP_CITUS=1       do not install Citus; test/scripts/citus_cluster.sh then skips
 #   CT_SCRIPT_TIMEOUT=S   timeout per test/scripts/*.sh (default 1200 s, 7200 s with --long)
 #   PG_CONFIG             default /usr/lib/postgresql/15/bin/pg_config
 # Logs of every step are kept in build/test-logs/.
@@ -219,6 +221,25 @@ fi
 mkdir -p "$LOGDIR"
 rm -f "$LOGDIR"/*.log
 rm -rf "$LOGDIR/scripts"
+
+# ---------------------------------------------------------------------------------------------
+section "Citus for the cluster test (scripts/install-citus.sh)"
+# Builds Citus from ../shared/vendor/citus when it is not installed (a few minutes, once).
+# test/scripts/citus_cluster.sh skips, with the reason, when Citus cannot be had.
+if [ "${CT_SKIP_CITUS:-0}" = 1 ]; then
+	export CT_CITUS_SKIP="CT_SKIP_CITUS=1"
+	echo "skipped (CT_SKIP_CITUS=1)"
+else
+	PG_CONFIG="$PG_CONFIG" bash "$ROOT/scripts/install-citus.sh" 2>&1 | tee "$LOGDIR/citus.log"
+	case ${PIPESTATUS[0]} in
+		0) ;;
+		3) export CT_CITUS_SKIP="Citus is not installed and its source (../shared/vendor/citus) was not found" ;;
+		*)
+			fail "install-citus.sh; log: $LOGDIR/citus.log"
+			export CT_CITUS_SKIP="scripts/install-citus.sh failed"
+			;;
+	esac
+fi
 
 # ---------------------------------------------------------------------------------------------
 section "build (make)"
