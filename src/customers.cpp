@@ -743,7 +743,8 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 	key[att[PC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
 	key[att[PC_SLUG] - 1] = CStringGetTextDatum(pair->slug);
 	key[att[PC_CUSTOMER] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
-	TupleTableSlot *found = ct_direct_find(t, key);
+	/* Every writer of a customer's per-slug counts holds the customer's row lock. */
+	TupleTableSlot *found = ct_direct_find_guarded(t, key);
 	found_row = found != nullptr;
 	if (found_row)
 	{

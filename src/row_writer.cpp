@@ -4,7 +4,9 @@
  *
  * A row is found by its primary key (any version, dirty snapshot) and locked
  * with table_tuple_lock, which waits in line for a concurrent change as UPDATE
- * does and follows it to the latest version; that version is replaced by the
+ * does and follows it to the latest version (a row only this session writes,
+ * e.g. its rollup stripe, is not locked: a lock is a WAL record of its own);
+ * that version is replaced by the
  * next one, or a missing row is inserted, through the executor's routines for
  * logical replication (execReplication.c): constraints, generated columns,
  * index entries, HOT updates and foreign-key checks are handled as for an
@@ -260,7 +262,8 @@ void ct_direct_close(DirectTable *t)
  * UPDATE and SELECT ... FOR UPDATE do); *inserter is set when that version is
  * all there is (a row being inserted).
  */
-static bool find_version(DirectTable *t, Relation index, ScanKey skey, TransactionId *inserter)
+static bool find_version(DirectTable *t, Relation index, ScanKey skey, TransactionId *inserter,
+						 TransactionId *updater)
 {
 	SnapshotData dirty;
 	InitDirtySnapshot(dirty);
@@ -269,16 +272,40 @@ static bool find_version(DirectTable *t, Relation index, ScanKey skey, Transacti
 	bool found = false;
 
 	*inserter = InvalidTransactionId;
+	*updater = InvalidTransactionId;
 	index_rescan(scan, skey, nkeys, nullptr, 0);
 	while (!found && index_getnext_slot(scan, ForwardScanDirection, t->found))
 	{
 		if (TransactionIdIsValid(dirty.xmin))
 			*inserter = dirty.xmin;
 		else
+		{
 			found = true;
+			*updater = dirty.xmax;
+		}
 	}
 	index_endscan(scan);
 	return found;
+}
+
+TupleTableSlot *ct_direct_find_guarded(DirectTable *t, const Datum *key)
+{
+	Relation index = index_open(t->pkey, RowExclusiveLock);
+	const int16 *key_attnums = index->rd_index->indkey.values;
+	ScanKey skey = key_equals(index, [key, key_attnums](int i) { return key[key_attnums[i] - 1]; });
+	TransactionId inserter;
+	TransactionId updater;
+	bool found = find_version(t, index, skey, &inserter, &updater);
+
+	pfree(skey);
+	index_close(index, NoLock);
+	/* Anyone else at it (a prepared transaction of a backend that had this id): wait in line. */
+	if (TransactionIdIsValid(inserter) || (found && TransactionIdIsValid(updater)))
+		return ct_direct_find(t, key);
+	if (!found)
+		return nullptr;
+	slot_getallattrs(t->found);
+	return t->found;
 }
 
 TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key)
@@ -291,9 +318,10 @@ TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key)
 	for (;;)
 	{
 		TransactionId inserter;
+		TransactionId updater;
 		TM_FailureData failure;
 
-		if (!find_version(t, index, skey, &inserter))
+		if (!find_version(t, index, skey, &inserter, &updater))
 		{
 			if (!TransactionIdIsValid(inserter))
 				break;
@@ -387,7 +415,8 @@ void ct_row_writer_add(Oid relid, int nrows, Datum *const *rows)
 	for (int r = 0; r < nrows; r++)
 	{
 		const Datum *values = rows[r];
-		TupleTableSlot *found = ct_direct_find(t, values);
+		/* This backend's stripe: no other live session writes it. */
+		TupleTableSlot *found = ct_direct_find_guarded(t, values);
 
 		if (found != nullptr)
 		{

@@ -488,6 +488,12 @@ DirectTable *ct_direct_begin_row(Oid relid, bool inserts);
 void ct_direct_end_row(DirectTable *t);
 int ct_direct_natts(const DirectTable *t);
 TupleTableSlot *ct_direct_find(DirectTable *t, const Datum *key);
+/*
+ * The same for a row no other session writes while this one holds what guards
+ * it (its rollup stripe; a per-slug count under its customer's lock): not
+ * locked, unless another transaction is changing it after all.
+ */
+TupleTableSlot *ct_direct_find_guarded(DirectTable *t, const Datum *key);
 /* Whether a row with this primary key (values in key column order) is visible to a new statement. */
 bool ct_direct_exists(Oid relid, const Datum *key);
 TupleTableSlot *ct_direct_next_version(DirectTable *t);
