@@ -19,6 +19,7 @@ extern bool ct_strict;			/* customer_tracking.strict */
 extern char *ct_column_map;		/* customer_tracking.column_map */
 extern bool ct_retrack;			/* customer_tracking.retrack (backfill) */
 extern bool ct_direct_writes;	/* customer_tracking.direct_writes */
+extern int ct_apply_batch;		/* customer_tracking.apply_batch: 0 = at commit only */
 extern int ct_report_level;		/* customer_tracking.report_level: an elevel, 0 = off */
 
 /*

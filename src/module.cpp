@@ -3,6 +3,8 @@
  */
 #include "customer_tracking.h"
 
+#include <climits>
+
 extern "C" {
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -21,6 +23,7 @@ char *ct_column_map = nullptr;
 bool ct_retrack = false;
 bool ct_direct_writes = true;
 int ct_report_level = WARNING;
+int ct_apply_batch = 100000;
 const char *ct_refused_settings = nullptr;
 
 /* customer_tracking.report_level: the elevel untracked orders are reported at (0 = not at all). */
@@ -186,6 +189,15 @@ void _PG_init(void)
 		"statement; off uses UPDATE and INSERT ... ON CONFLICT statements. Both give the same "
 		"rows.",
 		&ct_direct_writes, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+
+	DefineCustomIntVariable(
+		"customer_tracking.apply_batch",
+		"Orders a transaction may change before they are counted, instead of at its commit.",
+		"Orders are counted when their transaction commits, so that no statement waits for "
+		"another transaction's customers. A transaction that changes more orders than this (a "
+		"bulk load) has them counted in batches as it goes, so that its memory stays bounded; "
+		"the customers of a batch then stay locked until it ends. 0: always at commit.",
+		&ct_apply_batch, 100000, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
 	/* Before MarkGUCPrefixReserved(), which removes the placeholders left (misspelt names). */
 	remember_refused(before, nbefore);

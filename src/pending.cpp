@@ -173,6 +173,11 @@ void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
 	v->paid_since = paid_since;
 	MemoryContextSwitchTo(old);
 	pending_max_subxid = std::max(pending_max_subxid, subxid);
+
+	/* A bulk load: count what it changed so far, so that the notes stay bounded. */
+	if (ct_apply_batch > 0 && hash_get_num_entries(pending_orders) >= ct_apply_batch &&
+		GetCurrentTransactionNestLevel() == 1)
+		ct_pending_apply_now();
 }
 
 void ct_pending_forget_all(void)
