@@ -2,7 +2,7 @@
  * customer_tracking.h: declarations shared by the PostgreSQL-facing sources.
  *
  * Only files that talk to PostgreSQL include this header; the pure C++ parts
- * (phone identity, customer statistics) have headers of their own and no
+ * (phone identity in phone.hpp, order rules in order_rules.hpp) have headers of their own and no
  * PostgreSQL dependency, so they can be unit-tested without a server.
  */
 #ifndef CUSTOMER_TRACKING_H
