@@ -352,6 +352,15 @@ SELECT (SELECT count(*) FROM pg_stat_activity
 """
 
 
+CONFIRM_SQL = """
+SELECT count(*) FROM pg_stat_activity a
+ WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
+   AND EXISTS (SELECT 1 FROM pg_stat_activity b
+                WHERE b.pid = ANY (pg_blocking_pids(a.pid))
+                  AND b.state IN ('idle in transaction', 'idle in transaction (aborted)'))
+"""
+
+
 async def sampler(conn, stats, stop):
     """Every 0.2 s: how many clients wait for a lock, the longest wait, and whether any waits
     for a transaction that is idle between statements (an open transaction blocking others)."""
@@ -367,7 +376,15 @@ async def sampler(conn, stats, stop):
             stats.max_waiting = max(stats.max_waiting, r["waiting"])
             stats.max_lock_wait = max(stats.max_lock_wait, float(r["max_wait"]))
             if r["behind_open"]:
-                stats.blocked_by_open_tx += 1
+                # Confirmed by a second look (a new transaction, so fresh pg_stat_activity
+                # data): the first can pair a live pg_blocking_pids() with the state a committing
+                # transaction had just before its COMMIT arrived.
+                try:
+                    again = await conn.fetchval(CONFIRM_SQL)
+                except asyncpg.PostgresError:
+                    again = 0
+                if again:
+                    stats.blocked_by_open_tx += 1
         try:
             await asyncio.wait_for(stop.wait(), 0.2)
         except asyncio.TimeoutError:
