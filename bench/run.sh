@@ -24,6 +24,7 @@ CLIENTS=1           # pgbench -c (and -j)
 ORDERS_PER_TXN=1    # --orders-per-txn: orders per pgbench transaction (BEGIN; N INSERTs; COMMIT)
 CUSTOMER_MIX=mixed  # --customer-mix: mixed (pool, most repeat), returning (all exist), new (never seen)
 NEW_POOL_MAX=9999999 # new customers are drawn from (CUSTOMERS, NEW_POOL_MAX]: 7-digit phone suffix
+SAME_SHOP=0         # --same-shop: all orders of one transaction for customers of one shop
 LOCK_FILE=""        # --lock: flock held from before --build until every database is set up
 PRELOAD=1           # preload the extension's library (so a later reinstall cannot change it)
 WARM_SECONDS=3      # untimed pgbench run per variant before round 1
@@ -57,6 +58,8 @@ Usage: bash bench/run.sh [options]
   --orders-per-txn N  orders per pgbench transaction: BEGIN; N INSERTs, each for a random
                    customer; COMMIT (default $ORDERS_PER_TXN = one autocommit INSERT); every
                    figure is then per order (latency / N, WAL / orders)
+  --same-shop      with --orders-per-txn: the orders of one transaction go to customers of one
+                   random shop (a cart, a shop's webhook batch) instead of random shops
   --customer-mix M mixed: customers drawn from the pool, most of them already exist (default);
                    returning: the prefill gives every pool customer an order first, so every
                    timed order is a repeat purchase; new: timed orders draw from
@@ -102,6 +105,7 @@ while [[ $# -gt 0 ]]; do
     --clients)      need_arg "$@"; CLIENTS=$2; shift 2 ;;
     --orders-per-txn) need_arg "$@"; ORDERS_PER_TXN=$2; shift 2 ;;
     --customer-mix) need_arg "$@"; CUSTOMER_MIX=$2; shift 2 ;;
+    --same-shop)    SAME_SHOP=1; shift ;;
     --lock)         need_arg "$@"; LOCK_FILE=$2; shift 2 ;;
     --no-preload)   PRELOAD=0; shift ;;
     --bulk)         BULK=1; shift ;;
@@ -150,6 +154,7 @@ if [[ -z $OUT ]]; then
   else OUT=$BENCH_DIR/results/latest.md; fi
   SUFFIX=""
   (( ORDERS_PER_TXN > 1 )) && SUFFIX+="-txn$ORDERS_PER_TXN"
+  (( ORDERS_PER_TXN > 1 && SAME_SHOP )) && SUFFIX+="-same-shop"
   [[ $CUSTOMER_MIX != mixed ]] && SUFFIX+="-$CUSTOMER_MIX"
   OUT=${OUT%.md}$SUFFIX.md
 fi
@@ -414,8 +419,10 @@ else
   PGB_SCRIPT=$TMP/orders-$ORDERS_PER_TXN.pgbench
   {
     echo "-- bench/run.sh --orders-per-txn $ORDERS_PER_TXN: bench/order.pgbench's order $ORDERS_PER_TXN times in one transaction"
+    (( SAME_SHOP )) && echo '\set s random(1, :shops)'
     for ((i = 1; i <= ORDERS_PER_TXN; i++)); do
       grep '^\\set ' "$BENCH_DIR/order.pgbench" \
+        | if (( SAME_SHOP )); then sed -E 's/^\\set cust random\(:cust_lo, :cust_hi\)$/\\set cust :shops * random(:k_lo, :k_hi) + :s - 1/'; else cat; fi \
         | sed -E "s/^\\\\set (cust|shop|kind|cents|base|profit|gb|ref) /\\\\set \\1_$i /; s/:(cust|shop|kind|cents|base|profit|gb|ref)\\b/:\\1_$i/g"
     done
     echo "BEGIN;"
@@ -427,6 +434,11 @@ else
 fi
 if [[ $CUSTOMER_MIX == new ]]; then CUST_LO=$((CUSTOMERS + 1)) CUST_HI=$NEW_POOL_MAX; else CUST_LO=1 CUST_HI=$CUSTOMERS; fi
 PGB_DEFS=(-D cust_lo="$CUST_LO" -D cust_hi="$CUST_HI" -D shops="$SHOPS" -f "$PGB_SCRIPT")
+# --same-shop: customer = shops * k + s - 1 is one of shop s's (shop = 1 + customer % shops),
+# with k such that it stays within [cust_lo, cust_hi]
+K_LO=$(( (CUST_LO + SHOPS - 1) / SHOPS )); (( K_LO < 1 )) && K_LO=1
+K_HI=$(( (CUST_HI - SHOPS + 1) / SHOPS ))
+PGB_DEFS+=(-D k_lo="$K_LO" -D k_hi="$K_HI")
 
 backend_pid() { # backend_pid DB [APPNAME] -> pid of the pgbench session, waiting for it to connect
   local pid="" i
@@ -732,7 +744,7 @@ elif (( ORDERS_PER_TXN == 1 )); then
   MODE_DESC="pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $RUN_SECONDS, one order per transaction (autocommit INSERT)"
   THR_HDR="tps"
 else
-  MODE_DESC="pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $RUN_SECONDS, $ORDERS_PER_TXN orders per transaction (BEGIN; $ORDERS_PER_TXN INSERTs, each for a random customer; COMMIT); all figures per order"
+  MODE_DESC="pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $RUN_SECONDS, $ORDERS_PER_TXN orders per transaction (BEGIN; $ORDERS_PER_TXN INSERTs, each for a random customer$( ((SAME_SHOP)) && echo ' of one random shop per transaction (--same-shop)' || echo ', so mostly of different shops'); COMMIT); all figures per order"
   THR_HDR="orders/s"
 fi
 case $CUSTOMER_MIX in
