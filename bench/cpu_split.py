@@ -5,9 +5,11 @@ Usage: perf script | python3 bench/cpu_split.py VARIANT CPU_US_PER_ORDER
 
 Prints one tab-separated line: variant, then CPU_US_PER_ORDER (measured apart, e.g. with
 `perf stat -e task-clock`) split by the share of samples in: all, tracking (the variant's
-trigger functions), tracking_rows (the part of tracking spent inside PostgreSQL's own row and
-index routines: heap inserts, updates and locks, index insertions and lookups, WAL records),
-commit, commit_checks (foreign-key checks deferred to commit). A sample counts in every
+code: its trigger functions, and for the extension any frame of its library, which includes
+what it applies at commit), tracking_rows (the part of tracking spent inside PostgreSQL's own row
+and index routines: heap inserts, updates and locks, index insertions and lookups, WAL records),
+tracking_commit (the part of tracking run from the commit), commit, commit_checks (foreign-key
+checks deferred to commit). A sample counts in every
 category whose function is on its stack.
 """
 import sys
@@ -15,7 +17,7 @@ import sys
 TRACKING = {
     "bare": (),
     "plpgsql": ("plpgsql_call_handler",),
-    "extension": ("ct_link_order", "ct_track_order", "ct_flush_rollups"),
+    "extension": ("customer_tracking.so", "ct_link_order", "ct_track_order", "ct_flush_rollups"),
 }
 ROW_WORK = ("btinsert", "heap_insert", "heap_update", "heap_lock_tuple", "index_getnext_slot",
             "heap_page_prune_opt", "XLogInsert")
@@ -24,7 +26,8 @@ ROW_WORK = ("btinsert", "heap_insert", "heap_update", "heap_lock_tuple", "index_
 def main():
     variant, cpu_us = sys.argv[1], float(sys.argv[2])
     tracking = TRACKING[variant]
-    counts = dict.fromkeys(("all", "tracking", "tracking_rows", "commit", "commit_checks"), 0)
+    counts = dict.fromkeys(("all", "tracking", "tracking_rows", "tracking_commit", "commit",
+                            "commit_checks"), 0)
     stack = []
 
     def flush():
@@ -36,6 +39,8 @@ def main():
             counts["tracking"] += 1
             if any(f in frames for f in ROW_WORK):
                 counts["tracking_rows"] += 1
+            if "CommitTransactionCommand" in frames:
+                counts["tracking_commit"] += 1
         if "CommitTransactionCommand" in frames:
             counts["commit"] += 1
             if "AfterTriggerFireDeferred" in frames:
