@@ -290,6 +290,11 @@ elif grep -q 'No tests were found' "$LOGDIR/unit.log" && [ "$unit_rc" -eq 0 ]; t
 else
 	fail "unit tests: build or ctest failed (exit $unit_rc); log: $LOGDIR/unit.log"
 fi
+# The unit tests compile warning-free too.
+if grep -q 'warning:' "$LOGDIR/unit.log"; then
+	grep -n 'warning:' "$LOGDIR/unit.log"
+	fail "unit tests have compiler warnings ($(grep -c 'warning:' "$LOGDIR/unit.log")); log: $LOGDIR/unit.log"
+fi
 
 # ---------------------------------------------------------------------------------------------
 if [ "${CT_LINT:-0}" = 1 ]; then

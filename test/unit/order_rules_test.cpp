@@ -303,7 +303,7 @@ TEST(NormalizeNetwork, BlankIsEmpty)
 
 TEST(NormalizeNetwork, NonAsciiBytesAreKept)
 {
-	EXPECT_EQ(NormalizeNetwork("\xc3\xa9cobank"), "\xc3\xa9COBANK");
+	EXPECT_EQ(NormalizeNetwork("\xc3\xa9" "cobank"), "\xc3\xa9" "COBANK");
 }
 
 TEST(NormalizeNetwork, IntoABufferIsTheSame)
