@@ -29,6 +29,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 }
 
 static Oid catalog_table(const char *name) { return get_relname_relid(name, PG_CATALOG_NAMESPACE); }
@@ -209,4 +210,56 @@ Oid ct_local_rows_of(Oid relid)
 		return relid;
 	Oid shard = ct_citus_local_shard(relid, nullptr);
 	return OidIsValid(shard) ? shard : relid;
+}
+
+/*
+ * The shard of a hash-distributed table holding value (of the distribution
+ * column's type), if it is on this node. Citus hashes with the type's standard
+ * hash function and gives each shard a range of hashes.
+ */
+Oid ct_citus_local_shard_for(Oid logical, Oid type, Datum value)
+{
+	TypeCacheEntry *entry = lookup_type_cache(type, TYPECACHE_HASH_PROC_FINFO);
+	if (!OidIsValid(entry->hash_proc))
+		return InvalidOid;
+	int32 hash = DatumGetInt32(FunctionCall1Coll(&entry->hash_proc_finfo, InvalidOid, value));
+	Oid result = InvalidOid;
+	const char *name = get_rel_name(logical);
+	Oid schema = get_rel_namespace(logical);
+	Oid catalog = catalog_table("pg_dist_shard");
+	if (name == nullptr || !OidIsValid(catalog))
+		return InvalidOid;
+	Relation rel = table_open(catalog, AccessShareLock);
+	TupleDesc desc = RelationGetDescr(rel);
+	AttrNumber att_shard = column_of(rel, "shardid");
+	AttrNumber att_min = column_of(rel, "shardminvalue");
+	AttrNumber att_max = column_of(rel, "shardmaxvalue");
+	ScanKeyData key;
+	ScanKeyInit(&key, column_of(rel, "logicalrelid"), BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(logical));
+	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snapshot, 1, &key);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool min_null;
+		bool max_null;
+		bool isnull;
+		Datum min = heap_getattr(tuple, att_min, desc, &min_null);
+		Datum max = heap_getattr(tuple, att_max, desc, &max_null);
+		if (min_null || max_null)
+			continue;
+		int64 lo = strtoll(TextDatumGetCString(min), nullptr, 10);
+		int64 hi = strtoll(TextDatumGetCString(max), nullptr, 10);
+		if (hash < lo || hash > hi)
+			continue;
+		const char *shard =
+			shard_name(name, DatumGetInt64(heap_getattr(tuple, att_shard, desc, &isnull)));
+		result = shard[0] != '\0' ? get_relname_relid(shard, schema) : InvalidOid;
+		break;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return result;
 }

@@ -41,6 +41,7 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "storage/proc.h"
@@ -694,13 +695,21 @@ static List *flush_plan(Oid orders)
 	return plan;
 }
 
+/* A backend Citus opened for a distributed transaction started elsewhere (application_name). */
+static bool serving_citus(void)
+{
+	const char *name = GetConfigOption("application_name", true, false);
+	return name != nullptr && strncmp(name, "citus_internal", 14) == 0;
+}
+
 static void citus_flush_before_prepare(void)
 {
 	Oid orders = citus_orders_relid;
 	bool several = citus_writes > 1 || citus_rows > 1;
 	citus_writes = 0;
 	citus_rows = 0;
-	if (!several || !OidIsValid(orders) ||
+	/* Only the initiator: a backend serving another node's transaction is one of those asked. */
+	if (!several || !OidIsValid(orders) || serving_citus() ||
 		pg_class_aclcheck(orders, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		return; /* without SELECT on shop_orders: applied when the nodes prepare */
 
@@ -712,9 +721,11 @@ static void citus_flush_before_prepare(void)
 	foreach (lc, flush_plan(orders))
 	{
 		Datum args[1] = {PointerGetDatum(lfirst(lc))};
-		if (SPI_execute_with_args(citus_flush_sql, 1, types, args, nullptr, false, 0) !=
-			SPI_OK_SELECT)
-			elog(ERROR, "customer_tracking: could not apply the orders on the workers");
+		int rc = SPI_execute_with_args(citus_flush_sql, 1, types, args, nullptr, false, 0);
+		/* Not applied here: the node applies them when it prepares (never fail the commit). */
+		if (rc != SPI_OK_SELECT)
+			elog(DEBUG1, "customer_tracking: orders not applied before the prepare: %s",
+				 SPI_result_code_string(rc));
 	}
 	SPI_finish();
 	PopActiveSnapshot();
@@ -726,7 +737,7 @@ static void at_xact_event(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (citus_writes > 0)
+			if (citus_writes > 0 && event == XACT_EVENT_PRE_COMMIT)
 				citus_flush_before_prepare();
 			apply_at_commit(event == XACT_EVENT_PRE_PREPARE);
 			forget_everything();

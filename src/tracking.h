@@ -444,6 +444,8 @@ bool ct_citus_table(Oid relid, CitusTableInfo *info);
 bool ct_citus_shard_of(Oid relid, CitusShard *out);
 /* logical's shard on this node covering minvalue's range (nullptr: its only shard); or none. */
 Oid ct_citus_local_shard(Oid logical, const char *minvalue);
+/* The shard of hash-distributed logical holding value (of type), when it is on this node. */
+Oid ct_citus_local_shard_for(Oid logical, Oid type, Datum value);
 /* The relation holding a reference table's rows on this node (the table itself without Citus). */
 Oid ct_local_rows_of(Oid relid);
 

@@ -1092,6 +1092,23 @@ CT_FUNCTION(ct_recompute_customer)
 	if (!OidIsValid(orders_relid))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
 						errmsg("customer_tracking: table shop_orders is missing")));
+	/*
+	 * Citus: the shop's rows are in the shards of its shop_orders shard's
+	 * colocation group, which must be on this node (customer_tracking_distribute()
+	 * makes Citus run this function on the node holding the shop).
+	 */
+	CitusTableInfo citus;
+	if (ct_citus_present() && ct_citus_table(orders_relid, &citus) && citus.method == 'h')
+	{
+		Oid shard = ct_citus_local_shard_for(orders_relid, UUIDOID, UUIDPGetDatum(shop));
+		if (!OidIsValid(shard))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("customer_tracking: shop %s is on another node", uuid_text(shop)),
+					 errhint("Call it on the coordinator: customer_tracking_distribute() "
+							 "makes Citus run it on the node holding the shop.")));
+		orders_relid = shard;
+	}
 	orders = table_open(orders_relid, AccessShareLock);
 	hc = ct_host_cache(orders, fcinfo->flinfo->fn_oid);
 	table_close(orders, NoLock);
@@ -1106,11 +1123,11 @@ CT_FUNCTION(ct_recompute_customer)
 		/* Its purchases per slug: every slug it bought through or has a row for. */
 		Oid types[2] = {UUIDOID, UUIDOID};
 		Datum args[2] = {UUIDPGetDatum(customer), UUIDPGetDatum(shop)};
-		char *sql = psprintf("SELECT coalesce(accessed_via_slug, '') FROM %s.customer_tracking "
-							 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed "
-							 "UNION SELECT slug FROM %s.customer_tracking_slug_customers "
-							 "WHERE shop_customer_id = $1 AND shop_id = $2",
-							 hc->schema_sql, hc->schema_sql);
+		char *sql =
+			psprintf("SELECT coalesce(accessed_via_slug, '') FROM %s "
+					 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed "
+					 "UNION SELECT slug FROM %s WHERE shop_customer_id = $1 AND shop_id = $2",
+					 hc->table_sql[XT_LEDGER], hc->table_sql[XT_PAIRS]);
 		SPITupleTable *slugs;
 		uint64 nslugs;
 

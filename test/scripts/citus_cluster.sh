@@ -480,9 +480,16 @@ customer_tracking_settings|distributed
 shop_orders|already
 shop_customers|distributed" coord \
 	"SELECT table_name, action FROM customer_tracking_distribute() LIMIT 4"
-CT_CITUS_DB=$db2 xcheck "backfill() counts the orders placed before (cluster-wide)" \
-	"not yet on a distributed install (issue 11): its per-shop statements need to run on the shop's node" \
-	"2|0" coord "SELECT sum(orders_linked), sum(orders_untracked) FROM customer_tracking_backfill()"
+CT_CITUS_DB=$db2 check "backfill() counts the orders placed before (cluster-wide; each shop on its node)" \
+	"2|2|0" coord "SELECT sum(orders_retracked), sum(orders_linked), sum(orders_untracked) FROM customer_tracking_backfill()"
+CT_CITUS_DB=$db2 check "... verify() is empty, the customers counted" "0|2" coord \
+	"SELECT (SELECT count(*) FROM customer_tracking_verify()), (SELECT count(*) FROM shop_customers WHERE total_purchases = 1)"
+CT_CITUS_DB=$db2 check "backfill(shop) repairs customers and rollups changed by hand" "2
+0" coord \
+	"UPDATE shop_customers SET total_spent = 999 WHERE shop_id = '$SHOP1';
+	 DELETE FROM customer_tracking_daily WHERE shop_id = '$SHOP1';
+	 SELECT customers_repaired FROM customer_tracking_backfill('$SHOP1');
+	 SELECT count(*) FROM customer_tracking_verify()"
 if out=$(CT_CITUS_DB=$db2 ct_citus_psql coord -c "SET client_min_messages = warning" -c "BEGIN" \
 	-c "INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP1', '0241230000', 5, 'paid')" \
 	-c "TRUNCATE shop_orders" \
