@@ -735,9 +735,33 @@ CT_FUNCTION(ct_invalidate)
 	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Oid orders = get_relname_relid("shop_orders", schema);
 
-	CacheInvalidateRelcacheByRelid(get_relname_relid("customer_tracking_settings", schema));
+	Oid settings = get_relname_relid("customer_tracking_settings", schema);
+	CitusTableInfo citus;
+
+	CacheInvalidateRelcacheByRelid(settings);
 	if (OidIsValid(orders))
 		CacheInvalidateRelcacheByRelid(orders);
+	/*
+	 * Citus: the settings are a reference table and the caches are on every
+	 * node. A change of nothing that Citus applies to the table on every node,
+	 * in this transaction, makes each node's sessions read them again.
+	 */
+	if (OidIsValid(settings) && ct_citus_present() && ct_citus_table(settings, &citus) &&
+		ct_citus_local_group() == 0)
+	{
+		Oid save_userid;
+		int save_sec_context;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "customer_tracking: SPI_connect failed");
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(relation_owner(settings),
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		if (SPI_execute(psprintf("ALTER TABLE %s RESET (fillfactor)", qualified_name(settings)),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "customer_tracking: could not invalidate the settings on the workers");
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		SPI_finish();
+	}
 	PG_RETURN_VOID();
 }
 

@@ -431,6 +431,25 @@ if [ "$got" = 0 ]; then ok "shop_customer_list() of another shop: nothing"; else
 got=$(as_owner "{\"sub\": \"20000000-0000-0000-0000-000000000000\"}" "SELECT count(*) FROM shop_customers")
 if [ "$got" = 0 ]; then ok "a user owning no shop sees no customer"; else fail "a user owning no shop sees no customer" "$got"; fi
 
+echo "== a settings change reaches the sessions on the workers"
+# One session: its connections to the workers (and their sessions there) stay open meanwhile.
+SHOP11=00000000-0000-0000-0000-000000000011
+cat >"$SCRATCH/settings.sql" <<SQL
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP11', '0241234500', 5, 'zzz');
+\\! "$PGBIN/psql" -X -q -h "$CT_CITUS_SOCKET" -p "$CT_CITUS_PORT_COORD" -U postgres -d "$CT_CITUS_DB" -c "SELECT customer_tracking_set_statuses('completed, paid, success, zzz')" >/dev/null 2>&1
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP11', '0241234500', 7, 'zzz');
+SELECT total_purchases FROM shop_customers WHERE shop_id = '$SHOP11' AND phone_number = '+233241234500';
+SQL
+chmod 644 "$SCRATCH/settings.sql"
+got=$(ct_citus_psql coord -At -c "SET client_min_messages = error" -f "$SCRATCH/settings.sql" 2>&1 | tail -n 1)
+if [ "$got" = 1 ]; then ok "a new paid status counts in a session opened before the change"; else fail "a new paid status counts in a session opened before the change" "$got"; fi
+check "backfill(shop) re-derives the order placed before the change (1 order; 2 purchases; verify() empty)" "1
+2
+0" coord \
+	"SELECT orders_retracked FROM customer_tracking_backfill('$SHOP11');
+	 SELECT total_purchases FROM shop_customers WHERE shop_id = '$SHOP11' AND phone_number = '+233241234500';
+	 SELECT count(*) FROM customer_tracking_verify()"
+
 echo "== CREATE EXTENSION when the host tables are already distributed (another database)"
 # Citus keeps its metadata per database: the database, Citus and the nodes, as in ct_citus_start.
 db2=ct_host_first
