@@ -309,14 +309,16 @@ DECLARE
     v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
                      WHERE h.field = 'shop_id' AND h.state = 'ok');
 BEGIN
-    -- The shop filter on the column (its index), when the column can be read.
+    -- The shop filter on the column (its index; on Citus, the shop's shard), when the column can
+    -- be read.
     RETURN QUERY EXECUTE format($q$
         SELECT d.shop_order_id, d.shop_id, d.stored_customer_id, d.expected_customer_id, d.purchase,
                d.amount, d.purchased_at, d.network, d.slug
           FROM @extschema@.shop_orders o
          CROSS JOIN LATERAL @extschema@.customer_tracking_decode_order(o) d
-         WHERE $1 IS NULL OR %s = $1 $q$,
-        CASE WHEN v_shop IS NULL THEN 'd.shop_id' ELSE format('o.%I', v_shop) END)
+         WHERE %s $q$,
+        CASE WHEN p_shop_id IS NULL THEN 'true'
+             WHEN v_shop IS NULL THEN 'd.shop_id = $1' ELSE format('o.%I = $1', v_shop) END)
     USING p_shop_id;
 END
 $$;
@@ -490,6 +492,119 @@ AS $$
 $$;
 
 -- Links and counts orders that are unlinked or inconsistent; idempotent.
+-- One shop of customer_tracking_backfill(). On Citus, customer_tracking_distribute() makes it a
+-- function Citus runs on the node holding the shop (by p_shop_id), where each statement reads
+-- and writes that shop's shards and the trigger counts the orders it touches in the same session.
+CREATE FUNCTION customer_tracking_backfill_shop(p_shop_id uuid)
+RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
+               customers_repaired bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_shop uuid := p_shop_id;
+    v_id name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'id');
+    v_shop_col name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'shop_id');
+    v_orders uuid[];
+    v_retracked bigint;
+    v_repaired bigint;
+    v_customer uuid;
+BEGIN
+    -- 0. Tracking rows of customers deleted by hand: their orders are tracked again below.
+    DELETE FROM @extschema@.customer_tracking t
+     WHERE t.shop_id = v_shop
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c
+                        WHERE c.id = t.shop_customer_id AND c.shop_id = v_shop);
+
+    -- 1. Orders whose link or tracking row disagrees with the order go through the trigger again.
+    SELECT coalesce(array_agg(e.shop_order_id), '{}') INTO v_orders
+      FROM @extschema@.customer_tracking_expected_orders(v_shop) e
+      LEFT JOIN @extschema@.customer_tracking t ON t.id = e.shop_order_id AND t.shop_id = v_shop
+     WHERE e.stored_customer_id IS DISTINCT FROM e.expected_customer_id
+        OR (e.expected_customer_id IS NOT NULL
+            AND (t.id IS NULL OR t.shop_customer_id <> e.expected_customer_id
+                 OR t.purchase_completed <> e.purchase OR t.purchase_amount <> e.amount
+                 OR t.accessed_at <> e.purchased_at OR t.network IS DISTINCT FROM e.network
+                 OR t.accessed_via_slug IS DISTINCT FROM e.slug))
+        OR (e.expected_customer_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM @extschema@.customer_tracking_issues i
+                             WHERE i.shop_id = v_shop AND i.shop_order_id = e.shop_order_id
+                               AND i.untracked AND i.resolved_at IS NULL));
+    PERFORM set_config('customer_tracking.retrack', 'on', true);
+    EXECUTE format('UPDATE @extschema@.shop_orders o SET shop_customer_id = o.shop_customer_id
+                     WHERE o.%2$I = $1 AND o.%1$I = ANY ($2)', v_id, v_shop_col)
+        USING v_shop, v_orders;
+    GET DIAGNOSTICS v_retracked = ROW_COUNT;
+    PERFORM set_config('customer_tracking.retrack', 'off', true);
+    PERFORM @extschema@.customer_tracking_apply_pending();
+
+    -- 2. Tracking rows of orders that no longer exist (deleted while tracking was off).
+    v_repaired := 0;
+    FOR v_customer IN
+        EXECUTE format($q$
+            DELETE FROM @extschema@.customer_tracking t
+             WHERE t.shop_id = $1
+               AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_orders o
+                                WHERE o.%1$I = t.id AND o.%2$I = $1 AND o.shop_customer_id = t.shop_customer_id)
+            RETURNING t.shop_customer_id$q$, v_id, v_shop_col) USING v_shop
+    LOOP
+        PERFORM customer_tracking_recompute(v_shop, v_customer);
+        v_repaired := v_repaired + 1;
+    END LOOP;
+
+    -- 3. Customers whose stats or purchases per slug disagree with their tracking rows.
+    FOR v_customer IN
+        SELECT c.id FROM @extschema@.shop_customers c
+          LEFT JOIN LATERAL (
+              SELECT count(*)::int AS orders,
+                     count(*) FILTER (WHERE t.purchase_completed)::int AS purchases,
+                     coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent,
+                     min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at,
+                     max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at,
+                     (array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id,
+                     (array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_slug,
+                     (SELECT coalesce(jsonb_object_agg(n.network, n.k), '{}'::jsonb)
+                        FROM (SELECT t2.network, count(*) AS k FROM @extschema@.customer_tracking t2
+                               WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                                 AND t2.network IS NOT NULL GROUP BY t2.network) n) AS networks,
+                     (SELECT t2.network FROM @extschema@.customer_tracking t2
+                       WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                         AND t2.network IS NOT NULL
+                       GROUP BY t2.network ORDER BY count(*) DESC, t2.network::text COLLATE "C" LIMIT 1) AS preferred,
+                     (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
+                        FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
+                                FROM @extschema@.customer_tracking t2
+                               WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                               GROUP BY 1) ps) AS pairs
+                FROM @extschema@.customer_tracking t
+               WHERE t.shop_customer_id = c.id AND t.shop_id = v_shop) a ON true
+         WHERE c.shop_id = v_shop
+           AND (c.total_orders <> a.orders OR c.total_purchases <> a.purchases
+                OR c.total_spent <> a.spent OR c.first_purchase_at IS DISTINCT FROM a.first_at
+                OR c.last_purchase_at IS DISTINCT FROM a.last_at OR c.first_order_id IS DISTINCT FROM a.first_id
+                OR c.first_source_slug IS DISTINCT FROM a.first_slug
+                OR c.preferred_network IS DISTINCT FROM a.preferred OR c.network_purchases <> a.networks
+                OR a.pairs <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
+                                 FROM @extschema@.customer_tracking_slug_customers p
+                                WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
+    LOOP
+        PERFORM customer_tracking_recompute(v_shop, v_customer);
+        v_repaired := v_repaired + 1;
+    END LOOP;
+
+    -- 4. Rollups that disagree with the customers and tracking rows.
+    PERFORM customer_tracking_repair_rollups(v_shop);
+
+    shop_id := v_shop;
+    orders_retracked := v_retracked;
+    EXECUTE format('SELECT count(*) FILTER (WHERE shop_customer_id IS NOT NULL), count(*) FILTER (WHERE shop_customer_id IS NULL)
+                      FROM @extschema@.shop_orders WHERE %I = $1', v_shop_col)
+        INTO orders_linked, orders_untracked USING v_shop;
+    customers_repaired := v_repaired;
+    RETURN NEXT;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION customer_tracking_backfill(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
                customers_repaired bigint)
@@ -498,11 +613,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_shop uuid;
-    v_id name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'id');
     v_shop_col name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'shop_id');
-    v_retracked bigint;
-    v_repaired bigint;
-    v_customer uuid;
     v_drift text := (SELECT string_agg(h.detail, '; ') FROM customer_tracking_host_state() h
                       WHERE h.state = 'drift');
 BEGIN
@@ -512,106 +623,31 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Fix the host table or the mapping first (SELECT * FROM customer_tracking_host_state()).';
     END IF;
-    -- One shop per statement: each statement touches one shop's rows only.
     FOR v_shop IN
         EXECUTE format('SELECT DISTINCT %1$I FROM @extschema@.shop_orders WHERE %1$I IS NOT NULL AND ($1 IS NULL OR %1$I = $1)',
                        v_shop_col) USING p_shop_id
     LOOP
-        -- 0. Tracking rows of customers deleted by hand: their orders are tracked again below.
-        DELETE FROM @extschema@.customer_tracking t
-         WHERE t.shop_id = v_shop
-           AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c
-                            WHERE c.id = t.shop_customer_id AND c.shop_id = v_shop);
-
-        -- 1. Orders whose link or tracking row disagrees with the order go through the trigger again.
-        PERFORM set_config('customer_tracking.retrack', 'on', true);
-        EXECUTE format($q$
-            UPDATE @extschema@.shop_orders o SET shop_customer_id = o.shop_customer_id
-              FROM @extschema@.customer_tracking_expected_orders($1) e
-              LEFT JOIN @extschema@.customer_tracking t ON t.id = e.shop_order_id AND t.shop_id = $1
-             WHERE o.%1$I = e.shop_order_id AND o.%2$I = $1
-               AND (e.stored_customer_id IS DISTINCT FROM e.expected_customer_id
-                    OR (e.expected_customer_id IS NOT NULL
-                        AND (t.id IS NULL OR t.shop_customer_id <> e.expected_customer_id
-                             OR t.purchase_completed <> e.purchase OR t.purchase_amount <> e.amount
-                             OR t.accessed_at <> e.purchased_at OR t.network IS DISTINCT FROM e.network
-                             OR t.accessed_via_slug IS DISTINCT FROM e.slug))
-                    OR (e.expected_customer_id IS NULL
-                        AND NOT EXISTS (SELECT 1 FROM @extschema@.customer_tracking_issues i
-                                         WHERE i.shop_id = $1 AND i.shop_order_id = e.shop_order_id
-                                           AND i.untracked AND i.resolved_at IS NULL)))$q$, v_id, v_shop_col)
-            USING v_shop;
-        GET DIAGNOSTICS v_retracked = ROW_COUNT;
-        PERFORM set_config('customer_tracking.retrack', 'off', true);
-        PERFORM @extschema@.customer_tracking_apply_pending();
-
-        -- 2. Tracking rows of orders that no longer exist (deleted while tracking was off).
-        v_repaired := 0;
-        FOR v_customer IN
-            EXECUTE format($q$
-                DELETE FROM @extschema@.customer_tracking t
-                 WHERE t.shop_id = $1
-                   AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_orders o
-                                    WHERE o.%1$I = t.id AND o.%2$I = $1 AND o.shop_customer_id = t.shop_customer_id)
-                RETURNING t.shop_customer_id$q$, v_id, v_shop_col) USING v_shop
-        LOOP
-            PERFORM customer_tracking_recompute(v_shop, v_customer);
-            v_repaired := v_repaired + 1;
-        END LOOP;
-
-        -- 3. Customers whose stats or purchases per slug disagree with their tracking rows.
-        FOR v_customer IN
-            SELECT c.id FROM @extschema@.shop_customers c
-              LEFT JOIN LATERAL (
-                  SELECT count(*)::int AS orders,
-                         count(*) FILTER (WHERE t.purchase_completed)::int AS purchases,
-                         coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent,
-                         min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at,
-                         max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at,
-                         (array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id,
-                         (array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_slug,
-                         (SELECT coalesce(jsonb_object_agg(n.network, n.k), '{}'::jsonb)
-                            FROM (SELECT t2.network, count(*) AS k FROM @extschema@.customer_tracking t2
-                                   WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                                     AND t2.network IS NOT NULL GROUP BY t2.network) n) AS networks,
-                         (SELECT t2.network FROM @extschema@.customer_tracking t2
-                           WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                             AND t2.network IS NOT NULL
-                           GROUP BY t2.network ORDER BY count(*) DESC, t2.network::text COLLATE "C" LIMIT 1) AS preferred,
-                         (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
-                            FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
-                                    FROM @extschema@.customer_tracking t2
-                                   WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                                   GROUP BY 1) ps) AS pairs
-                    FROM @extschema@.customer_tracking t
-                   WHERE t.shop_customer_id = c.id AND t.shop_id = v_shop) a ON true
-             WHERE c.shop_id = v_shop
-               AND (c.total_orders <> a.orders OR c.total_purchases <> a.purchases
-                    OR c.total_spent <> a.spent OR c.first_purchase_at IS DISTINCT FROM a.first_at
-                    OR c.last_purchase_at IS DISTINCT FROM a.last_at OR c.first_order_id IS DISTINCT FROM a.first_id
-                    OR c.first_source_slug IS DISTINCT FROM a.first_slug
-                    OR c.preferred_network IS DISTINCT FROM a.preferred OR c.network_purchases <> a.networks
-                    OR a.pairs <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
-                                     FROM @extschema@.customer_tracking_slug_customers p
-                                    WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
-        LOOP
-            PERFORM customer_tracking_recompute(v_shop, v_customer);
-            v_repaired := v_repaired + 1;
-        END LOOP;
-
-        -- 4. Rollups that disagree with the customers and tracking rows.
-        PERFORM customer_tracking_repair_rollups(v_shop);
-
-        shop_id := v_shop;
-        orders_retracked := v_retracked;
-        EXECUTE format('SELECT count(*) FILTER (WHERE shop_customer_id IS NOT NULL), count(*) FILTER (WHERE shop_customer_id IS NULL)
-                          FROM @extschema@.shop_orders WHERE %I = $1', v_shop_col)
-            INTO orders_linked, orders_untracked USING v_shop;
-        customers_repaired := v_repaired;
-        RETURN NEXT;
+        -- A statement of its own with the shop as a constant: on Citus, run on the shop's node.
+        RETURN QUERY EXECUTE format('SELECT * FROM @extschema@.customer_tracking_backfill_shop(%L)', v_shop);
     END LOOP;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION customer_tracking_backfill_shop(uuid) FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname = 'customer_tracking_backfill_shop'
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;
 COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
     'Links and counts orders that predate the extension or were left unlinked, and repairs any '
     'customer whose stats disagree with its orders. Idempotent; safe while orders arrive. '
@@ -758,7 +794,6 @@ $owner$;
 CREATE OR REPLACE FUNCTION customer_tracking_owned_shops()
 RETURNS uuid[]
 LANGUAGE c STABLE
-SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'ct_owned_shops';
 COMMENT ON FUNCTION customer_tracking_owned_shops() IS
     'Shops of the current owner (customer_tracking_current_owner(), with the caller''s rights), '
@@ -1290,6 +1325,14 @@ BEGIN
     FOREACH v_trigger IN ARRAY coalesce(v_triggers, '{}') LOOP
         EXECUTE format('ALTER TABLE %s ENABLE TRIGGER %I', v_orders, v_trigger);
     END LOOP;
+
+    -- Maintenance of one shop runs on the node holding it: Citus runs these calls there
+    -- (force_delegation: also inside a transaction, e.g. from customer_tracking_backfill()).
+    PERFORM create_distributed_function(f::regprocedure, 'p_shop_id', colocate_with => v_orders,
+                                        force_delegation => true)
+       FROM unnest(ARRAY[format('%I.customer_tracking_backfill_shop(uuid)', '@extschema@'),
+                         format('%I.customer_tracking_recompute(uuid, uuid)', '@extschema@'),
+                         format('%I.customer_tracking_repair_rollups(uuid)', '@extschema@')]) f;
 END
 $$;
 COMMENT ON FUNCTION customer_tracking_distribute() IS
@@ -1313,3 +1356,425 @@ BEGIN
     END LOOP;
 END
 $revoke$;
+
+--------------------------------------------------------------------------------
+-- Issue 11 (Citus): the row-level security policies call
+-- customer_tracking_owned_shops() as an expression, without a subquery (Citus
+-- refuses subqueries in the policies of distributed tables); the function keeps
+-- its result for the rest of the statement (src/owner.cpp), so a scan still
+-- looks the owner up once, and has no SET clause (replaced above).
+--------------------------------------------------------------------------------
+ALTER POLICY shop_customers_owner_select ON shop_customers
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY customer_tracking_owner_select ON customer_tracking
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY customer_tracking_issues_owner_select ON customer_tracking_issues
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_slug_customers
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_shop_totals
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_daily
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_slug_daily
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_network_totals
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_frequency
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+
+--------------------------------------------------------------------------------
+-- Issue 11 (Citus): the dashboard functions written in SQL and customer_tracking_problems()
+-- (what verify reads) are PL/pgSQL: Citus cannot plan a SQL function's statements with
+-- parameters through the coordinator; PL/pgSQL's plans it can (same statements, same results;
+-- also no planning at every call on one node). Like shop_customer_list(), they check up front
+-- that the caller may read what they read. customer_tracking_problems() compares customer
+-- columns one by one instead of whole rows (Citus moves no anonymous record types between nodes).
+--------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION customer_tracking_new_customers(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.shop_customers', 'SELECT')
+       OR NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function customer_tracking_new_customers'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads shop_customers and customer_tracking_daily; role %s may not read them.', current_user);
+    END IF;
+    RETURN (
+    SELECT CASE
+        WHEN b.lo_day >= b.hi_day THEN
+            (SELECT count(*) FROM @extschema@.shop_customers c
+              WHERE c.shop_id = p_shop_id AND c.first_purchase_at >= p_from AND c.first_purchase_at < p_to)
+        ELSE
+            coalesce((SELECT sum(d.new_customers) FROM @extschema@.customer_tracking_daily d
+                       WHERE d.shop_id = p_shop_id AND d.day >= b.lo_day AND d.day < b.hi_day), 0)::bigint
+          + (SELECT count(*) FROM @extschema@.shop_customers c
+              WHERE c.shop_id = p_shop_id AND c.first_purchase_at >= p_from
+                AND c.first_purchase_at < (b.lo_day::timestamp AT TIME ZONE 'UTC'))
+          + (SELECT count(*) FROM @extschema@.shop_customers c
+              WHERE c.shop_id = p_shop_id AND c.first_purchase_at >= (b.hi_day::timestamp AT TIME ZONE 'UTC')
+                AND c.first_purchase_at < p_to)
+        END
+      FROM (SELECT ((p_from AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date AS lo_day,
+                   (p_to AT TIME ZONE 'UTC')::date AS hi_day) b
+    );
+END
+$$;
+CREATE OR REPLACE FUNCTION shop_customer_overview(p_shop_id uuid, p_currency text DEFAULT 'GHS')
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+    WITH m AS (SELECT * FROM @extschema@.shop_customer_metrics(p_shop_id)),
+    lines AS (
+        SELECT n, line FROM m, LATERAL (VALUES
+            (1, 'Total Customers: ' || to_char(m.total_customers, 'FM999,999,999,990')),
+            (2, 'Repeat Customers: ' || to_char(m.repeat_customers, 'FM999,999,999,990')
+                 || ' (' || to_char(m.repeat_rate, 'FM990.0') || '%)'),
+            (3, 'New This Month: ' || to_char(m.new_customers_this_month, 'FM999,999,999,990')),
+            (4, 'Average LTV: ' || p_currency || ' ' || to_char(m.average_ltv, 'FM999,999,999,990.00')),
+            (5, 'Total Revenue: ' || p_currency || ' ' || to_char(m.total_revenue, 'FM999,999,999,999,990.00'))
+        ) v(n, line)
+    ), w AS (SELECT greatest(39, max(length(line))) + 2 AS inner_width FROM lines)
+    SELECT '┌' || repeat('─', w.inner_width) || '┐' || E'\n'
+        || '│ ' || rpad('Customer Overview', w.inner_width - 1) || '│' || E'\n'
+        || '├' || repeat('─', w.inner_width) || '┤' || E'\n'
+        || (SELECT string_agg('│ ' || rpad(line, w.inner_width - 1) || '│', E'\n' ORDER BY n) FROM lines) || E'\n'
+        || '└' || repeat('─', w.inner_width) || '┘'
+      FROM w
+    );
+END
+$$;
+CREATE OR REPLACE FUNCTION shop_slug_analytics(p_shop_id uuid, p_from timestamptz DEFAULT NULL,
+                                    p_to timestamptz DEFAULT NULL)
+RETURNS TABLE (slug text, checkouts bigint, purchases bigint, conversion_rate numeric, revenue numeric,
+               customers bigint, new_customers bigint, repeat_customers bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_slug_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_slug_analytics'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_slug_daily; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
+    SELECT nullif(s.slug, ''), s.checkouts, s.purchases,
+           CASE WHEN s.checkouts = 0 THEN 0.0 ELSE round(100.0 * s.purchases / s.checkouts, 1) END,
+           s.revenue, s.customers, s.new_customers, s.repeat_customers
+      FROM (SELECT r.slug, sum(r.checkouts)::bigint AS checkouts, sum(r.purchases)::bigint AS purchases,
+                   sum(r.revenue) AS revenue, sum(r.customers)::bigint AS customers,
+                   sum(r.new_customers)::bigint AS new_customers,
+                   sum(r.repeat_customers)::bigint AS repeat_customers
+              FROM @extschema@.customer_tracking_slug_daily r
+             WHERE r.shop_id = p_shop_id
+               AND (p_from IS NULL OR r.day >= (p_from AT TIME ZONE 'UTC')::date)
+               AND (p_to IS NULL OR r.day <= (p_to AT TIME ZONE 'UTC')::date)
+             GROUP BY r.slug) s
+     WHERE s.checkouts <> 0 OR s.customers <> 0 OR s.new_customers <> 0
+     ORDER BY s.revenue DESC, s.slug;
+END
+$$;
+CREATE OR REPLACE FUNCTION shop_network_analytics(p_shop_id uuid)
+RETURNS TABLE (network text, customers_preferring bigint, purchases bigint, revenue numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_network_totals', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_network_analytics'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_network_totals; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
+    SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint, sum(r.revenue)
+      FROM @extschema@.customer_tracking_network_totals r
+     WHERE r.shop_id = p_shop_id
+     GROUP BY r.network
+    HAVING sum(r.customers_preferring) <> 0 OR sum(r.purchases) <> 0
+     ORDER BY 2 DESC, 3 DESC, 1;
+END
+$$;
+CREATE OR REPLACE FUNCTION shop_purchase_frequency(p_shop_id uuid)
+RETURNS TABLE (purchases integer, customers bigint, share numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_frequency', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_purchase_frequency'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_frequency; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
+    SELECT f.purchases, f.customers,
+           round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)
+      FROM (SELECT r.purchases, sum(r.customers)::bigint AS customers
+              FROM @extschema@.customer_tracking_frequency r
+             WHERE r.shop_id = p_shop_id
+             GROUP BY r.purchases HAVING sum(r.customers) <> 0) f
+     ORDER BY f.purchases;
+END
+$$;
+CREATE OR REPLACE FUNCTION shop_last_purchase_decay(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
+RETURNS TABLE (bucket text, min_days integer, max_days integer, customers bigint, churn_risk text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_last_purchase_decay'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_daily; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
+    WITH b(bucket, min_days, max_days, churn_risk, n) AS (VALUES
+        ('0-7 days', 0, 7, 'low', 1), ('8-30 days', 8, 30, 'medium', 2),
+        ('31-90 days', 31, 90, 'high', 3), ('91+ days', 91, NULL, 'lost', 4))
+    SELECT b.bucket, b.min_days, b.max_days,
+           coalesce((SELECT sum(d.last_purchasers) FROM @extschema@.customer_tracking_daily d
+                      WHERE d.shop_id = p_shop_id
+                        AND d.day <= (p_as_of AT TIME ZONE 'UTC')::date - b.min_days
+                        AND (b.max_days IS NULL OR d.day >= (p_as_of AT TIME ZONE 'UTC')::date - b.max_days)), 0)::bigint,
+           b.churn_risk
+      FROM b ORDER BY b.n;
+END
+$$;
+CREATE OR REPLACE FUNCTION shop_daily_series(p_shop_id uuid, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
+RETURNS TABLE (day date, purchases bigint, revenue numeric, new_customers bigint, checkouts bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_daily_series'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_daily; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
+    WITH bounds AS (
+        SELECT coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) AS hi,
+               coalesce(p_from, coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) - 29) AS lo
+    )
+    SELECT g.day::date, coalesce(r.purchases, 0), coalesce(r.revenue, 0), coalesce(r.new_customers, 0),
+           coalesce(r.checkouts, 0)
+      FROM bounds, generate_series(bounds.lo, bounds.hi, interval '1 day') AS g(day)
+      LEFT JOIN (SELECT d.day, sum(d.purchases)::bigint AS purchases, sum(d.revenue) AS revenue,
+                        sum(d.new_customers)::bigint AS new_customers, sum(d.checkouts)::bigint AS checkouts
+                   FROM @extschema@.customer_tracking_daily d, bounds
+                  WHERE d.shop_id = p_shop_id AND d.day BETWEEN bounds.lo AND bounds.hi
+                  GROUP BY d.day) r ON r.day = g.day::date
+     ORDER BY 1;
+END
+$$;
+CREATE OR REPLACE FUNCTION customer_tracking_problems(p_shop_id uuid, p_customers boolean)
+RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
+               stored text, expected text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH o AS MATERIALIZED (
+        SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
+    ), networks AS (
+        -- One pass over the orders (a lookup per customer into o would read o once per customer).
+        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS preferred_network,
+               jsonb_object_agg(x.network, x.n) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
+                  FROM o WHERE o.expected_customer_id IS NOT NULL AND o.purchase AND o.network IS NOT NULL
+                 GROUP BY 1, 2) x
+         GROUP BY x.id
+    ), expected AS (
+        SELECT a.*, n.preferred_network, coalesce(n.network_purchases, '{}'::jsonb) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, min(o.shop_id::text)::uuid AS shop_id,
+                       count(*)::int AS total_orders,
+                       count(*) FILTER (WHERE o.purchase)::int AS total_purchases,
+                       coalesce(sum(o.amount) FILTER (WHERE o.purchase), 0) AS total_spent,
+                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_purchase_at,
+                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_purchase_at,
+                       (array_agg(o.shop_order_id ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_order_id,
+                       (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug
+                  FROM o WHERE o.expected_customer_id IS NOT NULL
+                 GROUP BY o.expected_customer_id) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), stored AS (
+        SELECT c.* FROM @extschema@.shop_customers c WHERE p_shop_id IS NULL OR c.shop_id = p_shop_id
+    ), customers AS (
+        -- Columns, not whole rows: on Citus the parts become intermediate results, which carry
+        -- no anonymous record types.
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.id, s.id) AS id,
+               e.id IS NULL AS stale, s.id IS NULL AS missing,
+               e.total_orders AS e_total_orders, s.total_orders AS s_total_orders,
+               e.total_purchases AS e_total_purchases, s.total_purchases AS s_total_purchases,
+               e.total_spent AS e_total_spent, s.total_spent AS s_total_spent,
+               e.first_purchase_at AS e_first_purchase_at, s.first_purchase_at AS s_first_purchase_at,
+               e.last_purchase_at AS e_last_purchase_at, s.last_purchase_at AS s_last_purchase_at,
+               e.first_order_id AS e_first_order_id, s.first_order_id AS s_first_order_id,
+               e.first_source_slug AS e_first_source_slug, s.first_source_slug AS s_first_source_slug,
+               e.preferred_network AS e_preferred_network, s.preferred_network AS s_preferred_network,
+               e.network_purchases AS e_network_purchases, s.network_purchases AS s_network_purchases,
+               s.repeat_customer AS s_repeat_customer
+          FROM expected e FULL JOIN stored s ON s.id = e.id
+    ), ro AS (
+        -- Tracked orders, by slug and UTC day, for the rollups.
+        SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
+          FROM o e
+         WHERE e.expected_customer_id IS NOT NULL
+    ), rc AS MATERIALIZED (
+        SELECT a.*, n.preferred_network AS preferred
+          FROM (SELECT ro.shop_id, ro.expected_customer_id AS id,
+                       count(*) FILTER (WHERE ro.purchase) AS purchases,
+                       min(ro.purchased_at) FILTER (WHERE ro.purchase) AS first_at,
+                       max(ro.purchased_at) FILTER (WHERE ro.purchase) AS last_at,
+                       (array_agg(ro.slug_key ORDER BY ro.purchased_at, ro.shop_order_id) FILTER (WHERE ro.purchase))[1] AS first_slug
+                  FROM ro GROUP BY ro.shop_id, ro.expected_customer_id
+                HAVING count(*) FILTER (WHERE ro.purchase) > 0) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), rollup_expected AS (
+        SELECT ro.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM ro GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'customers', count(*) FROM rc GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'last_purchasers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1, 3
+        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || to_char(p.f AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'customers', count(*)
+                    FROM (SELECT ro.shop_id, ro.slug_key, ro.expected_customer_id, min(ro.purchased_at) AS f
+                            FROM ro WHERE ro.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'purchases', count(*) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'network', rc.preferred, 'customers_preferring', count(*) FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'frequency', rc.purchases::text, 'customers', count(*) FROM rc GROUP BY 1, 3
+    ), rollup_stored AS (
+        SELECT r.shop_id, 'totals' AS kind, '' AS k, x.stat, sum(x.v) AS v
+          FROM @extschema@.customer_tracking_shop_totals r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('customers', r.customers),
+                                    ('repeat_customers', r.repeat_customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
+        UNION ALL
+        SELECT r.shop_id, 'daily', to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('last_purchasers', r.last_purchasers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'slug_daily', r.slug || '|' || to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_slug_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('repeat_customers', r.repeat_customers), ('customers', r.customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'network', r.network, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_network_totals r
+         CROSS JOIN LATERAL (VALUES ('purchases', r.purchases::numeric), ('revenue', r.revenue),
+                                    ('customers_preferring', r.customers_preferring)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'frequency', r.purchases::text, 'customers', sum(r.customers)
+          FROM @extschema@.customer_tracking_frequency r
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3
+    ), rollups (shop_id, problem, stored, expected) AS (
+        SELECT coalesce(e.shop_id, s.shop_id), 'rollup ' || coalesce(e.kind, s.kind) || ' ' ||
+               coalesce(e.k, s.k) || ' ' || coalesce(e.stat, s.stat),
+               coalesce(s.v, 0)::text, coalesce(e.v, 0)::text
+          FROM rollup_expected e
+          FULL JOIN rollup_stored s ON s.shop_id = e.shop_id AND s.kind = e.kind AND s.k = e.k AND s.stat = e.stat
+         WHERE coalesce(s.v, 0) <> coalesce(e.v, 0)
+    )
+    SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'order_link',
+           o.stored_customer_id::text, o.expected_customer_id::text
+      FROM o WHERE p_customers AND o.stored_customer_id IS DISTINCT FROM o.expected_customer_id
+    UNION ALL
+    SELECT c.shop_id, c.id, NULL, CASE WHEN c.missing THEN 'customer_missing' ELSE 'customer_stale' END,
+           CASE WHEN c.missing THEN NULL ELSE 'exists' END, CASE WHEN c.missing THEN 'exists' END
+      FROM customers c WHERE p_customers AND (c.missing OR c.stale)
+    UNION ALL
+    SELECT c.shop_id, c.id, NULL, d.stat, d.stored, d.expected
+      FROM customers c
+     CROSS JOIN LATERAL (VALUES
+        ('total_orders', c.s_total_orders::text, c.e_total_orders::text),
+        ('total_purchases', c.s_total_purchases::text, c.e_total_purchases::text),
+        ('total_spent', c.s_total_spent::text, c.e_total_spent::text),
+        ('first_purchase_at', c.s_first_purchase_at::text, c.e_first_purchase_at::text),
+        ('last_purchase_at', c.s_last_purchase_at::text, c.e_last_purchase_at::text),
+        ('first_order_id', c.s_first_order_id::text, c.e_first_order_id::text),
+        ('first_source_slug', c.s_first_source_slug::text, c.e_first_source_slug),
+        ('preferred_network', c.s_preferred_network::text, c.e_preferred_network),
+        ('network_purchases', c.s_network_purchases::text, c.e_network_purchases::text),
+        ('repeat_customer', c.s_repeat_customer::text, (c.e_total_purchases >= 2)::text)
+     ) AS d(stat, stored, expected)
+     WHERE p_customers AND NOT c.missing AND NOT c.stale
+       AND CASE WHEN d.stat = 'total_spent' THEN c.s_total_spent <> c.e_total_spent
+                ELSE d.stored IS DISTINCT FROM d.expected END
+    UNION ALL
+    SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'tracking_row',
+           CASE WHEN t.id IS NULL THEN NULL
+                ELSE format('customer=%s purchase=%s amount=%s at=%s', t.shop_customer_id,
+                            t.purchase_completed, t.purchase_amount, t.accessed_at) END,
+           format('customer=%s purchase=%s amount=%s at=%s', o.expected_customer_id, o.purchase,
+                  o.amount, o.purchased_at)
+      FROM o
+      LEFT JOIN @extschema@.customer_tracking t ON t.id = o.shop_order_id AND t.shop_id = o.shop_id
+     WHERE p_customers AND o.expected_customer_id IS NOT NULL
+       AND (t.id IS NULL OR t.shop_customer_id <> o.expected_customer_id
+            OR t.purchase_completed <> o.purchase OR t.purchase_amount <> o.amount
+            OR t.accessed_at <> o.purchased_at)
+    UNION ALL
+    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected FROM rollups r
+    UNION ALL
+    SELECT t.shop_id, t.shop_customer_id, t.id, 'tracking_orphan', 'exists', NULL
+      FROM @extschema@.customer_tracking t
+     WHERE p_customers AND (p_shop_id IS NULL OR t.shop_id = p_shop_id)
+       AND NOT EXISTS (SELECT 1 FROM o WHERE o.shop_order_id = t.id AND o.shop_id = t.shop_id
+                                         AND o.expected_customer_id IS NOT NULL)
+    UNION ALL
+    -- The host table no longer has what a field is read from (1.4).
+    SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
+      FROM @extschema@.customer_tracking_host_state() h
+     WHERE p_customers AND h.state IN ('drift', 'ignored');
+END
+$$;
+
+-- Citus: applies the caller's transaction's orders on a worker, when the initiator of a
+-- distributed transaction asks for it just before the nodes prepare (src/pending.cpp).
+CREATE FUNCTION customer_tracking_apply_pending_here()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ct_apply_pending_here'
+LANGUAGE C STABLE;

@@ -260,6 +260,13 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION customer_tracking_apply_pending() IS
     'Counts the orders this transaction changed now instead of at its commit (their customers stay '
     'locked until the transaction ends). Used by customer_tracking_backfill().';
+-- Citus: the same on a worker, for the backend a query of the distributed transaction's
+-- initiator reaches (which calls it just before the nodes prepare); a one-time filter.
+-- Applies only the caller's own transaction's orders.
+CREATE FUNCTION customer_tracking_apply_pending_here()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ct_apply_pending_here'
+LANGUAGE C STABLE;
 
 -- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
 -- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
@@ -493,16 +500,20 @@ BEGIN
 END
 $owner$;
 
--- Shops the current owner may see; every policy calls it once per query and
--- table. In C (src/owner.cpp): customer_tracking_current_owner() runs with the
--- caller's rights, then user_shops is read with the rights of this function's
--- owner (so policies work whatever the caller may read of user_shops), with a
--- plan kept for the session. Not SECURITY DEFINER: that would run the owner
--- lookup (auth.uid()) with the extension owner's rights.
+-- Shops the current owner may see; every policy calls it, as an expression
+-- (Citus refuses subqueries in the policies of distributed tables), and it
+-- looks the owner up once per statement and call site (its result is kept for
+-- the rest of the statement). In C (src/owner.cpp):
+-- customer_tracking_current_owner() runs with the caller's rights, then
+-- user_shops is read with the rights of this function's owner (so policies
+-- work whatever the caller may read of user_shops), with a plan kept for the
+-- session. Not SECURITY DEFINER: that would run the owner lookup (auth.uid())
+-- with the extension owner's rights. No SET clause: its statement names
+-- everything with its schema, and a SET clause would cost a configuration
+-- change at each of its calls.
 CREATE FUNCTION customer_tracking_owned_shops()
 RETURNS uuid[]
 LANGUAGE c STABLE
-SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'ct_owned_shops';
 COMMENT ON FUNCTION customer_tracking_owned_shops() IS
     'Shops of the current owner (customer_tracking_current_owner(), with the caller''s rights), '
@@ -556,23 +567,23 @@ $grants$;
 -- Owners read their own shops' rows. The policies only name extension
 -- functions, so they are created here even while restoring a dump.
 CREATE POLICY shop_customers_owner_select ON shop_customers
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY customer_tracking_owner_select ON customer_tracking
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY customer_tracking_issues_owner_select ON customer_tracking_issues
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_slug_customers
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_shop_totals
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_daily
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_slug_daily
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_network_totals
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_frequency
-    FOR SELECT USING (shop_id = ANY ((SELECT @extschema@.customer_tracking_owned_shops())::uuid[]));
+    FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 
 --------------------------------------------------------------------------------
 -- Attaching to the host tables
@@ -741,14 +752,16 @@ DECLARE
     v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
                      WHERE h.field = 'shop_id' AND h.state = 'ok');
 BEGIN
-    -- The shop filter on the column (its index), when the column can be read.
+    -- The shop filter on the column (its index; on Citus, the shop's shard), when the column can
+    -- be read.
     RETURN QUERY EXECUTE format($q$
         SELECT d.shop_order_id, d.shop_id, d.stored_customer_id, d.expected_customer_id, d.purchase,
                d.amount, d.purchased_at, d.network, d.slug
           FROM @extschema@.shop_orders o
          CROSS JOIN LATERAL @extschema@.customer_tracking_decode_order(o) d
-         WHERE $1 IS NULL OR %s = $1 $q$,
-        CASE WHEN v_shop IS NULL THEN 'd.shop_id' ELSE format('o.%I', v_shop) END)
+         WHERE %s $q$,
+        CASE WHEN p_shop_id IS NULL THEN 'true'
+             WHEN v_shop IS NULL THEN 'd.shop_id = $1' ELSE format('o.%I = $1', v_shop) END)
     USING p_shop_id;
 END
 $$;
@@ -759,9 +772,12 @@ $$;
 CREATE FUNCTION customer_tracking_problems(p_shop_id uuid, p_customers boolean)
 RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
                stored text, expected text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH o AS MATERIALIZED (
         SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
     ), networks AS (
@@ -788,8 +804,20 @@ AS $$
     ), stored AS (
         SELECT c.* FROM @extschema@.shop_customers c WHERE p_shop_id IS NULL OR c.shop_id = p_shop_id
     ), customers AS (
-        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.id, s.id) AS id, e AS e, s AS s,
-               e.id IS NULL AS stale, s.id IS NULL AS missing
+        -- Columns, not whole rows: on Citus the parts become intermediate results, which carry
+        -- no anonymous record types.
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.id, s.id) AS id,
+               e.id IS NULL AS stale, s.id IS NULL AS missing,
+               e.total_orders AS e_total_orders, s.total_orders AS s_total_orders,
+               e.total_purchases AS e_total_purchases, s.total_purchases AS s_total_purchases,
+               e.total_spent AS e_total_spent, s.total_spent AS s_total_spent,
+               e.first_purchase_at AS e_first_purchase_at, s.first_purchase_at AS s_first_purchase_at,
+               e.last_purchase_at AS e_last_purchase_at, s.last_purchase_at AS s_last_purchase_at,
+               e.first_order_id AS e_first_order_id, s.first_order_id AS s_first_order_id,
+               e.first_source_slug AS e_first_source_slug, s.first_source_slug AS s_first_source_slug,
+               e.preferred_network AS e_preferred_network, s.preferred_network AS s_preferred_network,
+               e.network_purchases AS e_network_purchases, s.network_purchases AS s_network_purchases,
+               s.repeat_customer AS s_repeat_customer
           FROM expected e FULL JOIN stored s ON s.id = e.id
     ), ro AS (
         -- Tracked orders, by slug and UTC day, for the rollups.
@@ -879,19 +907,19 @@ AS $$
     SELECT c.shop_id, c.id, NULL, d.stat, d.stored, d.expected
       FROM customers c
      CROSS JOIN LATERAL (VALUES
-        ('total_orders', (c.s).total_orders::text, (c.e).total_orders::text),
-        ('total_purchases', (c.s).total_purchases::text, (c.e).total_purchases::text),
-        ('total_spent', (c.s).total_spent::text, (c.e).total_spent::text),
-        ('first_purchase_at', (c.s).first_purchase_at::text, (c.e).first_purchase_at::text),
-        ('last_purchase_at', (c.s).last_purchase_at::text, (c.e).last_purchase_at::text),
-        ('first_order_id', (c.s).first_order_id::text, (c.e).first_order_id::text),
-        ('first_source_slug', (c.s).first_source_slug::text, (c.e).first_source_slug),
-        ('preferred_network', (c.s).preferred_network::text, (c.e).preferred_network),
-        ('network_purchases', (c.s).network_purchases::text, (c.e).network_purchases::text),
-        ('repeat_customer', (c.s).repeat_customer::text, ((c.e).total_purchases >= 2)::text)
+        ('total_orders', c.s_total_orders::text, c.e_total_orders::text),
+        ('total_purchases', c.s_total_purchases::text, c.e_total_purchases::text),
+        ('total_spent', c.s_total_spent::text, c.e_total_spent::text),
+        ('first_purchase_at', c.s_first_purchase_at::text, c.e_first_purchase_at::text),
+        ('last_purchase_at', c.s_last_purchase_at::text, c.e_last_purchase_at::text),
+        ('first_order_id', c.s_first_order_id::text, c.e_first_order_id::text),
+        ('first_source_slug', c.s_first_source_slug::text, c.e_first_source_slug),
+        ('preferred_network', c.s_preferred_network::text, c.e_preferred_network),
+        ('network_purchases', c.s_network_purchases::text, c.e_network_purchases::text),
+        ('repeat_customer', c.s_repeat_customer::text, (c.e_total_purchases >= 2)::text)
      ) AS d(stat, stored, expected)
      WHERE p_customers AND NOT c.missing AND NOT c.stale
-       AND CASE WHEN d.stat = 'total_spent' THEN (c.s).total_spent <> (c.e).total_spent
+       AND CASE WHEN d.stat = 'total_spent' THEN c.s_total_spent <> c.e_total_spent
                 ELSE d.stored IS DISTINCT FROM d.expected END
     UNION ALL
     SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'tracking_row',
@@ -918,7 +946,8 @@ AS $$
     -- The host table no longer has what a field is read from (1.4).
     SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
       FROM @extschema@.customer_tracking_host_state() h
-     WHERE p_customers AND h.state IN ('drift', 'ignored')
+     WHERE p_customers AND h.state IN ('drift', 'ignored');
+END
 $$;
 
 -- Rollup rows that differ from a recomputation from shop_orders (sums over stripes).
@@ -1096,7 +1125,121 @@ BEGIN
 END
 $$;
 
--- Links and counts orders that are unlinked or inconsistent; idempotent.
+-- One shop of customer_tracking_backfill(). On Citus, customer_tracking_distribute() makes it a
+-- function Citus runs on the node holding the shop (by p_shop_id), where each statement reads
+-- and writes that shop's shards and the trigger counts the orders it touches in the same session.
+CREATE FUNCTION customer_tracking_backfill_shop(p_shop_id uuid)
+RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
+               customers_repaired bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_shop uuid := p_shop_id;
+    v_id name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'id');
+    v_shop_col name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'shop_id');
+    v_orders uuid[];
+    v_retracked bigint;
+    v_repaired bigint;
+    v_customer uuid;
+BEGIN
+    -- 0. Tracking rows of customers deleted by hand: their orders are tracked again below.
+    DELETE FROM @extschema@.customer_tracking t
+     WHERE t.shop_id = v_shop
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c
+                        WHERE c.id = t.shop_customer_id AND c.shop_id = v_shop);
+
+    -- 1. Orders whose link or tracking row disagrees with the order go through the trigger again.
+    SELECT coalesce(array_agg(e.shop_order_id), '{}') INTO v_orders
+      FROM @extschema@.customer_tracking_expected_orders(v_shop) e
+      LEFT JOIN @extschema@.customer_tracking t ON t.id = e.shop_order_id AND t.shop_id = v_shop
+     WHERE e.stored_customer_id IS DISTINCT FROM e.expected_customer_id
+        OR (e.expected_customer_id IS NOT NULL
+            AND (t.id IS NULL OR t.shop_customer_id <> e.expected_customer_id
+                 OR t.purchase_completed <> e.purchase OR t.purchase_amount <> e.amount
+                 OR t.accessed_at <> e.purchased_at OR t.network IS DISTINCT FROM e.network
+                 OR t.accessed_via_slug IS DISTINCT FROM e.slug))
+        OR (e.expected_customer_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM @extschema@.customer_tracking_issues i
+                             WHERE i.shop_id = v_shop AND i.shop_order_id = e.shop_order_id
+                               AND i.untracked AND i.resolved_at IS NULL));
+    PERFORM set_config('customer_tracking.retrack', 'on', true);
+    EXECUTE format('UPDATE @extschema@.shop_orders o SET shop_customer_id = o.shop_customer_id
+                     WHERE o.%2$I = $1 AND o.%1$I = ANY ($2)', v_id, v_shop_col)
+        USING v_shop, v_orders;
+    GET DIAGNOSTICS v_retracked = ROW_COUNT;
+    PERFORM set_config('customer_tracking.retrack', 'off', true);
+    PERFORM @extschema@.customer_tracking_apply_pending();
+
+    -- 2. Tracking rows of orders that no longer exist (deleted while tracking was off).
+    v_repaired := 0;
+    FOR v_customer IN
+        EXECUTE format($q$
+            DELETE FROM @extschema@.customer_tracking t
+             WHERE t.shop_id = $1
+               AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_orders o
+                                WHERE o.%1$I = t.id AND o.%2$I = $1 AND o.shop_customer_id = t.shop_customer_id)
+            RETURNING t.shop_customer_id$q$, v_id, v_shop_col) USING v_shop
+    LOOP
+        PERFORM customer_tracking_recompute(v_shop, v_customer);
+        v_repaired := v_repaired + 1;
+    END LOOP;
+
+    -- 3. Customers whose stats or purchases per slug disagree with their tracking rows.
+    FOR v_customer IN
+        SELECT c.id FROM @extschema@.shop_customers c
+          LEFT JOIN LATERAL (
+              SELECT count(*)::int AS orders,
+                     count(*) FILTER (WHERE t.purchase_completed)::int AS purchases,
+                     coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent,
+                     min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at,
+                     max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at,
+                     (array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id,
+                     (array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_slug,
+                     (SELECT coalesce(jsonb_object_agg(n.network, n.k), '{}'::jsonb)
+                        FROM (SELECT t2.network, count(*) AS k FROM @extschema@.customer_tracking t2
+                               WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                                 AND t2.network IS NOT NULL GROUP BY t2.network) n) AS networks,
+                     (SELECT t2.network FROM @extschema@.customer_tracking t2
+                       WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                         AND t2.network IS NOT NULL
+                       GROUP BY t2.network ORDER BY count(*) DESC, t2.network::text COLLATE "C" LIMIT 1) AS preferred,
+                     (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
+                        FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
+                                FROM @extschema@.customer_tracking t2
+                               WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                               GROUP BY 1) ps) AS pairs
+                FROM @extschema@.customer_tracking t
+               WHERE t.shop_customer_id = c.id AND t.shop_id = v_shop) a ON true
+         WHERE c.shop_id = v_shop
+           AND (c.total_orders <> a.orders OR c.total_purchases <> a.purchases
+                OR c.total_spent <> a.spent OR c.first_purchase_at IS DISTINCT FROM a.first_at
+                OR c.last_purchase_at IS DISTINCT FROM a.last_at OR c.first_order_id IS DISTINCT FROM a.first_id
+                OR c.first_source_slug IS DISTINCT FROM a.first_slug
+                OR c.preferred_network IS DISTINCT FROM a.preferred OR c.network_purchases <> a.networks
+                OR a.pairs <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
+                                 FROM @extschema@.customer_tracking_slug_customers p
+                                WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
+    LOOP
+        PERFORM customer_tracking_recompute(v_shop, v_customer);
+        v_repaired := v_repaired + 1;
+    END LOOP;
+
+    -- 4. Rollups that disagree with the customers and tracking rows.
+    PERFORM customer_tracking_repair_rollups(v_shop);
+
+    shop_id := v_shop;
+    orders_retracked := v_retracked;
+    EXECUTE format('SELECT count(*) FILTER (WHERE shop_customer_id IS NOT NULL), count(*) FILTER (WHERE shop_customer_id IS NULL)
+                      FROM @extschema@.shop_orders WHERE %I = $1', v_shop_col)
+        INTO orders_linked, orders_untracked USING v_shop;
+    customers_repaired := v_repaired;
+    RETURN NEXT;
+END
+$$;
+
+-- Links and counts orders that are unlinked or inconsistent; idempotent. One shop at a time
+-- (customer_tracking_backfill_shop()), each in a statement of its own that touches that shop only.
 CREATE FUNCTION customer_tracking_backfill(p_shop_id uuid DEFAULT NULL)
 RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
                customers_repaired bigint)
@@ -1105,11 +1248,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_shop uuid;
-    v_id name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'id');
     v_shop_col name := (SELECT column_name FROM customer_tracking_columns() WHERE field = 'shop_id');
-    v_retracked bigint;
-    v_repaired bigint;
-    v_customer uuid;
     v_drift text := (SELECT string_agg(h.detail, '; ') FROM customer_tracking_host_state() h
                       WHERE h.state = 'drift');
 BEGIN
@@ -1119,103 +1258,12 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Fix the host table or the mapping first (SELECT * FROM customer_tracking_host_state()).';
     END IF;
-    -- One shop per statement: each statement touches one shop's rows only.
     FOR v_shop IN
         EXECUTE format('SELECT DISTINCT %1$I FROM @extschema@.shop_orders WHERE %1$I IS NOT NULL AND ($1 IS NULL OR %1$I = $1)',
                        v_shop_col) USING p_shop_id
     LOOP
-        -- 0. Tracking rows of customers deleted by hand: their orders are tracked again below.
-        DELETE FROM @extschema@.customer_tracking t
-         WHERE t.shop_id = v_shop
-           AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_customers c
-                            WHERE c.id = t.shop_customer_id AND c.shop_id = v_shop);
-
-        -- 1. Orders whose link or tracking row disagrees with the order go through the trigger again.
-        PERFORM set_config('customer_tracking.retrack', 'on', true);
-        EXECUTE format($q$
-            UPDATE @extschema@.shop_orders o SET shop_customer_id = o.shop_customer_id
-              FROM @extschema@.customer_tracking_expected_orders($1) e
-              LEFT JOIN @extschema@.customer_tracking t ON t.id = e.shop_order_id AND t.shop_id = $1
-             WHERE o.%1$I = e.shop_order_id AND o.%2$I = $1
-               AND (e.stored_customer_id IS DISTINCT FROM e.expected_customer_id
-                    OR (e.expected_customer_id IS NOT NULL
-                        AND (t.id IS NULL OR t.shop_customer_id <> e.expected_customer_id
-                             OR t.purchase_completed <> e.purchase OR t.purchase_amount <> e.amount
-                             OR t.accessed_at <> e.purchased_at OR t.network IS DISTINCT FROM e.network
-                             OR t.accessed_via_slug IS DISTINCT FROM e.slug))
-                    OR (e.expected_customer_id IS NULL
-                        AND NOT EXISTS (SELECT 1 FROM @extschema@.customer_tracking_issues i
-                                         WHERE i.shop_id = $1 AND i.shop_order_id = e.shop_order_id
-                                           AND i.untracked AND i.resolved_at IS NULL)))$q$, v_id, v_shop_col)
-            USING v_shop;
-        GET DIAGNOSTICS v_retracked = ROW_COUNT;
-        PERFORM set_config('customer_tracking.retrack', 'off', true);
-        PERFORM @extschema@.customer_tracking_apply_pending();
-
-        -- 2. Tracking rows of orders that no longer exist (deleted while tracking was off).
-        v_repaired := 0;
-        FOR v_customer IN
-            EXECUTE format($q$
-                DELETE FROM @extschema@.customer_tracking t
-                 WHERE t.shop_id = $1
-                   AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_orders o
-                                    WHERE o.%1$I = t.id AND o.%2$I = $1 AND o.shop_customer_id = t.shop_customer_id)
-                RETURNING t.shop_customer_id$q$, v_id, v_shop_col) USING v_shop
-        LOOP
-            PERFORM customer_tracking_recompute(v_shop, v_customer);
-            v_repaired := v_repaired + 1;
-        END LOOP;
-
-        -- 3. Customers whose stats or purchases per slug disagree with their tracking rows.
-        FOR v_customer IN
-            SELECT c.id FROM @extschema@.shop_customers c
-              LEFT JOIN LATERAL (
-                  SELECT count(*)::int AS orders,
-                         count(*) FILTER (WHERE t.purchase_completed)::int AS purchases,
-                         coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent,
-                         min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at,
-                         max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at,
-                         (array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id,
-                         (array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_slug,
-                         (SELECT coalesce(jsonb_object_agg(n.network, n.k), '{}'::jsonb)
-                            FROM (SELECT t2.network, count(*) AS k FROM @extschema@.customer_tracking t2
-                                   WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                                     AND t2.network IS NOT NULL GROUP BY t2.network) n) AS networks,
-                         (SELECT t2.network FROM @extschema@.customer_tracking t2
-                           WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                             AND t2.network IS NOT NULL
-                           GROUP BY t2.network ORDER BY count(*) DESC, t2.network::text COLLATE "C" LIMIT 1) AS preferred,
-                         (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
-                            FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
-                                    FROM @extschema@.customer_tracking t2
-                                   WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                                   GROUP BY 1) ps) AS pairs
-                    FROM @extschema@.customer_tracking t
-                   WHERE t.shop_customer_id = c.id AND t.shop_id = v_shop) a ON true
-             WHERE c.shop_id = v_shop
-               AND (c.total_orders <> a.orders OR c.total_purchases <> a.purchases
-                    OR c.total_spent <> a.spent OR c.first_purchase_at IS DISTINCT FROM a.first_at
-                    OR c.last_purchase_at IS DISTINCT FROM a.last_at OR c.first_order_id IS DISTINCT FROM a.first_id
-                    OR c.first_source_slug IS DISTINCT FROM a.first_slug
-                    OR c.preferred_network IS DISTINCT FROM a.preferred OR c.network_purchases <> a.networks
-                    OR a.pairs <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
-                                     FROM @extschema@.customer_tracking_slug_customers p
-                                    WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
-        LOOP
-            PERFORM customer_tracking_recompute(v_shop, v_customer);
-            v_repaired := v_repaired + 1;
-        END LOOP;
-
-        -- 4. Rollups that disagree with the customers and tracking rows.
-        PERFORM customer_tracking_repair_rollups(v_shop);
-
-        shop_id := v_shop;
-        orders_retracked := v_retracked;
-        EXECUTE format('SELECT count(*) FILTER (WHERE shop_customer_id IS NOT NULL), count(*) FILTER (WHERE shop_customer_id IS NULL)
-                          FROM @extschema@.shop_orders WHERE %I = $1', v_shop_col)
-            INTO orders_linked, orders_untracked USING v_shop;
-        customers_repaired := v_repaired;
-        RETURN NEXT;
+        -- A statement of its own with the shop as a constant: on Citus, run on the shop's node.
+        RETURN QUERY EXECUTE format('SELECT * FROM @extschema@.customer_tracking_backfill_shop(%L)', v_shop);
     END LOOP;
 END
 $$;
@@ -1310,9 +1358,20 @@ $install$;
 -- the daily rollup, the partial days at either end from the customer index.
 CREATE FUNCTION customer_tracking_new_customers(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.shop_customers', 'SELECT')
+       OR NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function customer_tracking_new_customers'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads shop_customers and customer_tracking_daily; role %s may not read them.', current_user);
+    END IF;
+    RETURN (
     SELECT CASE
         WHEN b.lo_day >= b.hi_day THEN
             (SELECT count(*) FROM @extschema@.shop_customers c
@@ -1329,6 +1388,8 @@ AS $$
         END
       FROM (SELECT ((p_from AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date AS lo_day,
                    (p_to AT TIME ZONE 'UTC')::date AS hi_day) b
+    );
+END
 $$;
 
 -- In C (src/metrics.cpp): one statement over the rollups, planned once per session.
@@ -1346,9 +1407,12 @@ COMMENT ON FUNCTION shop_customer_metrics(uuid, timestamptz) IS
 
 CREATE FUNCTION shop_customer_overview(p_shop_id uuid, p_currency text DEFAULT 'GHS')
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
     WITH m AS (SELECT * FROM @extschema@.shop_customer_metrics(p_shop_id)),
     lines AS (
         SELECT n, line FROM m, LATERAL (VALUES
@@ -1366,6 +1430,8 @@ AS $$
         || (SELECT string_agg('│ ' || rpad(line, w.inner_width - 1) || '│', E'\n' ORDER BY n) FROM lines) || E'\n'
         || '└' || repeat('─', w.inner_width) || '┘'
       FROM w
+    );
+END
 $$;
 COMMENT ON FUNCTION shop_customer_overview(uuid, text) IS
     'The plan''s "Customer Overview" box for a shop, as text (psql, quick checks).';
@@ -1374,9 +1440,19 @@ CREATE FUNCTION shop_slug_analytics(p_shop_id uuid, p_from timestamptz DEFAULT N
                                     p_to timestamptz DEFAULT NULL)
 RETURNS TABLE (slug text, checkouts bigint, purchases bigint, conversion_rate numeric, revenue numeric,
                customers bigint, new_customers bigint, repeat_customers bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_slug_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_slug_analytics'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_slug_daily; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
     SELECT nullif(s.slug, ''), s.checkouts, s.purchases,
            CASE WHEN s.checkouts = 0 THEN 0.0 ELSE round(100.0 * s.purchases / s.checkouts, 1) END,
            s.revenue, s.customers, s.new_customers, s.repeat_customers
@@ -1390,7 +1466,8 @@ AS $$
                AND (p_to IS NULL OR r.day <= (p_to AT TIME ZONE 'UTC')::date)
              GROUP BY r.slug) s
      WHERE s.checkouts <> 0 OR s.customers <> 0 OR s.new_customers <> 0
-     ORDER BY s.revenue DESC, s.slug
+     ORDER BY s.revenue DESC, s.slug;
+END
 $$;
 COMMENT ON FUNCTION shop_slug_analytics(uuid, timestamptz, timestamptz) IS
     'Per slug, over the UTC days from p_from''s to p_to''s (NULL = unbounded): checkouts (orders '
@@ -1530,40 +1607,72 @@ COMMENT ON FUNCTION customer_purchase_history(uuid) IS
 
 CREATE FUNCTION shop_network_analytics(p_shop_id uuid)
 RETURNS TABLE (network text, customers_preferring bigint, purchases bigint, revenue numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_network_totals', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_network_analytics'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_network_totals; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
     SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint, sum(r.revenue)
       FROM @extschema@.customer_tracking_network_totals r
      WHERE r.shop_id = p_shop_id
      GROUP BY r.network
     HAVING sum(r.customers_preferring) <> 0 OR sum(r.purchases) <> 0
-     ORDER BY 2 DESC, 3 DESC, 1
+     ORDER BY 2 DESC, 3 DESC, 1;
+END
 $$;
 COMMENT ON FUNCTION shop_network_analytics(uuid) IS
     'Per network: customers whose preferred network it is, purchases and revenue.';
 
 CREATE FUNCTION shop_purchase_frequency(p_shop_id uuid)
 RETURNS TABLE (purchases integer, customers bigint, share numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_frequency', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_purchase_frequency'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_frequency; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
     SELECT f.purchases, f.customers,
            round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)
       FROM (SELECT r.purchases, sum(r.customers)::bigint AS customers
               FROM @extschema@.customer_tracking_frequency r
              WHERE r.shop_id = p_shop_id
              GROUP BY r.purchases HAVING sum(r.customers) <> 0) f
-     ORDER BY f.purchases
+     ORDER BY f.purchases;
+END
 $$;
 COMMENT ON FUNCTION shop_purchase_frequency(uuid) IS
     'How many customers have made 1, 2, 3, ... purchases, and their share (%).';
 
 CREATE FUNCTION shop_last_purchase_decay(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS TABLE (bucket text, min_days integer, max_days integer, customers bigint, churn_risk text)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_last_purchase_decay'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_daily; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
     WITH b(bucket, min_days, max_days, churn_risk, n) AS (VALUES
         ('0-7 days', 0, 7, 'low', 1), ('8-30 days', 8, 30, 'medium', 2),
         ('31-90 days', 31, 90, 'high', 3), ('91+ days', 91, NULL, 'lost', 4))
@@ -1573,16 +1682,27 @@ AS $$
                         AND d.day <= (p_as_of AT TIME ZONE 'UTC')::date - b.min_days
                         AND (b.max_days IS NULL OR d.day >= (p_as_of AT TIME ZONE 'UTC')::date - b.max_days)), 0)::bigint,
            b.churn_risk
-      FROM b ORDER BY b.n
+      FROM b ORDER BY b.n;
+END
 $$;
 COMMENT ON FUNCTION shop_last_purchase_decay(uuid, timestamptz) IS
     'Customers by whole UTC days since their last purchase, in churn-risk buckets.';
 
 CREATE FUNCTION shop_daily_series(p_shop_id uuid, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (day date, purchases bigint, revenue numeric, new_customers bigint, checkouts bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_daily_series'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_daily; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
     WITH bounds AS (
         SELECT coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) AS hi,
                coalesce(p_from, coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) - 29) AS lo
@@ -1595,7 +1715,8 @@ AS $$
                    FROM @extschema@.customer_tracking_daily d, bounds
                   WHERE d.shop_id = p_shop_id AND d.day BETWEEN bounds.lo AND bounds.hi
                   GROUP BY d.day) r ON r.day = g.day::date
-     ORDER BY 1
+     ORDER BY 1;
+END
 $$;
 COMMENT ON FUNCTION shop_daily_series(uuid, date, date) IS
     'Per UTC day from p_from to p_to (default: the last 30 days): purchases, revenue, new customers '
@@ -1608,7 +1729,7 @@ COMMENT ON FUNCTION shop_daily_series(uuid, date, date) IS
 REVOKE EXECUTE ON FUNCTION customer_tracking_attach(), customer_tracking_check_host(),
     customer_tracking_invalidate(), customer_tracking_map_column(text, name),
     customer_tracking_set_statuses(text, text), customer_tracking_recompute(uuid, uuid),
-    customer_tracking_backfill(uuid), customer_tracking_verify(uuid),
+    customer_tracking_backfill(uuid), customer_tracking_backfill_shop(uuid), customer_tracking_verify(uuid),
     customer_tracking_verify_rollups(uuid), customer_tracking_expected_orders(uuid),
     customer_tracking_problems(uuid, boolean), customer_tracking_repair_rollups(uuid),
     customer_tracking_decode_order(record), customer_tracking_host_state(),
@@ -1626,8 +1747,9 @@ BEGIN
            AND p.proname IN ('customer_tracking_attach', 'customer_tracking_check_host',
                              'customer_tracking_invalidate', 'customer_tracking_map_column',
                              'customer_tracking_set_statuses', 'customer_tracking_recompute',
-                             'customer_tracking_backfill', 'customer_tracking_verify',
-                             'customer_tracking_verify_rollups', 'customer_tracking_expected_orders',
+                             'customer_tracking_backfill', 'customer_tracking_backfill_shop',
+                             'customer_tracking_verify', 'customer_tracking_verify_rollups',
+                             'customer_tracking_expected_orders',
                              'customer_tracking_problems', 'customer_tracking_repair_rollups',
                              'customer_tracking_health', 'customer_tracking_decode_order',
                              'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone',
@@ -2076,6 +2198,14 @@ BEGIN
     FOREACH v_trigger IN ARRAY coalesce(v_triggers, '{}') LOOP
         EXECUTE format('ALTER TABLE %s ENABLE TRIGGER %I', v_orders, v_trigger);
     END LOOP;
+
+    -- Maintenance of one shop runs on the node holding it: Citus runs these calls there
+    -- (force_delegation: also inside a transaction, e.g. from customer_tracking_backfill()).
+    PERFORM create_distributed_function(f::regprocedure, 'p_shop_id', colocate_with => v_orders,
+                                        force_delegation => true)
+       FROM unnest(ARRAY[format('%I.customer_tracking_backfill_shop(uuid)', '@extschema@'),
+                         format('%I.customer_tracking_recompute(uuid, uuid)', '@extschema@'),
+                         format('%I.customer_tracking_repair_rollups(uuid)', '@extschema@')]) f;
 END
 $$;
 COMMENT ON FUNCTION customer_tracking_distribute() IS

@@ -88,13 +88,14 @@ static const DirectColumn pair_columns[CT_PAIR_COLUMNS] = {
 
 void ct_customers_prepare(HostCache *hc)
 {
-	const char *s = hc->schema_sql;
+	const char *customers = hc->table_sql[XT_CUSTOMERS];
+	const char *ledger = hc->table_sql[XT_LEDGER];
+	const char *pairs = hc->table_sql[XT_PAIRS];
 
 	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
 	hc->customers_direct =
 		ct_direct_resolve(hc->customers_relid, customer_columns, CT_CUSTOMER_COLUMNS, 2,
 						  CT_DIRECT_REFERENCED, hc->customer_att);
-	hc->pairs_relid = get_relname_relid("customer_tracking_slug_customers", hc->schema);
 	hc->pairs_direct =
 		ct_direct_resolve(hc->pairs_relid, pair_columns, CT_PAIR_COLUMNS, 3, 0, hc->pair_att);
 	static const Oid increment_types[CT_CUSTOMER_ADD_NARGS] = {
@@ -150,9 +151,9 @@ void ct_customers_prepare(HostCache *hc)
 	 */
 	ct_prepare(
 		hc, P_CUSTOMER_INCREMENT,
-		psprintf("UPDATE %s.shop_customers c SET %s "
+		psprintf("UPDATE %s c SET %s "
 				 "FROM (SELECT id, " STATE_COLUMNS(
-					 "") " FROM %s.shop_customers "
+					 "") " FROM %s "
 						 "WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
 						 "WHERE c.id = o.id AND c.shop_id = $2 "
 						 "AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
@@ -163,12 +164,12 @@ void ct_customers_prepare(HostCache *hc)
 						 "c.network_purchases -> c.preferred_network::text), 'null') IN "
 						 "('number', 'null'))) "
 						 "RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
-				 s, increments, s),
+				 customers, increments, customers),
 		CT_CUSTOMER_ADD_NARGS, increment_types);
 	ct_prepare(
 		hc, P_CUSTOMER_CREATE,
 		psprintf(
-			"INSERT INTO %s.shop_customers AS c (id, shop_id, phone_number, email, customer_name, "
+			"INSERT INTO %s AS c (id, shop_id, phone_number, email, customer_name, "
 			"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
 			"first_order_id, first_source_slug, network_purchases, preferred_network) "
 			"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
@@ -178,23 +179,22 @@ void ct_customers_prepare(HostCache *hc)
 			"END, "
 			"CASE WHEN $7 THEN $12 END) "
 			"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
-			s),
+			customers),
 		CT_CUSTOMER_ADD_NARGS, increment_types);
-	ct_prepare(
-		hc, P_CUSTOMER_ENSURE,
-		psprintf("INSERT INTO %s.shop_customers (id, shop_id, phone_number, email, customer_name) "
-				 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-				 s),
-		5, ensure_types);
+	ct_prepare(hc, P_CUSTOMER_ENSURE,
+			   psprintf("INSERT INTO %s (id, shop_id, phone_number, email, customer_name) "
+						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+						customers),
+			   5, ensure_types);
 	ct_prepare(hc, P_CUSTOMER_LOCK,
-			   psprintf("SELECT " STATE_COLUMNS("") " FROM %s.shop_customers "
+			   psprintf("SELECT " STATE_COLUMNS("") " FROM %s "
 													"WHERE id = $1 AND shop_id = $2 FOR UPDATE",
-						s),
+						customers),
 			   2, two_uuids);
 	ct_prepare(
 		hc, P_CUSTOMER_RECOMPUTE,
 		psprintf(
-			"UPDATE %s.shop_customers c SET total_orders = a.orders, total_purchases = "
+			"UPDATE %s c SET total_orders = a.orders, total_purchases = "
 			"a.purchases, "
 			"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
 			"first_order_id = a.first_id, first_source_slug = a.first_slug, "
@@ -209,69 +209,69 @@ void ct_customers_prepare(HostCache *hc)
 			"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
 			"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
 			"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
-			"(SELECT network, count(*) AS purchases FROM %s.customer_tracking "
+			"(SELECT network, count(*) AS purchases FROM %s "
 			"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
 			"NOT NULL "
 			"GROUP BY network) n) AS networks, "
-			"(SELECT network FROM %s.customer_tracking "
+			"(SELECT network FROM %s "
 			"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
 			"NOT NULL "
 			"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS "
 			"preferred "
-			"FROM %s.customer_tracking t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
+			"FROM %s t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
 			"WHERE c.id = $1 AND c.shop_id = $2 "
 			"RETURNING c.total_orders, " STATE_COLUMNS("c."),
-			s, s, s, s),
+			customers, ledger, ledger, ledger),
 		2, two_uuids);
 	ct_prepare(
 		hc, P_CUSTOMER_DELETE,
-		psprintf(
-			"DELETE FROM %s.shop_customers c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders "
-			"= 0 "
-			"AND NOT EXISTS (SELECT 1 FROM %s.%s o WHERE %s)",
-			s, s, quote_identifier(get_rel_name(hc->orders_relid)), orders_link),
+		psprintf("DELETE FROM %s c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders "
+				 "= 0 "
+				 "AND NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
+				 customers,
+				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(hc->orders_relid)),
+											get_rel_name(hc->orders_relid)),
+				 orders_link),
 		2, two_uuids);
 
 	/* Purchases per (customer, slug): $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
 	ct_prepare(
 		hc, P_PAIR_INCREMENT,
-		psprintf(
-			"UPDATE %s.customer_tracking_slug_customers p SET purchases = p.purchases + 1, "
-			"first_purchase_at = least(p.first_purchase_at, $4) "
-			"FROM (SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
-			"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
-			"WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
-			"RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
-			s, s),
+		psprintf("UPDATE %s p SET purchases = p.purchases + 1, "
+				 "first_purchase_at = least(p.first_purchase_at, $4) "
+				 "FROM (SELECT purchases, first_purchase_at FROM %s "
+				 "WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
+				 "WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
+				 "RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
+				 pairs, pairs),
 		4, pair_types);
 	ct_prepare(hc, P_PAIR_CREATE,
-			   psprintf("INSERT INTO %s.customer_tracking_slug_customers "
+			   psprintf("INSERT INTO %s "
 						"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
 						"VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING RETURNING purchases",
-						s),
+						pairs),
 			   4, pair_types);
-	ct_prepare(
-		hc, P_PAIR_READ,
-		psprintf("SELECT purchases, first_purchase_at FROM %s.customer_tracking_slug_customers "
-				 "WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
-				 s),
-		3, pair_types);
+	ct_prepare(hc, P_PAIR_READ,
+			   psprintf("SELECT purchases, first_purchase_at FROM %s "
+						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
+						pairs),
+			   3, pair_types);
 	ct_prepare(
 		hc, P_PAIR_RECOMPUTE,
 		psprintf(
-			"WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s.customer_tracking "
+			"WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s "
 			"WHERE shop_customer_id = $3 AND shop_id = $1 AND coalesce(accessed_via_slug, '') = $2 "
 			"AND purchase_completed), "
-			"gone AS (DELETE FROM %s.customer_tracking_slug_customers "
+			"gone AS (DELETE FROM %s "
 			"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3 AND (SELECT n FROM a) = "
 			"0), "
-			"kept AS (INSERT INTO %s.customer_tracking_slug_customers AS p "
+			"kept AS (INSERT INTO %s AS p "
 			"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
 			"SELECT $1, $2, $3, a.n, a.f FROM a WHERE a.n > 0 "
 			"ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE SET "
 			"purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at) "
 			"SELECT n, f FROM a",
-			s, s, s),
+			ledger, pairs, pairs),
 		3, pair_types);
 }
 

@@ -47,7 +47,24 @@ static const char *const field_names[FIELD_COUNT] = {
 static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false, false,
 												 false, false, false, false, false, false, false};
 
-static HostCache *current_cache = nullptr;
+const char *const ct_table_names[XT_COUNT] = {"shop_customers",
+											  "customer_tracking",
+											  "customer_tracking_slug_customers",
+											  "customer_tracking_issues",
+											  "customer_tracking_settings",
+											  "customer_tracking_shop_totals",
+											  "customer_tracking_daily",
+											  "customer_tracking_slug_daily",
+											  "customer_tracking_network_totals",
+											  "customer_tracking_frequency"};
+
+/*
+ * One cache per orders relation: shop_orders on a single node; on a Citus
+ * worker each shard of it the triggers fire on (a transaction may write
+ * several). last_cache is the one used last (usually the only one).
+ */
+static List *caches = NIL; /* HostCache *, in TopMemoryContext */
+static HostCache *last_cache = nullptr;
 static List *retired_caches = NIL; /* replaced caches, freed at transaction end */
 
 static void free_cache(HostCache *hc)
@@ -59,18 +76,32 @@ static void free_cache(HostCache *hc)
 	MemoryContextDelete(hc->cxt);
 }
 
+/*
+ * The extension's one relcache callback (PostgreSQL has room for few, and
+ * Citus takes several): the host caches, and the statements other modules keep.
+ */
 static void invalidate_on_relcache(Datum arg, Oid relid)
 {
-	HostCache *hc = current_cache;
-	if (hc == nullptr || !hc->valid)
-		return;
-	if (relid == InvalidOid || relid == hc->orders_relid || relid == hc->customers_relid ||
-		relid == hc->ledger_relid || relid == hc->issues_relid || relid == hc->settings_relid ||
-		relid == hc->pairs_relid)
-		hc->valid = false;
-	for (int i = 0; i < R_TABLES; i++)
-		if (relid == hc->rollups[i].relid)
-			hc->valid = false; /* e.g. a trigger added: direct writes may no longer apply */
+	ListCell *lc;
+	ct_owner_relcache(relid);
+	ct_metrics_relcache(relid);
+	ct_pending_relcache(relid);
+	foreach (lc, caches)
+	{
+		HostCache *hc = static_cast<HostCache *>(lfirst(lc));
+		if (!hc->valid)
+			continue;
+		if (relid == InvalidOid || relid == hc->orders_relid)
+			hc->valid = false;
+		/* e.g. a trigger added to a rollup table: direct writes may no longer apply */
+		for (int t = 0; t < XT_COUNT; t++)
+			if (relid == hc->table_relid[t])
+				hc->valid = false;
+		/* Citus's tables (their metadata changes are sent as their invalidations). */
+		for (int t = 0; t <= XT_COUNT; t++)
+			if (OidIsValid(hc->logical_relid[t]) && relid == hc->logical_relid[t])
+				hc->valid = false;
+	}
 }
 
 static void free_retired_at_xact_end(XactEvent event, void *arg)
@@ -129,7 +160,13 @@ const char *ct_field_name(int field)
  */
 void ct_read_settings(Oid schema, HostSettings *out, MemoryContext cxt)
 {
-	Oid relid = relation_in(schema, "customer_tracking_settings");
+	/* On Citus, a reference table: its rows are in its shard on this node. */
+	ct_read_settings_of(ct_local_rows_of(relation_in(schema, "customer_tracking_settings")), out,
+						cxt);
+}
+
+void ct_read_settings_of(Oid relid, HostSettings *out, MemoryContext cxt)
+{
 	Relation rel = table_open(relid, AccessShareLock);
 	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
 	TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
@@ -394,7 +431,8 @@ static const DirectColumn ledger_direct_columns[CT_LEDGER_COLUMNS] = {
 
 static void prepare_statements(HostCache *hc)
 {
-	const char *s = hc->schema_sql;
+	const char *ledger = hc->table_sql[XT_LEDGER];
+	const char *issues = hc->table_sql[XT_ISSUES];
 	static const Oid ledger_types[CT_LEDGER_NARGS] = {
 		UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, BOOLOID,	   NUMERICOID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,		TIMESTAMPTZOID};
@@ -412,61 +450,135 @@ static void prepare_statements(HostCache *hc)
 	ct_prepare(
 		hc, P_LEDGER_INSERT,
 		psprintf(
-			"INSERT INTO %s.customer_tracking (id, shop_order_id, shop_customer_id, shop_id, "
+			"INSERT INTO %s (id, shop_order_id, shop_customer_id, shop_id, "
 			"accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
 			"network, referrer, utm_source, utm_medium, utm_campaign) "
 			"VALUES ($1, $1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12) "
 			"ON CONFLICT DO NOTHING RETURNING 1", /* whichever key the table has */
-			s),
+			ledger),
 		CT_LEDGER_NARGS, ledger_types);
 	ct_prepare(
 		hc, P_LEDGER_UPDATE,
 		psprintf(
-			"UPDATE %s.customer_tracking SET shop_customer_id = $2, accessed_via_slug = $4, "
+			"UPDATE %s SET shop_customer_id = $2, accessed_via_slug = $4, "
 			"accessed_at = $5, completed_at = CASE WHEN $6 THEN coalesce(completed_at, $13) END, "
 			"purchase_completed = $6, purchase_amount = $7, network = $8, referrer = $9, "
 			"utm_source = $10, utm_medium = $11, utm_campaign = $12, updated_at = now() "
 			"WHERE id = $1 AND shop_id = $3",
-			s),
+			ledger),
 		CT_LEDGER_NARGS, ledger_types);
 	ct_prepare(hc, P_LEDGER_SELECT,
-			   psprintf("SELECT %s FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2",
-						ledger_columns, s),
+			   psprintf("SELECT %s FROM %s WHERE id = $1 AND shop_id = $2", ledger_columns, ledger),
 			   2, two_uuids);
-	ct_prepare(
-		hc, P_LEDGER_DELETE,
-		psprintf("DELETE FROM %s.customer_tracking WHERE id = $1 AND shop_id = $2 RETURNING %s", s,
-				 ledger_columns),
-		2, two_uuids);
+	ct_prepare(hc, P_LEDGER_DELETE,
+			   psprintf("DELETE FROM %s WHERE id = $1 AND shop_id = $2 RETURNING %s", ledger,
+						ledger_columns),
+			   2, two_uuids);
 
 	ct_customers_prepare(hc);
 	ct_prepare(
 		hc, P_ISSUE_UPSERT,
 		psprintf(
-			"INSERT INTO %s.customer_tracking_issues AS i (shop_id, shop_order_id, issue, detail, "
+			"INSERT INTO %s AS i (shop_id, shop_order_id, issue, detail, "
 			"untracked) "
 			"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
 			"detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
 			"resolved_at = NULL",
-			s),
+			issues),
 		5, issue_types);
 	ct_prepare(hc, P_ISSUE_RESOLVE,
-			   psprintf("UPDATE %s.customer_tracking_issues SET resolved_at = now() "
+			   psprintf("UPDATE %s SET resolved_at = now() "
 						"WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND "
 						"issue <> ALL ($3)",
-						s),
+						issues),
 			   3, resolve_types);
-	ct_prepare(
-		hc, P_ISSUE_DELETE,
-		psprintf(
-			"DELETE FROM %s.customer_tracking_issues WHERE shop_id = $1 AND shop_order_id = $2", s),
-		2, two_uuids);
+	ct_prepare(hc, P_ISSUE_DELETE,
+			   psprintf("DELETE FROM %s WHERE shop_id = $1 AND shop_order_id = $2", issues), 2,
+			   two_uuids);
 	ct_rollup_prepare(hc);
 
 	hc->truncate_sql = MemoryContextStrdup(
-		hc->cxt, psprintf("DELETE FROM %s.customer_tracking; DELETE FROM %s.shop_customers; "
-						  "DELETE FROM %s.customer_tracking_issues; %s",
-						  s, s, s, ct_rollup_truncate_sql(hc)));
+		hc->cxt, psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; %s", ledger,
+						  hc->table_sql[XT_CUSTOMERS], issues, ct_rollup_truncate_sql(hc)));
+}
+
+static const char *qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * Where each of the extension's tables is read and written from the orders
+ * relation the trigger fired on. Without Citus: the tables themselves, with
+ * no further lookup. On Citus (its metadata in this database), when orders is
+ * a shard: the colocated shard of each table distributed by shop, the shard
+ * of each reference table, never a shell table; when a table has no such
+ * shard here (the extension's tables not distributed yet), hc->unready says
+ * why and nothing is written. When orders is a Citus table itself (its
+ * TRUNCATE trigger on the coordinator), the settings are read from the
+ * reference table's shard here and nothing else is written.
+ */
+static void resolve_tables(HostCache *hc)
+{
+	Oid logical[XT_COUNT];
+	CitusShard shard;
+	CitusTableInfo orders_info;
+
+	for (int t = 0; t < XT_COUNT; t++)
+	{
+		logical[t] = relation_in(hc->schema, ct_table_names[t]);
+		hc->table_relid[t] = logical[t];
+	}
+	if (ct_citus_present())
+	{
+		if (ct_citus_shard_of(hc->orders_relid, &shard) &&
+			ct_citus_table(shard.logical, &orders_info))
+		{
+			hc->citus_shard = true;
+			hc->logical_relid[XT_COUNT] = shard.logical;
+		}
+		else if (ct_citus_table(hc->orders_relid, &orders_info))
+		{
+			hc->citus_table = true;
+			hc->unready = "the orders of a Citus table are tracked on its shards";
+		}
+	}
+	if (hc->citus_shard || hc->citus_table)
+		for (int t = 0; t < XT_COUNT; t++)
+		{
+			CitusTableInfo info;
+			Oid local = InvalidOid;
+			if (!ct_citus_table(logical[t], &info))
+			{
+				/* Still a plain table: right only next to a Citus local shop_orders. */
+				if (hc->citus_shard && orders_info.method != 'h')
+					continue;
+				if (hc->unready == nullptr)
+					hc->unready = psprintf("table %s is not distributed yet (run SELECT "
+										   "customer_tracking_distribute(); on the coordinator)",
+										   ct_table_names[t]);
+				continue;
+			}
+			hc->logical_relid[t] = logical[t];
+			if (info.method != 'h')
+				local = ct_citus_local_shard(logical[t], nullptr);
+			else if (hc->citus_shard && orders_info.method == 'h' &&
+					 info.colocation == orders_info.colocation)
+				local = ct_citus_local_shard(logical[t], shard.minvalue);
+			if (OidIsValid(local))
+				hc->table_relid[t] = local;
+			else if (hc->unready == nullptr)
+				hc->unready = psprintf("table %s has no shard on this node colocated with %s",
+									   ct_table_names[t], get_rel_name(hc->orders_relid));
+		}
+	for (int t = 0; t < XT_COUNT; t++)
+		hc->table_sql[t] = qualified_name(hc->table_relid[t]);
+	hc->customers_relid = hc->table_relid[XT_CUSTOMERS];
+	hc->ledger_relid = hc->table_relid[XT_LEDGER];
+	hc->issues_relid = hc->table_relid[XT_ISSUES];
+	hc->settings_relid = hc->table_relid[XT_SETTINGS];
+	hc->pairs_relid = hc->table_relid[XT_PAIRS];
 }
 
 static HostCache *build_cache(Relation orders, Oid schema)
@@ -488,10 +600,7 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	hc->orders_relid = RelationGetRelid(orders);
 	hc->schema = schema;
 	hc->schema_sql = pstrdup(quote_identifier(get_namespace_name(hc->schema)));
-	hc->customers_relid = relation_in(hc->schema, "shop_customers");
-	hc->ledger_relid = relation_in(hc->schema, "customer_tracking");
-	hc->issues_relid = relation_in(hc->schema, "customer_tracking_issues");
-	hc->settings_relid = relation_in(hc->schema, "customer_tracking_settings");
+	resolve_tables(hc);
 	hc->owner = relation_owner(hc->customers_relid);
 	hc->zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	memset(&hc->nil_uuid, 0, sizeof(hc->nil_uuid));
@@ -504,7 +613,7 @@ static HostCache *build_cache(Relation orders, Oid schema)
 		hc->truncated_code[i] = psprintf("%s_truncated", field_names[ct_text_field_of[i]]);
 	}
 	/* Settings and columns: a drifted host table is reported, never an error. */
-	ct_read_settings(hc->schema, &settings, cxt);
+	ct_read_settings_of(hc->settings_relid, &settings, cxt);
 	if (settings.paid != nullptr)
 		hc->statuses->SetPaid(settings.paid);
 	if (settings.unpaid != nullptr)
@@ -527,29 +636,54 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	return hc;
 }
 
+static HostCache *find_cache(Oid orders_relid)
+{
+	ListCell *lc;
+	if (last_cache != nullptr && last_cache->valid && last_cache->orders_relid == orders_relid)
+		return last_cache;
+	foreach (lc, caches)
+	{
+		HostCache *hc = static_cast<HostCache *>(lfirst(lc));
+		if (hc->valid && hc->orders_relid == orders_relid)
+			return last_cache = hc;
+	}
+	return nullptr;
+}
+
 const HostCache *ct_host_cache(Relation orders, Oid trigger_function)
 {
-	HostCache *hc = current_cache;
-
-	if (hc != nullptr && hc->valid && hc->orders_relid == RelationGetRelid(orders))
+	HostCache *hc = find_cache(RelationGetRelid(orders));
+	if (hc != nullptr)
 		return hc;
 
 	hc = build_cache(orders, get_func_namespace(trigger_function));
-	if (current_cache != nullptr)
+	/*
+	 * Caches no longer valid (this relation's old one, a moved shard's) are
+	 * retired: a trigger further up the stack may still hold one, so they are
+	 * freed at transaction end.
+	 */
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	List *kept = NIL;
+	ListCell *lc;
+	foreach (lc, caches)
 	{
-		/* A trigger further up the stack may still hold it: free at transaction end. */
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		retired_caches = lappend(retired_caches, current_cache);
-		MemoryContextSwitchTo(old);
+		HostCache *c = static_cast<HostCache *>(lfirst(lc));
+		if (c->valid && c->orders_relid != hc->orders_relid)
+			kept = lappend(kept, c);
+		else
+			retired_caches = lappend(retired_caches, c);
 	}
-	current_cache = hc;
+	list_free(caches);
+	caches = lappend(kept, hc);
+	MemoryContextSwitchTo(old);
+	last_cache = hc;
 	return hc;
 }
 
 const HostCache *ct_host_cache_of(Oid orders_relid, Oid function)
 {
-	HostCache *hc = current_cache;
-	if (hc != nullptr && hc->valid && hc->orders_relid == orders_relid)
+	HostCache *hc = find_cache(orders_relid);
+	if (hc != nullptr)
 		return hc;
 
 	Relation orders = table_open(orders_relid, AccessShareLock);
@@ -601,9 +735,33 @@ CT_FUNCTION(ct_invalidate)
 	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Oid orders = get_relname_relid("shop_orders", schema);
 
-	CacheInvalidateRelcacheByRelid(get_relname_relid("customer_tracking_settings", schema));
+	Oid settings = get_relname_relid("customer_tracking_settings", schema);
+	CitusTableInfo citus;
+
+	CacheInvalidateRelcacheByRelid(settings);
 	if (OidIsValid(orders))
 		CacheInvalidateRelcacheByRelid(orders);
+	/*
+	 * Citus: the settings are a reference table and the caches are on every
+	 * node. A change of nothing that Citus applies to the table on every node,
+	 * in this transaction, makes each node's sessions read them again.
+	 */
+	if (OidIsValid(settings) && ct_citus_present() && ct_citus_table(settings, &citus) &&
+		ct_citus_local_group() == 0)
+	{
+		Oid save_userid;
+		int save_sec_context;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "customer_tracking: SPI_connect failed");
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(relation_owner(settings),
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		if (SPI_execute(psprintf("ALTER TABLE %s RESET (fillfactor)", qualified_name(settings)),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "customer_tracking: could not invalidate the settings on the workers");
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		SPI_finish();
+	}
 	PG_RETURN_VOID();
 }
 

@@ -110,8 +110,20 @@ CT_FUNCTION(ct_decode_order_sql)
 		fcinfo->flinfo->fn_extra = st;
 	}
 	if (HeapTupleHeaderGetTypeId(row) != st->rowtype)
-		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-						errmsg("customer_tracking_decode_order() takes a row of shop_orders")));
+	{
+		/*
+		 * On a Citus worker, Citus runs the query on a shard of shop_orders:
+		 * the row is of the shard's type, and read as the trigger on that
+		 * shard reads it.
+		 */
+		Oid relid = typeidTypeRelid(HeapTupleHeaderGetTypeId(row));
+		CitusShard shard;
+		if (!OidIsValid(relid) || !ct_citus_shard_of(relid, &shard) || shard.logical != st->orders)
+			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+							errmsg("customer_tracking_decode_order() takes a row of shop_orders")));
+		st->orders = relid;
+		st->rowtype = HeapTupleHeaderGetTypeId(row);
+	}
 
 	hc = ct_host_cache_of(st->orders, fcinfo->flinfo->fn_oid);
 	rowdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
@@ -532,10 +544,32 @@ static int64 guard_changed_orders(Oid schema, Oid owner, char **example)
 static bool guard_skipped(FunctionCallInfo fcinfo)
 {
 	/* The extension's own scripts (CREATE / ALTER EXTENSION) change what they mean to. */
-	return IsBinaryUpgrade ||
-		   (creating_extension &&
-			CurrentExtensionObject ==
-				getExtensionOfObject(ProcedureRelationId, fcinfo->flinfo->fn_oid));
+	if (IsBinaryUpgrade || (creating_extension &&
+							CurrentExtensionObject ==
+								getExtensionOfObject(ProcedureRelationId, fcinfo->flinfo->fn_oid)))
+		return true;
+	/*
+	 * A Citus worker: the host's DDL is guarded on the coordinator, which
+	 * Citus then applies to the shards here (and shards are made, moved and
+	 * dropped here by Citus itself).
+	 */
+	return ct_citus_present() && ct_citus_local_group() > 0;
+}
+
+/*
+ * Citus put shop_orders into its metadata: create_reference_table() of a table
+ * it references makes it a Citus local table, and Citus renames the table to
+ * be its shard, shop_orders_<shard id> (a table of the old name takes its
+ * place right after). Recognised by the name Citus gives a shard, in a
+ * database with Citus.
+ */
+static bool renamed_by_citus(const GuardFrame *frame, const char *name)
+{
+	static const char prefix[] = "shop_orders_";
+	const char *digits = name + sizeof(prefix) - 1;
+	return strncmp(name, prefix, sizeof(prefix) - 1) == 0 && digits[0] != '\0' &&
+		   strspn(digits, "0123456789") == strlen(digits) &&
+		   get_rel_namespace(frame->orders) == frame->schema && ct_citus_present();
 }
 
 static void guard_start(FunctionCallInfo fcinfo, EventTriggerData *trigdata)
@@ -605,9 +639,9 @@ static void guard_end(EventTriggerData *trigdata)
 	/* The host table itself: renamed or moved away, the extension would lose it. */
 	{
 		char *name = get_rel_name(frame->orders);
-		if (name == nullptr)
+		if (name == nullptr || renamed_by_citus(frame, name))
 		{
-			guard_drop(frame); /* dropped: nothing left to read */
+			guard_drop(frame); /* dropped: nothing left to read; or Citus's shard now */
 			return;
 		}
 		if (strcmp(name, "shop_orders") != 0 || get_rel_namespace(frame->orders) != frame->schema)

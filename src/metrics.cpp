@@ -26,6 +26,7 @@ extern "C" {
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 }
@@ -39,6 +40,19 @@ SPIPlanPtr metrics_plan = nullptr;
 Oid metrics_plan_function = InvalidOid;
 /* Its text (TopMemoryContext), to keep it out of error context lines. */
 char *metrics_plan_sql = nullptr;
+/*
+ * On Citus (the rollups distributed), a plan made for the values (custom: Citus
+ * routes it to the shop's shard); a generic plan has no shop to route by.
+ */
+SPIPlanPtr prepare_kept(const char *sql, int nargs, const Oid *types)
+{
+	SPIPlanPtr plan =
+		SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(types), CURSOR_OPT_CUSTOM_PLAN);
+	if (plan == nullptr || SPI_keepplan(plan) != 0)
+		elog(ERROR, "customer_tracking: could not prepare the metrics statement: %s",
+			 SPI_result_code_string(SPI_result));
+	return plan;
+}
 
 /* What the statement reads; the caller needs SELECT on each. */
 const char *const kMetricsTables[] = {"customer_tracking_shop_totals", "customer_tracking_daily",
@@ -105,17 +119,26 @@ const char *metrics_sql(const char *s)
 		s, s, s, s, s);
 }
 
+/* The tables read were changed (e.g. distributed by Citus): prepare again at the next call. */
+bool metrics_plan_stale = false;
+
 SPIPlanPtr metrics_statement(Oid function)
 {
-	if (metrics_plan != nullptr && metrics_plan_function == function)
+	if (metrics_plan != nullptr && metrics_plan_function == function && !metrics_plan_stale)
 		return metrics_plan;
+	metrics_plan_stale = false;
 
 	const char *schema = get_namespace_name(get_func_namespace(function));
 	if (schema == nullptr)
 		elog(ERROR, "customer_tracking: schema of function %u not found", function);
 	const Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
 	const char *sql = metrics_sql(quote_identifier(schema));
-	SPIPlanPtr plan = ct_keep_generic_plan(sql, 2, types, "the metrics statement");
+	CitusTableInfo citus;
+	Oid totals = get_relname_relid(kMetricsTables[0], get_func_namespace(function));
+	/* On Citus: prepared without a plan, which each execution then makes (SPI_prepare). */
+	SPIPlanPtr plan = ct_citus_present() && ct_citus_table(totals, &citus)
+						  ? prepare_kept(sql, 2, types)
+						  : ct_keep_generic_plan(sql, 2, types, "the metrics statement");
 	if (metrics_plan != nullptr)
 		SPI_freeplan(metrics_plan);
 	if (metrics_plan_sql != nullptr)
@@ -188,6 +211,14 @@ int execute_metrics(SPIPlanPtr plan, Datum *args, const char *nulls)
 }
 
 } // namespace
+
+/* A relation changed (host_cache.cpp's relcache callback): one the statement reads? */
+void ct_metrics_relcache(Oid relid)
+{
+	for (int i = 0; i < kMetricsTableCount; i++)
+		if (relid == InvalidOid || relid == metrics_tables[i])
+			metrics_plan_stale = true;
+}
 
 /* shop_customer_metrics(p_shop_id uuid, p_as_of timestamptz DEFAULT now()) */
 CT_FUNCTION(ct_shop_customer_metrics)

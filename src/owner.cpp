@@ -12,12 +12,21 @@
  * A SECURITY DEFINER function would run step 1 with the owner's rights too; a definer function
  * taking the user as a parameter would tell anyone the shops of any user. Hence C: no
  * parameter, and the switch of user between the steps.
+ *
+ * The policies call it as an expression (shop_id = ANY (customer_tracking_owned_shops())), not
+ * in a subquery, which Citus does not accept in the policies of distributed tables. So that a
+ * scan does not look the owner up once per row, the result is kept for the rest of the query
+ * (per call site, fn_extra: made again for every execution of a statement), as the STABLE
+ * marking allows and as the subquery's InitPlan did. On Citus, user_shops is a reference table:
+ * it is read from its shard on this node (the policies of the shards on a worker call this
+ * function inside a query Citus sent there, where no distributed query may run).
  */
 #include "pg_boundary.hpp"
 #include "tracking.h"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -25,8 +34,11 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "nodes/pg_list.h"
 #include "parser/parse_func.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -36,12 +48,21 @@ namespace {
 /* The user_shops lookup and the function it was prepared for (new OIDs after re-creation). */
 SPIPlanPtr shops_plan = nullptr;
 Oid shops_plan_function = InvalidOid;
+Oid shops_plan_tables[2]; /* user_shops, and the relation it reads (on Citus: its shard) */
+bool shops_plan_stale = false;
+
 
 /* Per call site (fn_extra): the owner lookup function and this function's owner. */
 struct OwnedShopsCall
 {
 	FmgrInfo current_owner;
 	Oid function_owner;
+	/* The result, for the rest of this execution of the statement. */
+	bool cached;
+	Datum shops;
+	LocalTransactionId lxid;
+	CommandId command;
+	Oid user;
 };
 
 OwnedShopsCall *call_state(FunctionCallInfo fcinfo)
@@ -75,32 +96,36 @@ OwnedShopsCall *call_state(FunctionCallInfo fcinfo)
 
 SPIPlanPtr shops_statement(Oid function)
 {
-	if (shops_plan != nullptr && shops_plan_function == function)
+	if (shops_plan != nullptr && shops_plan_function == function && !shops_plan_stale)
 		return shops_plan;
 
-	const char *schema = get_namespace_name(get_func_namespace(function));
-	if (schema == nullptr)
-		elog(ERROR, "customer_tracking: schema of function %u not found", function);
+	Oid schema = get_func_namespace(function);
+	Oid shops = get_relname_relid("user_shops", schema);
+	if (!OidIsValid(shops))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+						errmsg("customer_tracking: table %s.user_shops is missing",
+							   quote_identifier(get_namespace_name(schema)))));
+	Oid rows = ct_local_rows_of(shops);
 	const Oid types[1] = {UUIDOID};
 	SPIPlanPtr plan = ct_keep_generic_plan(
 		psprintf("SELECT COALESCE(pg_catalog.array_agg(s.id), '{}'::pg_catalog.uuid[]) "
-				 "FROM %s.user_shops s WHERE s.user_id OPERATOR(pg_catalog.=) $1",
-				 quote_identifier(schema)),
+				 "FROM %s s WHERE s.user_id OPERATOR(pg_catalog.=) $1",
+				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rows)),
+											get_rel_name(rows))),
 		1, types, "the owned shops statement");
 	if (shops_plan != nullptr)
 		SPI_freeplan(shops_plan);
 	shops_plan = plan;
 	shops_plan_function = function;
+	shops_plan_tables[0] = shops;
+	shops_plan_tables[1] = rows;
+	shops_plan_stale = false;
 	return plan;
 }
 
-} // namespace
-
-/* customer_tracking_owned_shops() RETURNS uuid[] */
-CT_FUNCTION(ct_owned_shops)
+/* The shops of the owner asking now. */
+Datum owned_shops(FunctionCallInfo fcinfo, OwnedShopsCall *state)
 {
-	OwnedShopsCall *state = call_state(fcinfo);
-
 	/* 1. Who is asking, with the caller's rights. */
 	FunctionCallInfo owner_call =
 		static_cast<FunctionCallInfo>(palloc0(SizeForFunctionCallInfo(0)));
@@ -109,7 +134,7 @@ CT_FUNCTION(ct_owned_shops)
 	bool nobody = owner_call->isnull;
 	pfree(owner_call);
 	if (nobody)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(UUIDOID));
+		return PointerGetDatum(construct_empty_array(UUIDOID));
 
 	/* 2. Their shops, with the rights of this function's owner. */
 	Oid save_userid;
@@ -128,5 +153,36 @@ CT_FUNCTION(ct_owned_shops)
 	Datum shops = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	shops = SPI_datumTransfer(shops, false, -1); /* into the caller's memory */
 	SPI_finish();
-	PG_RETURN_DATUM(shops);
+	return shops;
+}
+
+} // namespace
+
+/* A relation changed (host_cache.cpp's relcache callback): user_shops, or what is read of it? */
+void ct_owner_relcache(Oid relid)
+{
+	if (shops_plan != nullptr &&
+		(relid == InvalidOid || relid == shops_plan_tables[0] || relid == shops_plan_tables[1]))
+		shops_plan_stale = true; /* made again at the next call (not freed in a callback) */
+}
+
+/* customer_tracking_owned_shops() RETURNS uuid[] */
+CT_FUNCTION(ct_owned_shops)
+{
+	OwnedShopsCall *state = call_state(fcinfo);
+
+	if (state->cached && state->lxid == MyProc->lxid &&
+		state->command == GetCurrentCommandId(false) && state->user == GetUserId())
+		PG_RETURN_DATUM(state->shops);
+	Datum shops = owned_shops(fcinfo, state);
+	if (state->cached)
+		pfree(DatumGetPointer(state->shops));
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	state->shops = datumCopy(shops, false, -1);
+	MemoryContextSwitchTo(old);
+	state->cached = true;
+	state->lxid = MyProc->lxid;
+	state->command = GetCurrentCommandId(false);
+	state->user = GetUserId();
+	PG_RETURN_DATUM(state->shops);
 }

@@ -31,7 +31,19 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
@@ -180,7 +192,7 @@ void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
 		ct_pending_apply_now();
 }
 
-void ct_pending_forget_all(void)
+void ct_pending_forget_all(Oid orders_relid)
 {
 	HASH_SEQ_STATUS status;
 	PendingEntry *entry;
@@ -189,8 +201,9 @@ void ct_pending_forget_all(void)
 		return;
 	hash_seq_init(&status, pending_orders);
 	while ((entry = static_cast<PendingEntry *>(hash_seq_search(&status))) != nullptr)
-		ct_pending_note(entry->top->hc, entry->top->desc, &entry->key.shop, &entry->key.id, nullptr,
-						false, false);
+		if (entry->top->hc->orders_relid == orders_relid)
+			ct_pending_note(entry->top->hc, entry->top->desc, &entry->key.shop, &entry->key.id,
+							nullptr, false, false);
 }
 
 /* ROLLBACK TO SAVEPOINT: the versions noted at this level and inside it. */
@@ -265,6 +278,10 @@ static void apply(PendingEntry **entries, int n, bool at_commit)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	OrderWork *work = static_cast<OrderWork *>(palloc0(sizeof(OrderWork) * n));
+	/*
+	 * Every cache is of the same extension (owner, schema); on a Citus worker
+	 * they may be of several shards: each order is applied with its own.
+	 */
 	const HostCache *owner_hc = entries[0]->top->hc;
 	Oid save_userid;
 	int save_sec_context;
@@ -359,6 +376,48 @@ void ct_pending_apply_now(void)
 	forget_everything();
 }
 
+/*
+ * customer_tracking_apply_pending_here(): on a Citus worker, the commit-time apply of the notes
+ * of this backend, asked for by the initiator of the distributed transaction before it
+ * prepares it (citus_flush_before_prepare()). In a subtransaction: a failure leaves the notes
+ * for the apply at PREPARE, and never fails the initiator's query. STABLE, returns false: a
+ * one-time filter, evaluated once per shard of the initiator's query.
+ */
+CT_FUNCTION(ct_apply_pending_here)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int n;
+
+	if (pending_orders == nullptr || hash_get_num_entries(pending_orders) == 0 ||
+		GetCurrentTransactionNestLevel() > 1)
+		PG_RETURN_BOOL(false);
+	PendingEntry **entries = collect(&n);
+	volatile bool applied = false;
+	BeginInternalSubTransaction(nullptr);
+	PG_TRY();
+	{
+		apply(entries, n, false);
+		ReleaseCurrentSubTransaction();
+		applied = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (applied)
+	{
+		MemoryContextDelete(pending_cxt);
+		forget_everything();
+	}
+	PG_RETURN_BOOL(false);
+}
+
 /* customer_tracking_apply_pending(): count this transaction's orders now, before commit. */
 CT_FUNCTION(ct_apply_pending)
 {
@@ -378,11 +437,12 @@ static void record_not_applied(PendingEntry **entries, int n, const ErrorData *e
 	{
 		Oid save_userid;
 		int save_sec_context;
-		const HostCache *hc = entries[0]->top->hc;
 		PushActiveSnapshot(GetTransactionSnapshot());
-		ct_begin_as_owner(hc, &save_userid, &save_sec_context);
+		ct_begin_as_owner(entries[0]->top->hc, &save_userid, &save_sec_context);
 		for (int i = 0; i < n; i++)
 		{
+			/* Each order's own cache: on Citus, the issues shard next to its orders shard. */
+			const HostCache *hc = entries[i]->top->hc;
 			Datum values[5];
 			char nulls[5] = {' ', ' ', ' ', ' ', ' '};
 			values[0] = UUIDPGetDatum(&entries[i]->key.shop);
@@ -436,7 +496,7 @@ static bool must_fail_commit(const ErrorData *error)
  * orders with it; a deadlock, which the id order rules out between orders,
  * is retried.
  */
-static void apply_at_commit(void)
+static void apply_at_commit(bool prepare)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -448,13 +508,25 @@ static void apply_at_commit(void)
 	MemoryContext work_cxt = AllocSetContextCreate(TopTransactionContext, "customer_tracking apply",
 												   ALLOCSET_DEFAULT_SIZES);
 	int save_lock_timeout = LockTimeout;
+	/*
+	 * A Citus worker preparing its part of a distributed transaction whose
+	 * initiator did not apply here first (citus_flush_before_prepare(): the
+	 * library not loaded there, or no SELECT on shop_orders): waiting for a
+	 * customer locked by a transaction prepared on this node, which may be
+	 * waiting for us on another node, could last forever. Bounded: past it
+	 * the orders are saved but not counted, and listed.
+	 */
+	int wait_limit = 0;
+	for (int i = 0; prepare && i < n; i++)
+		if (entries[i]->top->hc->citus_shard)
+			wait_limit = 10000;
 
 	for (int attempt = 1;; attempt++)
 	{
 		ErrorData *error = nullptr;
 
 		/* Waits here are for other commits only: a client's lock_timeout is not meant for them. */
-		LockTimeout = 0;
+		LockTimeout = wait_limit;
 		BeginInternalSubTransaction(nullptr);
 		MemoryContextSwitchTo(work_cxt);
 		PG_TRY();
@@ -491,13 +563,188 @@ static void apply_at_commit(void)
 	MemoryContextDelete(work_cxt);
 }
 
+/* ------------------------------------------------------------------------
+ * Citus: applying on the workers before the distributed transaction prepares
+ * ------------------------------------------------------------------------
+ *
+ * On a Citus worker the notes are applied when the initiator (the coordinator,
+ * or the node the client is connected to) prepares the distributed transaction
+ * on every node at once. A transaction that wrote orders on two nodes would
+ * then lock customers on both at the same time, while other ones already
+ * prepared on one of them hold theirs until the commit: two such transactions
+ * writing customers of both nodes can wait for each other forever (every node
+ * locks in customer id order, but not the two together).
+ *
+ * So the initiator, just before its commit starts the prepares (this callback
+ * runs before Citus's), asks each node in turn, in node group order, to apply
+ * the notes of the transaction's backends there: a query over the shards of
+ * shop_orders on that node whose one-time filter is
+ * customer_tracking_apply_pending_here(). Citus runs it on the connections that
+ * wrote those shards, i.e. in the backends holding the notes. Customers are
+ * then locked in one order over the whole cluster (node, then customer id),
+ * while every transaction involved is still running, and nothing is left to
+ * lock when the nodes prepare. Needed only when the transaction may have
+ * written more than one shard: one statement that changed at most one row
+ * (a checkout, a payment webhook) commits on one node, without prepares.
+ */
+static int citus_writes = 0;  /* DML statements on a distributed shop_orders in this transaction */
+static uint64 citus_rows = 0; /* rows they changed */
+static Oid citus_orders_relid =
+	InvalidOid; /* the distributed shop_orders last seen (or InvalidOid) */
+static Oid citus_checked_relid = InvalidOid;
+static List *citus_flush_plan = NIL; /* per node group, in order: one shop id per shard there */
+static char *citus_flush_sql = nullptr;
+static ExecutorEnd_hook_type previous_executor_end = nullptr;
+
+/* Whether relid is a hash-distributed shop_orders (Citus's table, not a shard). */
+static bool is_distributed_orders(Oid relid)
+{
+	if (relid == citus_orders_relid)
+		return true;
+	if (relid == citus_checked_relid)
+		return false;
+	const char *name = get_rel_name(relid);
+	CitusTableInfo info;
+	if (name != nullptr && strcmp(name, "shop_orders") == 0 && ct_citus_present() &&
+		ct_citus_table(relid, &info) && info.method == 'h')
+	{
+		citus_orders_relid = relid;
+		return true;
+	}
+	citus_checked_relid = relid;
+	return false;
+}
+
+void ct_pending_relcache(Oid relid)
+{
+	if (relid == InvalidOid || relid == citus_orders_relid || relid == citus_checked_relid)
+	{
+		citus_orders_relid = InvalidOid;
+		citus_checked_relid = InvalidOid;
+		citus_flush_plan = NIL; /* in TopMemoryContext: a small leak until the next build */
+		citus_flush_sql = nullptr;
+	}
+}
+
+static bool writes_orders(const PlannedStmt *stmt)
+{
+	ListCell *lc;
+	if (stmt->commandType != CMD_INSERT && stmt->commandType != CMD_UPDATE &&
+		stmt->commandType != CMD_DELETE && stmt->commandType != CMD_MERGE)
+		return false;
+	foreach (lc, stmt->rtable)
+	{
+		const RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_RELATION &&
+			is_distributed_orders(rte->relid))
+			return true;
+	}
+	return false;
+}
+
+static void count_citus_writes(QueryDesc *desc)
+{
+	if (desc->plannedstmt != nullptr && desc->estate != nullptr && writes_orders(desc->plannedstmt))
+	{
+		citus_writes++;
+		citus_rows += desc->estate->es_processed;
+	}
+	if (previous_executor_end != nullptr)
+		previous_executor_end(desc);
+	else
+		standard_ExecutorEnd(desc);
+}
+
+/* Node groups in order, each with a shop id of every shard of shop_orders placed there. */
+static List *flush_plan(Oid orders)
+{
+	if (citus_flush_plan != NIL)
+		return citus_flush_plan;
+	Oid types[1] = {REGCLASSOID};
+	Datum args[1] = {ObjectIdGetDatum(orders)};
+	const char *sql =
+		"SELECT p.groupid, pg_catalog.array_agg(r.v ORDER BY r.shardid) "
+		"FROM (SELECT s.shardid, (SELECT x.v FROM (SELECT pg_catalog.md5(s.shardid::text || ':' "
+		"|| i)::uuid AS v FROM pg_catalog.generate_series(1, 100000) i) x "
+		"WHERE pg_catalog.worker_hash(x.v) BETWEEN s.shardminvalue::int AND "
+		"s.shardmaxvalue::int LIMIT 1) AS v "
+		"FROM pg_catalog.pg_dist_shard s WHERE s.logicalrelid = $1) r "
+		"JOIN pg_catalog.pg_dist_placement p USING (shardid) WHERE r.v IS NOT NULL "
+		"GROUP BY 1 ORDER BY 1";
+	if (SPI_execute_with_args(sql, 1, types, args, nullptr, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "customer_tracking: could not list the shards of shop_orders");
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	List *plan = NIL;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool isnull;
+		Datum shops = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		plan = lappend(plan, DatumGetPointer(datumCopy(shops, false, -1)));
+	}
+	MemoryContextSwitchTo(old);
+
+	/* The statement, on the distribution column (the host's shop column). */
+	if (SPI_execute_with_args("SELECT pg_catalog.column_to_column_name(logicalrelid, partkey) "
+							  "FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1",
+							  1, types, args, nullptr, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "customer_tracking: shop_orders is not in Citus's metadata");
+	const char *column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	const char *schema = quote_identifier(get_namespace_name(get_rel_namespace(orders)));
+	citus_flush_sql = MemoryContextStrdup(
+		TopMemoryContext,
+		psprintf("SELECT pg_catalog.count(*) FROM %s.shop_orders o WHERE o.%s "
+				 "OPERATOR(pg_catalog.=) ANY ($1) AND %s.customer_tracking_apply_pending_here()",
+				 schema, quote_identifier(column), schema));
+	citus_flush_plan = plan;
+	return plan;
+}
+
+/* A backend Citus opened for a distributed transaction started elsewhere (application_name). */
+static bool serving_citus(void)
+{
+	const char *name = GetConfigOption("application_name", true, false);
+	return name != nullptr && strncmp(name, "citus_internal", 14) == 0;
+}
+
+static void citus_flush_before_prepare(void)
+{
+	Oid orders = citus_orders_relid;
+	bool several = citus_writes > 1 || citus_rows > 1;
+	citus_writes = 0;
+	citus_rows = 0;
+	/* Only the initiator: a backend serving another node's transaction is one of those asked. */
+	if (!several || !OidIsValid(orders) || serving_citus() ||
+		pg_class_aclcheck(orders, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return; /* without SELECT on shop_orders: applied when the nodes prepare */
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "customer_tracking: SPI_connect failed");
+	Oid types[1] = {UUIDARRAYOID};
+	ListCell *lc;
+	foreach (lc, flush_plan(orders))
+	{
+		Datum args[1] = {PointerGetDatum(lfirst(lc))};
+		int rc = SPI_execute_with_args(citus_flush_sql, 1, types, args, nullptr, false, 0);
+		/* Not applied here: the node applies them when it prepares (never fail the commit). */
+		if (rc != SPI_OK_SELECT)
+			elog(DEBUG1, "customer_tracking: orders not applied before the prepare: %s",
+				 SPI_result_code_string(rc));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+}
+
 static void at_xact_event(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			apply_at_commit();
+			if (citus_writes > 0 && event == XACT_EVENT_PRE_COMMIT)
+				citus_flush_before_prepare();
+			apply_at_commit(event == XACT_EVENT_PRE_PREPARE);
 			forget_everything();
 			break;
 		case XACT_EVENT_COMMIT:
@@ -506,6 +753,8 @@ static void at_xact_event(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			forget_everything();
+			citus_writes = 0;
+			citus_rows = 0;
 			break;
 		default:
 			break;
@@ -519,8 +768,52 @@ static void at_subxact_event(SubXactEvent event, SubTransactionId subxid,
 		drop_level(subxid);
 }
 
+/*
+ * TRUNCATE of a table whose orders this transaction noted: they are gone. The
+ * TRUNCATE trigger says so on one node; on Citus the trigger fires on the
+ * coordinator only, while the notes are on the workers, where Citus truncates
+ * the shards (TRUNCATE TABLE shop_orders_102008) without firing it.
+ */
+static ProcessUtility_hook_type previous_utility_hook = nullptr;
+
+static void forget_truncated(PlannedStmt *pstmt, const char *query, bool read_only_tree,
+							 ProcessUtilityContext context, ParamListInfo params,
+							 QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc)
+{
+	List *truncated = NIL;
+	ListCell *lc;
+
+	/* COPY into a distributed shop_orders: rows of any shards (see citus_flush_before_prepare()). */
+	if (IsA(pstmt->utilityStmt, CopyStmt) && castNode(CopyStmt, pstmt->utilityStmt)->is_from &&
+		castNode(CopyStmt, pstmt->utilityStmt)->relation != nullptr)
+	{
+		Oid relid =
+			RangeVarGetRelid(castNode(CopyStmt, pstmt->utilityStmt)->relation, NoLock, true);
+		if (OidIsValid(relid) && is_distributed_orders(relid))
+			citus_writes += 2;
+	}
+	if (pending_orders != nullptr && hash_get_num_entries(pending_orders) > 0 &&
+		IsA(pstmt->utilityStmt, TruncateStmt))
+		foreach (lc, castNode(TruncateStmt, pstmt->utilityStmt)->relations)
+		{
+			Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+			if (OidIsValid(relid))
+				truncated = lappend_oid(truncated, relid);
+		}
+	if (previous_utility_hook != nullptr)
+		previous_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+	foreach (lc, truncated)
+		ct_pending_forget_all(lfirst_oid(lc));
+}
+
 void ct_pending_init(void)
 {
 	RegisterXactCallback(at_xact_event, nullptr);
 	RegisterSubXactCallback(at_subxact_event, nullptr);
+	previous_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = forget_truncated;
+	previous_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = count_citus_writes;
 }

@@ -56,6 +56,7 @@ struct KeyArray
 struct ShopDeltas
 {
 	pg_uuid_t shop;
+	const HostCache *hc; /* where its rows are (on Citus, the shard of the shop's orders) */
 	int64 customers;
 	int64 repeat_customers;
 	int64 purchases;
@@ -140,7 +141,7 @@ static const RollupColumn rollup_columns[R_TABLES][CT_ROLLUP_MAX_COLUMNS] = {
 /* A table's layout, or false when it has columns this file does not know. */
 static bool resolve_layout(const HostCache *hc, int table, RollupLayout *layout)
 {
-	layout->relid = get_relname_relid(rollup_names[table], hc->schema);
+	layout->relid = hc->table_relid[XT_ROLLUPS + table];
 	if (!OidIsValid(layout->relid))
 		return false;
 	Relation rel = table_open(layout->relid, RowExclusiveLock);
@@ -171,7 +172,7 @@ void ct_rollup_prepare(HostCache *hc)
 		if (!resolve_layout(hc, t, &hc->rollups[t]))
 			hc->rollups_direct = false;
 
-	const char *s = hc->schema_sql;
+	const char *const *t = &hc->table_sql[XT_ROLLUPS];
 	static const Oid types[] = {
 		UUIDOID,		 INT2OID,	   INT8OID,		 INT8OID,
 		INT8OID,		 NUMERICOID,   INT8OID, /* totals */
@@ -185,7 +186,7 @@ void ct_rollup_prepare(HostCache *hc)
 	ct_prepare(
 		hc, P_ROLLUP,
 		psprintf(
-			"WITH t AS (INSERT INTO %s.customer_tracking_shop_totals AS r "
+			"WITH t AS (INSERT INTO %s AS r "
 			"(shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts) "
 			"SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $3 <> 0 OR $4 <> 0 OR $5 <> 0 OR $6 <> 0 OR "
 			"$7 <> 0 "
@@ -194,7 +195,7 @@ void ct_rollup_prepare(HostCache *hc)
 			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
 			"checkouts = r.checkouts + EXCLUDED.checkouts), "
-			"d AS (INSERT INTO %s.customer_tracking_daily AS r "
+			"d AS (INSERT INTO %s AS r "
 			"(shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers) "
 			"SELECT $1, u.day, $2, u.c, u.p, u.v, u.n, u.l FROM unnest($8, $9, $10, $11, $12, $13) "
 			"AS u(day, c, p, v, n, l) "
@@ -203,7 +204,7 @@ void ct_rollup_prepare(HostCache *hc)
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
 			"new_customers = r.new_customers + EXCLUDED.new_customers, "
 			"last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers), "
-			"s AS (INSERT INTO %s.customer_tracking_slug_daily AS r "
+			"s AS (INSERT INTO %s AS r "
 			"(shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, "
 			"repeat_customers, customers) "
 			"SELECT $1, u.slug, u.day, $2, u.c, u.p, u.v, u.n, u.r, u.k "
@@ -214,32 +215,30 @@ void ct_rollup_prepare(HostCache *hc)
 			"new_customers = r.new_customers + EXCLUDED.new_customers, "
 			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
 			"customers = r.customers + EXCLUDED.customers), "
-			"n AS (INSERT INTO %s.customer_tracking_network_totals AS r "
+			"n AS (INSERT INTO %s AS r "
 			"(shop_id, network, stripe, customers_preferring, purchases, revenue) "
 			"SELECT $1, u.network, $2, u.k, u.p, u.v FROM unnest($22, $23, $24, $25) AS u(network, "
 			"k, p, v) "
 			"ON CONFLICT (shop_id, network, stripe) DO UPDATE SET "
 			"customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring, "
 			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue) "
-			"INSERT INTO %s.customer_tracking_frequency AS r (shop_id, purchases, stripe, "
+			"INSERT INTO %s AS r (shop_id, purchases, stripe, "
 			"customers) "
 			"SELECT $1, u.k, $2, u.c FROM unnest($26, $27) AS u(k, c) "
 			"ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + "
 			"EXCLUDED.customers",
-			s, s, s, s, s),
+			t[R_SHOP_TOTALS], t[R_DAILY], t[R_SLUG_DAILY], t[R_NETWORK_TOTALS], t[R_FREQUENCY]),
 		lengthof(types), types);
 }
 
 const char *ct_rollup_truncate_sql(const HostCache *hc)
 {
-	const char *s = hc->schema_sql;
-	return psprintf(
-		"DELETE FROM %s.customer_tracking_slug_customers; DELETE FROM "
-		"%s.customer_tracking_shop_totals; "
-		"DELETE FROM %s.customer_tracking_daily; DELETE FROM %s.customer_tracking_slug_daily; "
-		"DELETE FROM %s.customer_tracking_network_totals; DELETE FROM "
-		"%s.customer_tracking_frequency;",
-		s, s, s, s, s, s);
+	const char *const *t = hc->table_sql;
+	return psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; "
+					"DELETE FROM %s; DELETE FROM %s;",
+					t[XT_PAIRS], t[XT_ROLLUPS + R_SHOP_TOTALS], t[XT_ROLLUPS + R_DAILY],
+					t[XT_ROLLUPS + R_SLUG_DAILY], t[XT_ROLLUPS + R_NETWORK_TOTALS],
+					t[XT_ROLLUPS + R_FREQUENCY]);
 }
 
 /* The UTC calendar day of a time: the rollups' day. */
@@ -258,18 +257,26 @@ static Datum numeric_times(Datum a, int sign)
 	return sign >= 0 ? a : DirectFunctionCall1(numeric_uminus, a);
 }
 
-/* The shop's deltas in a list (allocated in the current memory context). */
-static ShopDeltas *shop_deltas(List **shops, const pg_uuid_t *shop, Datum zero)
+/*
+ * The shop's deltas in a list (allocated in the current memory context),
+ * written where hc says (the latest cache the shop's orders were applied with).
+ */
+static ShopDeltas *shop_deltas(List **shops, const pg_uuid_t *shop, const HostCache *hc, Datum zero)
 {
 	ListCell *lc;
 	foreach (lc, *shops)
 	{
 		ShopDeltas *d = static_cast<ShopDeltas *>(lfirst(lc));
 		if (memcmp(d->shop.data, shop->data, UUID_LEN) == 0)
+		{
+			if (hc != nullptr)
+				d->hc = hc;
 			return d;
+		}
 	}
 	ShopDeltas *d = static_cast<ShopDeltas *>(palloc0(sizeof(ShopDeltas)));
 	d->shop = *shop;
+	d->hc = hc;
 	d->revenue = zero;
 	*shops = lappend(*shops, d);
 	return d;
@@ -591,18 +598,19 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 }
 
 /* Adds an event's deltas to shops (in the current memory context). */
-static void add_event(List **shops, const LedgerRow *before, const OrderImage *after,
-					  const EventChanges *changes, Datum zero)
+static void add_event(List **shops, const HostCache *hc, const LedgerRow *before,
+					  const OrderImage *after, const EventChanges *changes, Datum zero)
 {
 	if (before != nullptr && before->present)
-		add_order(shop_deltas(shops, &before->shop, zero), before->slug_null ? "" : before->slug,
+		add_order(shop_deltas(shops, &before->shop, hc, zero),
+				  before->slug_null ? "" : before->slug,
 				  before->network_null ? nullptr : before->network, before->at, before->purchase,
 				  before->amount, -1, zero);
 	if (after != nullptr && after->trackable)
 	{
 		const TextValue *slug = &after->text[CT_TEXT_SLUG];
 		const TextValue *network = &after->text[CT_TEXT_NETWORK];
-		add_order(shop_deltas(shops, &after->shop, zero),
+		add_order(shop_deltas(shops, &after->shop, hc, zero),
 				  slug->isnull ? "" : pnstrdup(slug->data, slug->len),
 				  network->isnull ? nullptr : pnstrdup(network->data, network->len), after->at,
 				  after->purchase, after->amount, +1, zero);
@@ -612,14 +620,14 @@ static void add_event(List **shops, const LedgerRow *before, const OrderImage *a
 		const CustomerChange *c = &changes->customers[i];
 		if (!c->known)
 			continue;
-		ShopDeltas *d = shop_deltas(shops, &c->shop, zero);
+		ShopDeltas *d = shop_deltas(shops, &c->shop, hc, zero);
 		add_customer(d, &c->before, -1, zero);
 		add_customer(d, &c->after, +1, zero);
 	}
 	for (int i = 0; changes != nullptr && i < changes->npairs; i++)
 	{
 		const PairChange *p = &changes->pairs[i];
-		ShopDeltas *d = shop_deltas(shops, &p->shop, zero);
+		ShopDeltas *d = shop_deltas(shops, &p->shop, hc, zero);
 		add_pair(d, p->slug, &p->before, -1, zero);
 		add_pair(d, p->slug, &p->after, +1, zero);
 	}
@@ -646,7 +654,10 @@ static void write_level(const HostCache *hc, PendingLevel *level)
 	ListCell *lc;
 	/* One statement per shop: each statement touches one shop's rows. */
 	foreach (lc, level->shops)
-		write_shop(hc, static_cast<ShopDeltas *>(lfirst(lc)), hc->zero);
+	{
+		ShopDeltas *d = static_cast<ShopDeltas *>(lfirst(lc));
+		write_shop(d->hc != nullptr ? d->hc : hc, d, hc->zero);
+	}
 	MemoryContextReset(level->cxt);
 	level->shops = NIL;
 	level->keys = 0;
@@ -659,7 +670,7 @@ void ct_rollup_apply(const HostCache *hc, const LedgerRow *before, const OrderIm
 	PendingLevel *level = current_level();
 	MemoryContext old = MemoryContextSwitchTo(level->cxt);
 	new_keys = 0;
-	add_event(&level->shops, before, after, changes, hc->zero);
+	add_event(&level->shops, hc, before, after, changes, hc->zero);
 	MemoryContextSwitchTo(old);
 	level->keys += new_keys;
 	level->events++;
@@ -702,7 +713,7 @@ static void merge_into_parent(PendingLevel *child, SubTransactionId parent_subxi
 	foreach (lc, child->shops)
 	{
 		ShopDeltas *c = static_cast<ShopDeltas *>(lfirst(lc));
-		ShopDeltas *p = shop_deltas(&parent->shops, &c->shop, zero);
+		ShopDeltas *p = shop_deltas(&parent->shops, &c->shop, c->hc, zero);
 		p->customers += c->customers;
 		p->repeat_customers += c->repeat_customers;
 		p->purchases += c->purchases;

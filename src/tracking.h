@@ -79,6 +79,7 @@ struct HostColumn
 
 const char *ct_field_name(int field);
 void ct_read_settings(Oid schema, HostSettings *out, MemoryContext cxt);
+void ct_read_settings_of(Oid relid, HostSettings *out, MemoryContext cxt);
 const char *ct_field_type_problem(int field, Oid type);
 void ct_resolve_host(Oid orders_relid, const HostSettings *settings, HostColumn *cols);
 
@@ -190,6 +191,19 @@ struct RollupLayout
 #define CT_LEDGER_NARGS		  13
 #define CT_CUSTOMER_ADD_NARGS 12
 
+/* The extension's tables the trigger writes or reads (host_cache.cpp: ct_table_names). */
+enum ExtensionTable
+{
+	XT_CUSTOMERS,
+	XT_LEDGER,
+	XT_PAIRS,
+	XT_ISSUES,
+	XT_SETTINGS,
+	XT_ROLLUPS, /* R_TABLES of them, in RollupTable order */
+	XT_COUNT = XT_ROLLUPS + R_TABLES
+};
+extern const char *const ct_table_names[XT_COUNT];
+
 /* Everything resolved once per backend about the host table and the extension. */
 struct HostCache
 {
@@ -198,6 +212,19 @@ struct HostCache
 	Oid orders_relid;
 	Oid schema;
 	const char *schema_sql; /* quoted schema name */
+	/*
+	 * Where each of the extension's tables is read and written: the table
+	 * itself, or on Citus the shard colocated with the shard of shop_orders
+	 * the trigger fired on (the shard of a reference table for the settings).
+	 * table_sql: the schema-qualified name every statement uses.
+	 */
+	Oid table_relid[XT_COUNT];
+	const char *table_sql[XT_COUNT];
+	Oid logical_relid[XT_COUNT +
+					  1]; /* on Citus, the tables whose shards these are; [XT_COUNT]: orders */
+	bool citus_shard;	  /* orders_relid is a shard of a Citus table */
+	bool citus_table;	  /* orders_relid is a Citus table itself (its rows are in its shards) */
+	const char *unready;  /* why orders cannot be tracked here (nullptr: they can) */
 	Oid customers_relid;
 	Oid ledger_relid;
 	Oid issues_relid;
@@ -391,12 +418,41 @@ void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt);
  */
 void ct_pending_note(const HostCache *hc, TupleDesc desc, const pg_uuid_t *shop,
 					 const pg_uuid_t *id, HeapTuple tuple, bool purchase, bool inserted);
-/* TRUNCATE: every order noted so far is gone. */
-void ct_pending_forget_all(void);
+/* TRUNCATE: every order of this orders relation noted so far is gone. */
+void ct_pending_forget_all(Oid orders_relid);
 /* Applies what is noted now (maintenance functions), without the commit-time guard. */
 void ct_pending_apply_now(void);
 /* How the trigger reads an order (trigger.cpp); also customer_tracking_decode_order(). */
 void ct_decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, OrderImage *img);
+
+/* Citus metadata (citus.cpp), read from its catalog tables; nothing without Citus. */
+struct CitusTableInfo
+{
+	char method;   /* partmethod: 'h' hash-distributed, 'n' reference or Citus local */
+	char repmodel; /* 't' reference table */
+	int32 colocation;
+};
+struct CitusShard
+{
+	Oid logical; /* the distributed table */
+	int64 shardid;
+	const char *minvalue; /* hash range start; nullptr for a reference / Citus local table */
+};
+bool ct_citus_present(void);
+int ct_citus_local_group(void); /* -1 without Citus; 0 on the coordinator */
+bool ct_citus_table(Oid relid, CitusTableInfo *info);
+bool ct_citus_shard_of(Oid relid, CitusShard *out);
+/* logical's shard on this node covering minvalue's range (nullptr: its only shard); or none. */
+Oid ct_citus_local_shard(Oid logical, const char *minvalue);
+/* The shard of hash-distributed logical holding value (of type), when it is on this node. */
+Oid ct_citus_local_shard_for(Oid logical, Oid type, Datum value);
+/* The relation holding a reference table's rows on this node (the table itself without Citus). */
+Oid ct_local_rows_of(Oid relid);
+
+/* A relation changed: statements kept by owner.cpp, metrics.cpp, pending.cpp (called from host_cache.cpp). */
+void ct_owner_relcache(Oid relid);
+void ct_metrics_relcache(Oid relid);
+void ct_pending_relcache(Oid relid);
 
 /* Prepared statements (host_cache.cpp): prepare and keep; execute or fail loudly. */
 SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what);

@@ -40,6 +40,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -402,6 +403,20 @@ static void raise_if_strict(const OrderImage *img)
 		 errmsg("customer_tracking: order %s rejected: %s",
 				img->id_null ? "(no id)" : uuid_text(&img->id), codes.data),
 		 errhint("customer_tracking.strict is on; turn it off to save such orders untracked.")));
+}
+
+/* Once per transaction and orders relation: orders saved where they cannot be tracked. */
+static void report_not_tracked_here(const HostCache *hc)
+{
+	static LocalTransactionId reported_in = InvalidLocalTransactionId;
+	static Oid reported_for = InvalidOid;
+	if (reported_in == MyProc->lxid && reported_for == hc->orders_relid)
+		return;
+	reported_in = MyProc->lxid;
+	reported_for = hc->orders_relid;
+	ereport(WARNING, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					  errmsg("customer_tracking: orders saved but not counted: %s", hc->unready),
+					  errhint("Run SELECT * FROM customer_tracking_backfill(); once it is done.")));
 }
 
 /* ------------------------------------------------------------------------
@@ -982,6 +997,17 @@ CT_FUNCTION(ct_track_order)
 		!ct_tracked_fields_changed(hc, RelationGetDescr(trigdata->tg_relation),
 								   trigdata->tg_trigtuple, trigdata->tg_newtuple))
 		return PointerGetDatum(nullptr);
+	if (hc->unready != nullptr)
+	{
+		/*
+		 * Citus: the extension's tables have no shard here to write (not
+		 * distributed yet). The order is saved; nothing is written where
+		 * nothing would read it.
+		 */
+		if (!hc->citus_table)
+			report_not_tracked_here(hc);
+		return PointerGetDatum(nullptr);
+	}
 
 	note_row_event(hc, trigdata);
 	return PointerGetDatum(nullptr);
@@ -1027,6 +1053,17 @@ CT_FUNCTION(ct_truncate_orders)
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("customer_tracking_truncate_orders() must fire AFTER TRUNCATE")));
 	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
+	/*
+	 * On Citus, TRUNCATE triggers fire on the distributed table on the
+	 * coordinator (Citus makes none on the shards): there the statements
+	 * name the extension's distributed tables and Citus clears every shard of
+	 * them. Should one fire on a shard, it clears the colocated shards only.
+	 */
+	if (hc->unready != nullptr && !hc->citus_table)
+	{
+		report_not_tracked_here(hc);
+		return PointerGetDatum(nullptr);
+	}
 
 	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
 	/* Every order is gone: so is everything derived from them. */
@@ -1034,7 +1071,7 @@ CT_FUNCTION(ct_truncate_orders)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("customer_tracking: could not clear tracking data after TRUNCATE")));
 	ct_end_as_owner(&save_userid, &save_sec_context);
-	ct_pending_forget_all();
+	ct_pending_forget_all(hc->orders_relid);
 	return PointerGetDatum(nullptr);
 }
 
@@ -1055,6 +1092,23 @@ CT_FUNCTION(ct_recompute_customer)
 	if (!OidIsValid(orders_relid))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
 						errmsg("customer_tracking: table shop_orders is missing")));
+	/*
+	 * Citus: the shop's rows are in the shards of its shop_orders shard's
+	 * colocation group, which must be on this node (customer_tracking_distribute()
+	 * makes Citus run this function on the node holding the shop).
+	 */
+	CitusTableInfo citus;
+	if (ct_citus_present() && ct_citus_table(orders_relid, &citus) && citus.method == 'h')
+	{
+		Oid shard = ct_citus_local_shard_for(orders_relid, UUIDOID, UUIDPGetDatum(shop));
+		if (!OidIsValid(shard))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("customer_tracking: shop %s is on another node", uuid_text(shop)),
+					 errhint("Call it on the coordinator: customer_tracking_distribute() "
+							 "makes Citus run it on the node holding the shop.")));
+		orders_relid = shard;
+	}
 	orders = table_open(orders_relid, AccessShareLock);
 	hc = ct_host_cache(orders, fcinfo->flinfo->fn_oid);
 	table_close(orders, NoLock);
@@ -1069,11 +1123,11 @@ CT_FUNCTION(ct_recompute_customer)
 		/* Its purchases per slug: every slug it bought through or has a row for. */
 		Oid types[2] = {UUIDOID, UUIDOID};
 		Datum args[2] = {UUIDPGetDatum(customer), UUIDPGetDatum(shop)};
-		char *sql = psprintf("SELECT coalesce(accessed_via_slug, '') FROM %s.customer_tracking "
-							 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed "
-							 "UNION SELECT slug FROM %s.customer_tracking_slug_customers "
-							 "WHERE shop_customer_id = $1 AND shop_id = $2",
-							 hc->schema_sql, hc->schema_sql);
+		char *sql =
+			psprintf("SELECT coalesce(accessed_via_slug, '') FROM %s "
+					 "WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed "
+					 "UNION SELECT slug FROM %s WHERE shop_customer_id = $1 AND shop_id = $2",
+					 hc->table_sql[XT_LEDGER], hc->table_sql[XT_PAIRS]);
 		SPITupleTable *slugs;
 		uint64 nslugs;
 

@@ -86,7 +86,9 @@ ct_citus_start()
 	for node in "${CT_CITUS_NODES[@]}"; do
 		port=""
 		for _ in $(seq 1 200); do
-			port=$((56400 + RANDOM % 3000))
+			# Below Linux's ephemeral range (32768-60999): a port there may be bound by an
+			# outgoing connection (Citus opens many), which no probe sees and bind() refuses.
+			port=$((26400 + RANDOM % 3000))
 			if [[ $used != *" $port "* ]] && _ct_port_free "$port"; then
 				break
 			fi

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# customer_tracking on a Citus cluster (issue 11; groundwork): a coordinator and two workers on
-# loopback ports (scripts/lib/citus_cluster.sh), the host schema, CREATE EXTENSION, the growth
-# path from a populated single-node install, customer_tracking_distribute(), and what already
-# works through the coordinator afterwards.
+# customer_tracking on a Citus cluster (issue 11): a coordinator and two workers on loopback
+# ports (scripts/lib/citus_cluster.sh), the host schema, CREATE EXTENSION, the growth path from a
+# populated single-node install, customer_tracking_distribute(); then, distributed: the dashboard
+# and maintenance functions through the coordinator, the order lifecycle written through the
+# coordinator and through a worker (compared with one node), concurrent writers through every
+# node, a shard move while orders arrive, row-level security through the coordinator, and the
+# install on host tables that are distributed already.
 #
 # Skipped (exit 0, with the reason) when Citus is not installed: scripts/test.sh runs
 # scripts/install-citus.sh first and exports CT_CITUS_SKIP=<reason> when it could not.
 #
-# Each check prints one line: "ok", "FAIL", "XFAIL" (known to fail until issue 11 is done; the
-# reason is printed; not a failure), "XPASS" (expected to fail but works now: turn it into a
-# check; not a failure either) or "SKIP" (not run: it would crash a node or cannot work yet).
-# Exit status 1 when a check fails.
+# Each check prints one line: "ok", "FAIL", "XFAIL" (known not to work yet; the reason is
+# printed; not a failure), "XPASS" (expected to fail but works now: turn it into a check; not a
+# failure either) or "SKIP". Exit status 1 when a check fails, or when any node logged a crash.
+# CT_CITUS_LOAD_SECONDS (default 8): how long the concurrent writers run, twice.
 set -uo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,8 +31,18 @@ fi
 
 # shellcheck source=scripts/lib/citus_cluster.sh
 source scripts/lib/citus_cluster.sh
-trap 'ct_citus_stop' EXIT
+# customer_tracking preloaded (as the README asks of a Citus cluster): the node a distributed
+# transaction starts on applies its orders on the workers before they prepare. Logical decoding
+# for shard moves that keep accepting writes (citus_move_shard_placement).
+export CT_CITUS_EXTRA_CONF="shared_preload_libraries = 'citus,customer_tracking'
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20"
+SCRATCH=$(mktemp -d "${CT_TMP_BASE:-/tmp}/ct-citus-test.XXXXXX") || exit 2
+chmod 755 "$SCRATCH"
+trap 'ct_citus_stop; rm -rf "$SCRATCH"' EXIT
 ct_citus_start || exit 1
+LOAD_SECONDS=${CT_CITUS_LOAD_SECONDS:-8}
 
 PASSED=0
 FAILED=0
@@ -142,17 +155,8 @@ done
 
 PENDING="issue 11 in progress: 1.4's keys include shop_id now, its policies still hold a subquery, and the DDL guard stops the table conversions Citus makes while distributing"
 echo "== customer_tracking_distribute(): what must change first"
-check "distribution_problems(): the host's primary key, and the extension's 2 keys and 9 policies" \
-	"shop_orders|1
-shop_customers|2
-customer_tracking|2
-customer_tracking_slug_customers|1
-customer_tracking_issues|1
-customer_tracking_shop_totals|1
-customer_tracking_daily|1
-customer_tracking_slug_daily|1
-customer_tracking_network_totals|1
-customer_tracking_frequency|1" coord \
+check "distribution_problems(): only the host's primary key (1.4's keys include shop_id, its policies have no subquery)" \
+	"shop_orders|1" coord \
 	"SELECT p.table_name, count(*) FROM customer_tracking_distribution_problems() WITH ORDINALITY p
 	  GROUP BY 1 ORDER BY min(p.ordinality)"
 HOST_FIX=$(sql coord "SELECT fix FROM customer_tracking_distribution_problems() WHERE table_name = 'shop_orders'::regclass")
@@ -162,57 +166,16 @@ else
 	fail "the host's fix is the two ALTER TABLE statements" "$HOST_FIX"
 fi
 out=$(sql coord "SELECT * FROM customer_tracking_distribute()")
-n=$(grep -c '^- ' <<<"$out")
-if grep -q 'cannot distribute yet; change first:' <<<"$out" && [ "$n" = 12 ] &&
-	grep -q 'shop_orders_pkey' <<<"$out" && grep -q 'shop_customers_pkey' <<<"$out" &&
-	grep -q 'customer_tracking_pkey' <<<"$out"; then
-	ok "distribute() fails with one message naming the 12 changes"
+if grep -q 'cannot distribute yet; change first:' <<<"$out" && [ "$(grep -c '^- ' <<<"$out")" = 1 ] &&
+	grep -q 'shop_orders_pkey' <<<"$out"; then
+	ok "distribute() fails with one message naming the change"
 else
-	fail "distribute() fails with one message naming the 12 changes" "$out"
+	fail "distribute() fails with one message naming the change" "$out"
 fi
 check "... and changes nothing" "0" coord "SELECT count(*) FROM pg_dist_partition"
 
-echo "== the host changes its primary key"
+echo "== the host changes its primary key; distribute()"
 if out=$(sql coord "$HOST_FIX"); then ok "the host's fix runs"; else fail "the host's fix runs" "$out"; fi
-check "no problem left with the host tables" "0" coord \
-	"SELECT count(*) FROM customer_tracking_distribution_problems()
-	  WHERE table_name IN ('shop_orders'::regclass, 'user_shops'::regclass) OR table_name IS NULL"
-xcheck "distribute() with the extension's schema as 1.4 has it" \
-	"the extension's keys must include shop_id and its policies lose their subqueries (issue 11)" \
-	"0" coord "SELECT count(*) FROM customer_tracking_distribution_problems()"
-
-echo "== distribute() with the keys and policies issue 11 asks for"
-# Until the extension's schema changes, the test makes by hand the changes that
-# customer_tracking_distribution_problems() names for the extension's own tables (each only if
-# still needed), to check the rest: the order Citus accepts, the data, the triggers.
-if [ "$(sql coord "SELECT count(*) FROM customer_tracking_distribution_problems()")" != 0 ]; then
-	echo "note   made by this test: primary keys (id, shop_id) for shop_customers and customer_tracking," \
-		"policies without a subquery"
-	out=$(ct_citus_psql coord -c "SET client_min_messages = warning" -f - <<'SQL' 2>&1
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT c.conrelid::regclass AS rel, c.conname FROM pg_constraint c
-              WHERE c.contype = 'p' AND c.conrelid IN ('shop_customers'::regclass, 'customer_tracking'::regclass)
-                AND NOT (SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attname = 'shop_id') = ANY (c.conkey)
-    LOOP
-        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.rel, r.conname);
-        EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (id, shop_id)', r.rel);
-    END LOOP;
-    FOR r IN SELECT p.polname, p.polrelid::regclass AS rel FROM pg_policy p
-              WHERE p.polrelid IN (SELECT format('public.%I', d.table_name)::regclass FROM customer_tracking_distributed_tables() d)
-                AND p.polqual::text LIKE '%{SUBLINK %'
-    LOOP
-        EXECUTE format('DROP POLICY %I ON %s', r.polname, r.rel);
-        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (shop_id = ANY (public.customer_tracking_owned_shops()))',
-                       r.polname, r.rel);
-    END LOOP;
-END
-$$;
-SQL
-	) || fail "the extension's schema changed by hand" "$out"
-fi
 check "no problem left" "0" coord "SELECT count(*) FROM customer_tracking_distribution_problems()"
 check "distribute() distributes the 12 tables in an order Citus accepts" \
 	"user_shops|reference|distributed
@@ -246,32 +209,255 @@ check "running it again changes nothing" "12|already" coord \
 echo "== through the coordinator, after distribution"
 i=0
 for call in "${DASHBOARD_CALLS[@]}"; do
-	got=$(sql coord "$call")
-	name="same dashboard result as on one node: ${call:0:60}"
-	if [ "$got" = "${DASHBOARD_BEFORE[$i]}" ]; then
-		ok "$name"
-	elif grep -q 'could not create distributed plan' <<<"$got"; then
-		xfail "$name" "Citus cannot plan SQL functions with parameters; $(grep -m1 ERROR <<<"$got")"
-	elif grep -q 'cannot execute a distributed query from a query on a shard' <<<"$got"; then
-		xfail "$name" "a distributed query nested in one Citus pushed to a worker; $(grep -m1 CONTEXT <<<"$got")"
-	else
-		fail "$name" "before: ${DASHBOARD_BEFORE[$i]}
-after:  $got"
-	fi
+	check "same dashboard result as on one node: ${call:0:60}" "${DASHBOARD_BEFORE[$i]}" coord "$call"
 	i=$((i + 1))
 done
-xcheck "customer_tracking_verify() through the coordinator" \
-	"an SQL function with parameters: Citus cannot plan it (issue 11: make it PL/pgSQL or a distributed function)" \
-	"0" coord "SELECT count(*) FROM customer_tracking_verify()"
-check "TRUNCATE shop_orders clears the extension's tables (rolled back)" "0|0|0|0" coord \
+check "customer_tracking_verify() is empty (cluster-wide)" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+check "customer_tracking_verify(shop) is empty" "0" coord "SELECT count(*) FROM customer_tracking_verify('$SHOP1')"
+check "verify() finds a wrong number (rolled back)" "total_spent" coord \
+	"BEGIN; UPDATE shop_customers SET total_spent = total_spent + 1 WHERE id = '$CUSTOMER1' AND shop_id = '$SHOP1';
+	 SELECT problem FROM customer_tracking_verify('$SHOP1'); ROLLBACK;"
+check "TRUNCATE shop_orders clears the extension's tables on every shard (rolled back)" "0|0|0|0|0" coord \
 	"BEGIN; TRUNCATE shop_orders;
 	 SELECT (SELECT count(*) FROM shop_orders), (SELECT count(*) FROM shop_customers),
-	        (SELECT count(*) FROM customer_tracking), (SELECT count(*) FROM customer_tracking_daily);
+	        (SELECT count(*) FROM customer_tracking), (SELECT count(*) FROM customer_tracking_daily),
+	        (SELECT count(*) FROM customer_tracking_verify());
 	 ROLLBACK;"
-skip "orders written through the coordinator or a worker are counted" \
-	"not run: the trigger's statements name the extension's tables, so on the worker they go through Citus's planner (shell tables) instead of the colocated shards: the commit-time apply fails ('argument 1: key must not be null': Citus evaluates jsonb_build_object(\$12, 1) in a CASE branch not taken) and recording that in customer_tracking_issues crashes the worker (signal 11 in Citus's fast-path planner, CheckAndBuildDelayedFastPathPlan)"
-skip "verify() empty after concurrent writers, shard moves, RLS through the coordinator" \
-	"need shard-local writes first (issue 11)"
+
+echo "== the order lifecycle through the coordinator and through a worker, against one node"
+# Shops 5..7 (scenario through the coordinator) and 8..10 (through worker w1); the same scenario
+# runs on one node (a database without Citus on the coordinator's server) for both.
+SHOPS_A="'00000000-0000-0000-0000-000000000005','00000000-0000-0000-0000-000000000006','00000000-0000-0000-0000-000000000007'"
+SHOPS_B="'00000000-0000-0000-0000-000000000008','00000000-0000-0000-0000-000000000009','00000000-0000-0000-0000-000000000010'"
+scenario() # scenario PREFIX S1 S2 S3: the scenario's SQL for these shops
+{
+	sed -e "s/@P@/$1/g" -e "s/@S1@/$2/g" -e "s/@S2@/$3/g" -e "s/@S3@/$4/g" test/fixtures/citus-scenario.sql
+}
+state_sql() # the tracking state of the shops in $1, in one text, comparable between installs
+{
+	cat <<SQL
+SET TimeZone = 'UTC';
+SELECT 'customer', c.shop_id, c.phone_number, c.total_orders, c.total_purchases, c.total_spent, c.first_purchase_at,
+       c.last_purchase_at, c.first_source_slug, c.preferred_network, c.network_purchases, c.first_order_id,
+       c.repeat_customer, c.customer_name
+  FROM shop_customers c WHERE c.shop_id IN ($1) ORDER BY 2, 3;
+SELECT 'ledger', t.shop_id, t.id, t.shop_customer_id, t.purchase_completed, t.purchase_amount, t.accessed_at,
+       t.network, t.accessed_via_slug
+  FROM customer_tracking t WHERE t.shop_id IN ($1) ORDER BY 2, 3;
+SELECT 'link', o.shop_id, o.id, o.shop_customer_id FROM shop_orders o WHERE o.shop_id IN ($1) ORDER BY 2, 3;
+SELECT 'issue', i.shop_id, i.shop_order_id, i.issue, i.untracked, i.resolved_at IS NULL, i.detail
+  FROM customer_tracking_issues i WHERE i.shop_id IN ($1) ORDER BY 2, 3, 4;
+SELECT 'pair', p.shop_id, p.slug, p.shop_customer_id, p.purchases, p.first_purchase_at
+  FROM customer_tracking_slug_customers p WHERE p.shop_id IN ($1) ORDER BY 2, 3, 4;
+SELECT 'totals', r.shop_id, sum(r.customers), sum(r.repeat_customers), sum(r.purchases), sum(r.revenue), sum(r.checkouts)
+  FROM customer_tracking_shop_totals r WHERE r.shop_id IN ($1) GROUP BY 2 ORDER BY 2;
+SELECT 'daily', r.shop_id, r.day, sum(r.checkouts), sum(r.purchases), sum(r.revenue), sum(r.new_customers), sum(r.last_purchasers)
+  FROM customer_tracking_daily r WHERE r.shop_id IN ($1) GROUP BY 2, 3
+HAVING (sum(r.checkouts), sum(r.purchases), sum(r.revenue), sum(r.new_customers), sum(r.last_purchasers)) <> (0, 0, 0, 0, 0)
+ ORDER BY 2, 3;
+SELECT 'slug_daily', r.shop_id, r.slug, r.day, sum(r.checkouts), sum(r.purchases), sum(r.revenue), sum(r.new_customers),
+       sum(r.repeat_customers), sum(r.customers)
+  FROM customer_tracking_slug_daily r WHERE r.shop_id IN ($1) GROUP BY 2, 3, 4
+HAVING (sum(r.checkouts), sum(r.purchases), sum(r.revenue), sum(r.new_customers), sum(r.repeat_customers), sum(r.customers))
+       <> (0, 0, 0, 0, 0, 0)
+ ORDER BY 2, 3, 4;
+SELECT 'network', r.shop_id, r.network, sum(r.customers_preferring), sum(r.purchases), sum(r.revenue)
+  FROM customer_tracking_network_totals r WHERE r.shop_id IN ($1) GROUP BY 2, 3
+HAVING (sum(r.customers_preferring), sum(r.purchases), sum(r.revenue)) <> (0, 0, 0) ORDER BY 2, 3;
+SELECT 'frequency', r.shop_id, r.purchases, sum(r.customers)
+  FROM customer_tracking_frequency r WHERE r.shop_id IN ($1) GROUP BY 2, 3 HAVING sum(r.customers) <> 0 ORDER BY 2, 3;
+SQL
+}
+# One node: a database without Citus on the coordinator's server.
+SHOPS_SQL="INSERT INTO user_shops (id, user_id) SELECT ('00000000-0000-0000-0000-0000000000' || lpad(i::text, 2, '0'))::uuid,
+	('10000000-0000-0000-0000-0000000000' || lpad(i::text, 2, '0'))::uuid FROM generate_series(5, 12) i"
+if out=$(sql coord "CREATE DATABASE ct_single" 2>&1) &&
+	out=$(CT_CITUS_DB=ct_single ct_citus_psql coord -f test/fixtures/host-schema.sql -c "SET client_min_messages = warning" \
+		-c "CREATE EXTENSION customer_tracking" -c "$SHOPS_SQL" 2>&1) &&
+	out=$(scenario aaaaaaaa 00000000-0000-0000-0000-000000000005 00000000-0000-0000-0000-000000000006 00000000-0000-0000-0000-000000000007 |
+		CT_CITUS_DB=ct_single ct_citus_psql coord 2>&1) &&
+	out=$(scenario bbbbbbbb 00000000-0000-0000-0000-000000000008 00000000-0000-0000-0000-000000000009 00000000-0000-0000-0000-000000000010 |
+		CT_CITUS_DB=ct_single ct_citus_psql coord 2>&1); then
+	ok "the scenario on one node"
+else
+	fail "the scenario on one node" "$out"
+fi
+SINGLE_A=$(state_sql "$SHOPS_A" | CT_CITUS_DB=ct_single ct_citus_psql coord -At 2>&1)
+SINGLE_B=$(state_sql "$SHOPS_B" | CT_CITUS_DB=ct_single ct_citus_psql coord -At 2>&1)
+CT_CITUS_DB=ct_single check "one node: verify() is empty after the scenario" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+echo "       (one node: $(grep -c '^customer|' <<<"$SINGLE_A") customers, $(grep -c '^ledger|' <<<"$SINGLE_A") ledger rows, $(grep -c '^issue|' <<<"$SINGLE_A") issue rows per run)"
+
+sql coord "$SHOPS_SQL" >/dev/null
+if out=$(scenario aaaaaaaa 00000000-0000-0000-0000-000000000005 00000000-0000-0000-0000-000000000006 00000000-0000-0000-0000-000000000007 |
+	ct_citus_psql coord 2>&1); then
+	ok "the scenario through the coordinator"
+else
+	fail "the scenario through the coordinator" "$out"
+fi
+if out=$(scenario bbbbbbbb 00000000-0000-0000-0000-000000000008 00000000-0000-0000-0000-000000000009 00000000-0000-0000-0000-000000000010 |
+	ct_citus_psql w1 2>&1); then
+	ok "the scenario through worker w1"
+else
+	fail "the scenario through worker w1" "$out"
+fi
+got=$(state_sql "$SHOPS_A" | ct_citus_psql coord -At 2>&1)
+if [ "$got" = "$SINGLE_A" ]; then
+	ok "through the coordinator: customers, ledger, links, issues and rollups as on one node"
+else
+	fail "through the coordinator: customers, ledger, links, issues and rollups as on one node" "$(diff <(echo "$SINGLE_A") <(echo "$got") | head -20)"
+fi
+got=$(state_sql "$SHOPS_B" | ct_citus_psql coord -At 2>&1)
+if [ "$got" = "$SINGLE_B" ]; then
+	ok "through a worker: customers, ledger, links, issues and rollups as on one node"
+else
+	fail "through a worker: customers, ledger, links, issues and rollups as on one node" "$(diff <(echo "$SINGLE_B") <(echo "$got") | head -20)"
+fi
+check "verify() is empty" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+for call in "shop_customer_metrics('00000000-0000-0000-0000-000000000005', '2024-03-20')" \
+	"shop_slug_analytics('00000000-0000-0000-0000-000000000006')" \
+	"shop_daily_series('00000000-0000-0000-0000-000000000009', '2024-03-01', '2024-03-20')" \
+	"shop_customer_list('00000000-0000-0000-0000-000000000010', p_sort => 'total_spent')" \
+	"shop_purchase_frequency('00000000-0000-0000-0000-000000000007')" \
+	"shop_network_analytics('00000000-0000-0000-0000-000000000008')"; do
+	check "$call as on one node" "$(CT_CITUS_DB=ct_single sql coord "SELECT * FROM $call")" coord "SELECT * FROM $call"
+done
+check "moving an order by updating its shop is refused by Citus" \
+	"ERROR:  modifying the partition value of rows is not allowed" coord \
+	"UPDATE shop_orders SET shop_id = '00000000-0000-0000-0000-000000000006' WHERE id = 'aaaaaaaa-0000-0000-0000-000000000001' AND shop_id = '00000000-0000-0000-0000-000000000007'"
+check "... and changes nothing" "1" coord \
+	"SELECT count(*) FROM shop_orders WHERE id = 'aaaaaaaa-0000-0000-0000-000000000001' AND shop_id = '00000000-0000-0000-0000-000000000007'"
+check "... (verify() is empty)" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+
+echo "== concurrent writers through every node (${LOAD_SECONDS}s)"
+cat >"$SCRATCH/writer.pgbench" <<'PGB'
+\set shop random(5, 12)
+\set other random(5, 12)
+\set phone random(1, 12)
+\set ref random(1, 40)
+\set op random(1, 10)
+BEGIN;
+INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, shop_slug, reference_code, created_at)
+VALUES (('00000000-0000-0000-0000-0000000000' || lpad(:shop::text, 2, '0'))::uuid, '024555' || lpad(:phone::text, 4, '0'),
+        CASE WHEN :phone % 3 = 0 THEN 'MTN' ELSE 'Telecel' END, 1 + :ref, CASE WHEN :op <= 6 THEN 'paid' ELSE 'pending' END,
+        CASE WHEN :ref % 4 = 0 THEN 'promo' END, 'load-' || :ref, now() - (:ref || ' hours')::interval);
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status, reference_code)
+VALUES (('00000000-0000-0000-0000-0000000000' || lpad(:other::text, 2, '0'))::uuid, '024555' || lpad(:phone::text, 4, '0'), 2, 'paid', 'load-' || :ref);
+UPDATE shop_orders SET payment_status = CASE WHEN :op % 2 = 0 THEN 'paid' ELSE 'refunded' END
+ WHERE shop_id = ('00000000-0000-0000-0000-0000000000' || lpad(:other::text, 2, '0'))::uuid AND reference_code = 'load-' || (:ref + 1);
+DELETE FROM shop_orders WHERE shop_id = ('00000000-0000-0000-0000-0000000000' || lpad(:shop::text, 2, '0'))::uuid
+   AND reference_code = 'load-' || (:ref + 2) AND :op = 10;
+COMMIT;
+PGB
+chmod 644 "$SCRATCH/writer.pgbench"
+# load NODE CLIENTS SECONDS LOG: pgbench with the writer script, no retries
+load()
+{
+	timeout $((${3} + 90)) "$PGBIN/pgbench" -n -h "$CT_CITUS_SOCKET" -p "$(ct_citus_port "$1")" -U postgres -d "$CT_CITUS_DB" \
+		-c "$2" -j "$2" -T "$3" -f "$SCRATCH/writer.pgbench" >"$4" 2>&1
+}
+load_failures() # the pgbench logs in $@ that show a failed transaction or an error
+{
+	local log bad=""
+	for log in "$@"; do
+		if ! grep -q '^number of failed transactions: 0 ' "$log" || grep -q 'error\|aborted' "$log"; then
+			bad+="$log: $(grep -m3 -i 'error\|failed\|aborted' "$log" | tr '\n' ' ')"$'\n'
+		fi
+	done
+	printf '%s' "$bad"
+}
+load coord 4 "$LOAD_SECONDS" "$SCRATCH/coord.log" &
+load w1 2 "$LOAD_SECONDS" "$SCRATCH/w1.log" &
+load w2 2 "$LOAD_SECONDS" "$SCRATCH/w2.log" &
+wait
+bad=$(load_failures "$SCRATCH/coord.log" "$SCRATCH/w1.log" "$SCRATCH/w2.log")
+n=$(cat "$SCRATCH"/{coord,w1,w2}.log | awk '/^number of transactions actually processed/ {s += $6} END {print s + 0}')
+if [ -z "$bad" ] && [ "$n" -gt 0 ]; then
+	ok "$n transactions (4 clients on the coordinator, 2 on each worker), none failed"
+else
+	fail "concurrent writers: no transaction fails" "$bad"
+fi
+check "verify() is empty after concurrent writers" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+
+echo "== a shard move while orders arrive"
+MOVE=$(sql coord "SELECT s.shardid || ' ' || n.nodename || ' ' || n.nodeport || ' ' || t.nodename || ' ' || t.nodeport
+	FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n ON n.groupid = p.groupid
+	JOIN pg_dist_node t ON t.groupid <> p.groupid AND t.groupid <> 0
+	WHERE s.logicalrelid = 'shop_orders'::regclass
+	  AND s.shardid = get_shard_id_for_distribution_column('shop_orders', '00000000-0000-0000-0000-000000000005')")
+read -r shard from_host from_port to_host to_port <<<"$MOVE"
+load coord 4 "$LOAD_SECONDS" "$SCRATCH/move-coord.log" &
+LOAD_PID=$!
+load w1 1 "$LOAD_SECONDS" "$SCRATCH/move-w1.log" &
+LOAD_PID2=$!
+sleep 2
+if out=$(timeout 180 "$PGBIN/psql" -X -At -h "$CT_CITUS_SOCKET" -p "$CT_CITUS_PORT_COORD" -U postgres -d "$CT_CITUS_DB" \
+	-c "SELECT citus_move_shard_placement($shard, '$from_host', $from_port, '$to_host', $to_port, shard_transfer_mode => 'force_logical')" 2>&1); then
+	ok "citus_move_shard_placement (force_logical) of the shards of shop 5 (shard $shard and its colocated shards) from :$from_port to :$to_port"
+else
+	fail "citus_move_shard_placement of shard $shard under load" "$out"
+fi
+wait "$LOAD_PID" "$LOAD_PID2"
+bad=$(load_failures "$SCRATCH/move-coord.log" "$SCRATCH/move-w1.log")
+if [ -z "$bad" ]; then ok "no transaction failed during the move"; else fail "no transaction failed during the move" "$bad"; fi
+check "the shards moved together" "$to_port|10" coord \
+	"SELECT n.nodeport, count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	  WHERE s.shardid IN (SELECT s2.shardid FROM pg_dist_shard s2 JOIN pg_dist_shard s1 ON s1.shardminvalue = s2.shardminvalue
+	                       JOIN pg_dist_partition p1 ON p1.logicalrelid = s1.logicalrelid
+	                       JOIN pg_dist_partition p2 ON p2.logicalrelid = s2.logicalrelid AND p2.colocationid = p1.colocationid
+	                      WHERE s1.shardid = $shard)
+	  GROUP BY 1"
+check "verify() is empty after the move" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+if out=$(sql coord "INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('00000000-0000-0000-0000-000000000005', '0245550099', 3, 'paid')") &&
+	[ "$(sql coord "SELECT total_purchases FROM shop_customers WHERE shop_id = '00000000-0000-0000-0000-000000000005' AND phone_number = '+233245550099'")" = 1 ] &&
+	[ "$(sql coord "SELECT count(*) FROM customer_tracking_verify('00000000-0000-0000-0000-000000000005')")" = 0 ]; then
+	ok "an order of the moved shop is counted where its shards are now"
+else
+	fail "an order of the moved shop is counted where its shards are now" "$out"
+fi
+
+echo "== row-level security through the coordinator"
+OWNER5=10000000-0000-0000-0000-000000000005
+sql coord "CREATE ROLE ct_owner LOGIN; GRANT USAGE ON SCHEMA public TO ct_owner; GRANT SELECT ON shop_orders TO ct_owner" >/dev/null
+# as_owner CLAIMS SQL: as ct_owner, with these JWT claims set as PostgREST would, in a transaction
+as_owner()
+{
+	ct_citus_psql coord -At -U ct_owner -c "SET client_min_messages = warning" -c "BEGIN" \
+		-c "SET LOCAL citus.propagate_set_commands = 'local'" \
+		-c "SET LOCAL request.jwt.claims = '$1'" -c "$2" -c "COMMIT" 2>&1
+}
+got=$(as_owner "{\"sub\": \"$OWNER5\"}" "SELECT count(*), count(DISTINCT shop_id) FROM shop_customers")
+want=$(sql coord "SELECT count(*) || '|1' FROM shop_customers WHERE shop_id = '00000000-0000-0000-0000-000000000005'")
+if [ "$got" = "$want" ]; then ok "an owner reads only their shop's customers through the coordinator ($got)"; else fail "an owner reads only their shop's customers" "want $want, got $got"; fi
+got=$(as_owner "{\"sub\": \"$OWNER5\"}" "SELECT count(*) FROM customer_tracking WHERE shop_id = '00000000-0000-0000-0000-000000000006'")
+if [ "$got" = 0 ]; then ok "... and nothing of another shop"; else fail "... and nothing of another shop" "$got"; fi
+got=$(as_owner "{\"sub\": \"$OWNER5\"}" "SELECT total_customers FROM shop_customer_metrics('00000000-0000-0000-0000-000000000005')")
+want=$(sql coord "SELECT total_customers FROM shop_customer_metrics('00000000-0000-0000-0000-000000000005')")
+if [ "$got" = "$want" ]; then ok "shop_customer_metrics() of their shop as for a superuser ($got)"; else fail "shop_customer_metrics() of their shop" "want $want, got $got"; fi
+got=$(as_owner "{\"sub\": \"$OWNER5\"}" "SELECT total_customers FROM shop_customer_metrics('00000000-0000-0000-0000-000000000006')")
+if [ "$got" = 0 ]; then ok "shop_customer_metrics() of another shop: zeros"; else fail "shop_customer_metrics() of another shop: zeros" "$got"; fi
+got=$(as_owner "{\"sub\": \"$OWNER5\"}" "SELECT count(*) FROM shop_customer_list('00000000-0000-0000-0000-000000000006')")
+if [ "$got" = 0 ]; then ok "shop_customer_list() of another shop: nothing"; else fail "shop_customer_list() of another shop: nothing" "$got"; fi
+got=$(as_owner "{\"sub\": \"20000000-0000-0000-0000-000000000000\"}" "SELECT count(*) FROM shop_customers")
+if [ "$got" = 0 ]; then ok "a user owning no shop sees no customer"; else fail "a user owning no shop sees no customer" "$got"; fi
+
+echo "== a settings change reaches the sessions on the workers"
+# One session: its connections to the workers (and their sessions there) stay open meanwhile.
+SHOP11=00000000-0000-0000-0000-000000000011
+cat >"$SCRATCH/settings.sql" <<SQL
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP11', '0241234500', 5, 'zzz');
+\\! "$PGBIN/psql" -X -q -h "$CT_CITUS_SOCKET" -p "$CT_CITUS_PORT_COORD" -U postgres -d "$CT_CITUS_DB" -c "SELECT customer_tracking_set_statuses('completed, paid, success, zzz')" >/dev/null 2>&1
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP11', '0241234500', 7, 'zzz');
+SELECT total_purchases FROM shop_customers WHERE shop_id = '$SHOP11' AND phone_number = '+233241234500';
+SQL
+chmod 644 "$SCRATCH/settings.sql"
+got=$(ct_citus_psql coord -At -c "SET client_min_messages = error" -f "$SCRATCH/settings.sql" 2>&1 | tail -n 1)
+if [ "$got" = 1 ]; then ok "a new paid status counts in a session opened before the change"; else fail "a new paid status counts in a session opened before the change" "$got"; fi
+check "backfill(shop) re-derives the order placed before the change (1 order; 2 purchases; verify() empty)" "1
+2
+0" coord \
+	"SELECT orders_retracked FROM customer_tracking_backfill('$SHOP11');
+	 SELECT total_purchases FROM shop_customers WHERE shop_id = '$SHOP11' AND phone_number = '+233241234500';
+	 SELECT count(*) FROM customer_tracking_verify()"
 
 PENDING=""
 echo "== CREATE EXTENSION when the host tables are already distributed (another database)"
@@ -310,6 +496,44 @@ for w in w1 w2; do
 done
 CT_CITUS_DB=$db2 check "the order placed before, unlinked until a backfill" "1|0" coord \
 	"SELECT count(*), count(shop_customer_id) FROM shop_orders"
+out=$(CT_CITUS_DB=$db2 ct_citus_psql coord -c "INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status)
+	VALUES ('$SHOP1', '0241234568', 11, 'paid')" 2>&1)
+if [ $? = 0 ] && grep -q "WARNING:  customer_tracking: orders saved but not counted: table .* is not distributed yet" <<<"$out"; then
+	ok "an order before the extension's tables are distributed: saved, not counted, a WARNING says why"
+else
+	fail "an order before the extension's tables are distributed: saved, not counted, a WARNING says why" "$out"
+fi
+CT_CITUS_DB=$db2 check "distribute() distributes the extension's tables next to the host's" \
+	"user_shops|already
+customer_tracking_settings|distributed
+shop_orders|already
+shop_customers|distributed" coord \
+	"SELECT table_name, action FROM customer_tracking_distribute() LIMIT 4"
+CT_CITUS_DB=$db2 check "backfill() counts the orders placed before (cluster-wide; each shop on its node)" \
+	"2|2|0" coord "SELECT sum(orders_retracked), sum(orders_linked), sum(orders_untracked) FROM customer_tracking_backfill()"
+CT_CITUS_DB=$db2 check "... verify() is empty, the customers counted" "0|2" coord \
+	"SELECT (SELECT count(*) FROM customer_tracking_verify()), (SELECT count(*) FROM shop_customers WHERE total_purchases = 1)"
+CT_CITUS_DB=$db2 check "backfill(shop) repairs customers and rollups changed by hand" "2
+0" coord \
+	"UPDATE shop_customers SET total_spent = 999 WHERE shop_id = '$SHOP1';
+	 DELETE FROM customer_tracking_daily WHERE shop_id = '$SHOP1';
+	 SELECT customers_repaired FROM customer_tracking_backfill('$SHOP1');
+	 SELECT count(*) FROM customer_tracking_verify()"
+if out=$(CT_CITUS_DB=$db2 ct_citus_psql coord -c "SET client_min_messages = warning" -c "BEGIN" \
+	-c "INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP1', '0241230000', 5, 'paid')" \
+	-c "TRUNCATE shop_orders" \
+	-c "INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('$SHOP1', '0241230001', 5, 'pending')" \
+	-c "COMMIT" 2>&1); then
+	CT_CITUS_DB=$db2 check "orders written and TRUNCATEd in one transaction: only the one written after counts" "1|1|0|0" coord \
+		"SELECT (SELECT count(*) FROM shop_orders), (SELECT count(*) FROM customer_tracking),
+		        (SELECT count(*) FROM shop_customers WHERE total_purchases > 0), (SELECT count(*) FROM customer_tracking_verify())"
+else
+	fail "orders written and TRUNCATEd in one transaction" "$out"
+fi
+
+echo "== no node crashed"
+crashes=$(grep -h 'terminated by signal\|was terminated by\|PANIC' "$CT_CITUS_DIR"/{coord,w1,w2}.log 2>/dev/null | head -5)
+if [ -z "$crashes" ]; then ok "no process of any node was killed by a signal"; else fail "no process of any node was killed by a signal" "$crashes"; fi
 
 echo
 echo "citus_cluster: $PASSED passed, $FAILED failed, $XFAILED expected failures, $XPASSED unexpectedly passing, $SKIPPED skipped"
