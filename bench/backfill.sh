@@ -79,6 +79,7 @@ cleanup() {
 trap cleanup EXIT
 
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
+export PGOPTIONS="-c client_min_messages=warning"
 q() { "${PSQL[@]}" -At -d "$1" -c "$2"; }
 
 version=$(q postgres "SELECT default_version FROM pg_available_extensions WHERE name = 'customer_tracking'")
@@ -149,8 +150,8 @@ REPORT=$(mktemp)
 	echo "$SHOPS shops, $ROUNDS interleaved rounds per size (medians); $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "Durability: $([ "$FSYNC_OFF" = 1 ] && echo "fsync off" || echo "durable (fsync on)"), shared_buffers 512MB."
 	echo
-	echo "| orders | floor (per distinct phone) | floor (per order) | backfill() | ratio | orders/s | backfill_all() | ratio | verify() | ratio | peak private memory (backfill / all / verify) | exact |"
-	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+	echo "| orders | floor (per distinct phone) | floor (per order) | backfill() | ratio | orders/s | backfill_all() | ratio | verify() | ratio | paired ratios per round (backfill; all; verify) | peak private memory (backfill / all / verify) | exact |"
+	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
 } >"$REPORT"
 
 for size in ${SIZES//,/ }; do
@@ -163,30 +164,32 @@ for size in ${SIZES//,/ }; do
 	q "$tpl" "VACUUM ANALYZE" >/dev/null
 	q postgres "CHECKPOINT" >/dev/null
 	floor_d="" floor_o="" bf="" all="" ver="" mem_bf="" mem_all="" mem_ver="" exact="yes"
+	pr_bf="" pr_all="" pr_ver=""
 	for round in $(seq 1 "$ROUNDS"); do
+		r_fd="" r_fo="" r_bf="" r_all="" r_ver=""
 		for step in floor_d bf all floor_o; do
 			case $step in
 				floor_d)
 					fresh "$tpl" bf_run
 					read -r t _ < <(timed bf_run -v per_distinct=on -f "$BENCH_DIR/backfill_floor.sql")
 					need "${t:-}"
-					floor_d="$floor_d $t"
+					floor_d="$floor_d $t"; r_fd=$t
 					log "  round $round: floor (per distinct phone) ${t} s" ;;
 				floor_o)
 					fresh "$tpl" bf_run
 					read -r t _ < <(timed bf_run -v per_distinct=off -f "$BENCH_DIR/backfill_floor.sql")
 					need "${t:-}"
-					floor_o="$floor_o $t"
+					floor_o="$floor_o $t"; r_fo=$t
 					log "  round $round: floor (per order) ${t} s" ;;
 				bf)
 					fresh "$tpl" bf_run
 					read -r t m < <(timed bf_run -c "SELECT count(*) FROM customer_tracking_backfill()")
 					need "${t:-}"
-					bf="$bf $t"; mem_bf="$mem_bf $m"
+					bf="$bf $t"; mem_bf="$mem_bf $m"; r_bf=$t
 					log "  round $round: customer_tracking_backfill() ${t} s, ${m} kB"
 					read -r t m < <(timed bf_run -c "SELECT count(*) FROM customer_tracking_verify()")
 					need "${t:-}"
-					ver="$ver $t"; mem_ver="$mem_ver $m"
+					ver="$ver $t"; mem_ver="$mem_ver $m"; r_ver=$t
 					problems=$(q bf_run "SELECT count(*) FROM customer_tracking_verify()")
 					diff=$(exact_check bf_run)
 					[ "$problems" = 0 ] && [ "$diff" = 0 ] || exact="NO (verify: $problems, recomputation: $diff)"
@@ -195,12 +198,17 @@ for size in ${SIZES//,/ }; do
 					fresh "$tpl" bf_run
 					read -r t m < <(timed bf_run -c "CALL customer_tracking_backfill_all()")
 					need "${t:-}"
-					all="$all $t"; mem_all="$mem_all $m"
+					all="$all $t"; mem_all="$mem_all $m"; r_all=$t
 					problems=$(q bf_run "SELECT count(*) FROM customer_tracking_verify()")
 					[ "$problems" = 0 ] || exact="NO (verify after backfill_all: $problems)"
 					log "  round $round: CALL customer_tracking_backfill_all() ${t} s, ${m} kB" ;;
 			esac
 		done
+		# This round's ratios, to this round's faster floor (the steps of a round run back to back).
+		r_floor=$(echo "if ($r_fd < $r_fo) $r_fd else $r_fo" | bc)
+		pr_bf="$pr_bf $(echo "scale=2; $r_bf / $r_floor" | bc)"
+		pr_all="$pr_all $(echo "scale=2; $r_all / $r_floor" | bc)"
+		pr_ver="$pr_ver $(echo "scale=2; $r_ver / $r_floor" | bc)"
 	done
 	q postgres "DROP DATABASE IF EXISTS bf_run" >/dev/null
 	q postgres "DROP DATABASE IF EXISTS $tpl" >/dev/null
@@ -209,8 +217,9 @@ for size in ${SIZES//,/ }; do
 	floor=$(echo "if ($fd < $fo) $fd else $fo" | bc)
 	ratio() { echo "scale=2; $1 / $floor" | bc; }
 	mb() { echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1 | awk '{printf "%.0f MB", $1 / 1024}'; }
-	printf "| %'d | %.1f s | %.1f s | %.1f s | **%s ×** | %'d | %.1f s | %s × | %.1f s | **%s ×** | %s / %s / %s | %s |\n" \
+	printf "| %'d | %.1f s | %.1f s | %.1f s | **%s ×** | %'d | %.1f s | %s × | %.1f s | **%s ×** | %s; %s; %s | %s / %s / %s | %s |\n" \
 		"$size" "$fd" "$fo" "$b" "$(ratio "$b")" "$(echo "$size / $b" | bc)" "$a" "$(ratio "$a")" "$v" "$(ratio "$v")" \
+		"${pr_bf# }" "${pr_all# }" "${pr_ver# }" \
 		"$(mb "$mem_bf")" "$(mb "$mem_all")" "$(mb "$mem_ver")" "$exact" >>"$REPORT"
 	log "size $size: floor $fd / $fo s, backfill $b s, backfill_all $a s, verify $v s"
 	{
@@ -221,7 +230,7 @@ done
 
 {
 	echo
-	echo "Ratios are to the faster floor. Floor: bench/backfill_floor.sql (customers with their stats in one GROUP BY,"
+	echo "Ratios: medians to the faster floor's median; paired: each round's step to that round's faster floor. Floor: bench/backfill_floor.sql (customers with their stats in one GROUP BY,"
 	echo "a ledger row per paid order, the link on every order, triggers off). Exact: verify() empty and the stats equal"
 	echo "a plain-SQL recomputation (bench/backfill.sh, exact_check). Peak private memory: the backend's largest RssAnon."
 	cat "$REPORT.rounds" 2>/dev/null

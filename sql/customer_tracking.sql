@@ -761,7 +761,8 @@ LANGUAGE C STABLE ROWS 100000;
 CREATE FUNCTION customer_tracking_backfill_orders(p_shops uuid[])
 RETURNS TABLE (shop_id uuid, orders bigint, retracked bigint, linked bigint, untracked bigint)
 AS 'MODULE_PATHNAME', 'ct_backfill_orders'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET jit = off;
 
 -- Locks shops until the transaction ends, as the backfill's customer step needs: the commit of
 -- an order of one of them waits until then.
@@ -894,6 +895,7 @@ RETURNS TABLE (chunk bigint, shops uuid[], orders bigint, chunks_total bigint, s
                orders_total bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
 AS $$
 DECLARE
     v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
@@ -941,6 +943,7 @@ CREATE FUNCTION customer_tracking_backfill_customers(p_shops uuid[])
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
 AS $$
 DECLARE
     v_id name := (SELECT c.column_name FROM customer_tracking_columns() c WHERE c.field = 'id');
@@ -1002,7 +1005,6 @@ BEGIN
           FROM cmp m
           JOIN pg_temp.customer_tracking_backfill_customers x ON x.id = m.cid AND x.shop_id = m.shop_id
          WHERE m.action = 'insert' AND x.phone IS NOT NULL
-        ON CONFLICT DO NOTHING
     ), w_update AS (
         UPDATE @extschema@.shop_customers c
            SET total_orders = m.orders, total_purchases = m.purchases, total_spent = m.spent,
@@ -1028,11 +1030,14 @@ BEGIN
           FULL JOIN (SELECT s.* FROM @extschema@.customer_tracking_slug_customers s WHERE s.shop_id = ANY (p_shops)) s
             ON s.shop_id = e.shop_id AND s.slug = e.slug AND s.shop_customer_id = e.cid
     ), w_pairs AS (
-        INSERT INTO @extschema@.customer_tracking_slug_customers AS s
+        INSERT INTO @extschema@.customer_tracking_slug_customers
             (shop_id, slug, shop_customer_id, purchases, first_purchase_at)
-        SELECT m.shop_id, m.slug, m.cid, m.purchases, m.first_at FROM pcmp m WHERE m.action IN ('insert', 'update')
-        ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE
-           SET purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at
+        SELECT m.shop_id, m.slug, m.cid, m.purchases, m.first_at FROM pcmp m WHERE m.action = 'insert'
+    ), w_repairs AS (
+        UPDATE @extschema@.customer_tracking_slug_customers s
+           SET purchases = m.purchases, first_purchase_at = m.first_at
+          FROM pcmp m
+         WHERE m.action = 'update' AND s.shop_id = m.shop_id AND s.slug = m.slug AND s.shop_customer_id = m.cid
     ), w_unpairs AS (
         DELETE FROM @extschema@.customer_tracking_slug_customers s USING pcmp m
          WHERE m.action = 'delete' AND s.shop_id = m.shop_id AND s.slug = m.slug AND s.shop_customer_id = m.cid
@@ -1088,20 +1093,30 @@ BEGIN
                sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
                sum(r.last_purchasers) AS last_purchasers
           FROM @extschema@.customer_tracking_daily r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2
-    ), w_daily AS (
-        INSERT INTO @extschema@.customer_tracking_daily AS r
-            (shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers)
-        SELECT coalesce(e.shop_id, s.shop_id), coalesce(e.day, s.day), 0,
-               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0),
-               coalesce(e.purchases, 0) - coalesce(s.purchases, 0),
-               coalesce(e.revenue, 0) - coalesce(s.revenue, 0),
-               coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0),
-               coalesce(e.last_purchasers, 0) - coalesce(s.last_purchasers, 0)
+    ), d_daily AS MATERIALIZED (
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.day, s.day) AS day,
+               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0) AS checkouts,
+               coalesce(e.purchases, 0) - coalesce(s.purchases, 0) AS purchases,
+               coalesce(e.revenue, 0) - coalesce(s.revenue, 0) AS revenue,
+               coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0) AS new_customers,
+               coalesce(e.last_purchasers, 0) - coalesce(s.last_purchasers, 0) AS last_purchasers,
+               s.shop_id IS NULL AS fresh
           FROM e_daily e FULL JOIN s_daily s ON s.shop_id = e.shop_id AND s.day = e.day
          WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0),
                 coalesce(e.new_customers, 0), coalesce(e.last_purchasers, 0))
                IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0),
                                  coalesce(s.new_customers, 0), coalesce(s.last_purchasers, 0))
+    ), w_daily_new AS (
+        -- A day without a row (in any stripe): nobody else writes these shops now.
+        INSERT INTO @extschema@.customer_tracking_daily
+            (shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers)
+        SELECT d.shop_id, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers, d.last_purchasers
+          FROM d_daily d WHERE d.fresh
+    ), w_daily AS (
+        INSERT INTO @extschema@.customer_tracking_daily AS r
+            (shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers)
+        SELECT d.shop_id, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers, d.last_purchasers
+          FROM d_daily d WHERE NOT d.fresh
         ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts,
             purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
             new_customers = r.new_customers + EXCLUDED.new_customers,
@@ -1128,16 +1143,16 @@ BEGIN
                sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
                sum(r.repeat_customers) AS repeat_customers, sum(r.customers) AS customers
           FROM @extschema@.customer_tracking_slug_daily r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2, 3
-    ), w_slug_daily AS (
-        INSERT INTO @extschema@.customer_tracking_slug_daily AS r
-            (shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers)
-        SELECT coalesce(e.shop_id, s.shop_id), coalesce(e.slug, s.slug), coalesce(e.day, s.day), 0,
-               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0),
-               coalesce(e.purchases, 0) - coalesce(s.purchases, 0),
-               coalesce(e.revenue, 0) - coalesce(s.revenue, 0),
-               coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0),
-               coalesce(e.repeat_customers, 0) - coalesce(s.repeat_customers, 0),
-               coalesce(e.customers, 0) - coalesce(s.customers, 0)
+    ), d_slug_daily AS MATERIALIZED (
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.slug, s.slug) AS slug,
+               coalesce(e.day, s.day) AS day,
+               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0) AS checkouts,
+               coalesce(e.purchases, 0) - coalesce(s.purchases, 0) AS purchases,
+               coalesce(e.revenue, 0) - coalesce(s.revenue, 0) AS revenue,
+               coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0) AS new_customers,
+               coalesce(e.repeat_customers, 0) - coalesce(s.repeat_customers, 0) AS repeat_customers,
+               coalesce(e.customers, 0) - coalesce(s.customers, 0) AS customers,
+               s.shop_id IS NULL AS fresh
           FROM e_slug_daily e
           FULL JOIN s_slug_daily s ON s.shop_id = e.shop_id AND s.slug = e.slug AND s.day = e.day
          WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0),
@@ -1145,6 +1160,18 @@ BEGIN
                IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0),
                                  coalesce(s.new_customers, 0), coalesce(s.repeat_customers, 0),
                                  coalesce(s.customers, 0))
+    ), w_slug_daily_new AS (
+        INSERT INTO @extschema@.customer_tracking_slug_daily
+            (shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers)
+        SELECT d.shop_id, d.slug, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers,
+               d.repeat_customers, d.customers
+          FROM d_slug_daily d WHERE d.fresh
+    ), w_slug_daily AS (
+        INSERT INTO @extschema@.customer_tracking_slug_daily AS r
+            (shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers)
+        SELECT d.shop_id, d.slug, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers,
+               d.repeat_customers, d.customers
+          FROM d_slug_daily d WHERE NOT d.fresh
         ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts,
             purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
             new_customers = r.new_customers + EXCLUDED.new_customers,
@@ -1236,6 +1263,7 @@ RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem 
                stored text, expected text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
 AS $f$
 BEGIN
     -- Planned with the shops known ($1), so that each table is read through its shop index.
@@ -1506,6 +1534,7 @@ RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem 
                stored text, expected text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
 AS $$
 #variable_conflict use_column
 BEGIN
