@@ -171,13 +171,13 @@ for size in ${SIZES//,/ }; do
 			case $step in
 				floor_d)
 					fresh "$tpl" bf_run
-					read -r t _ < <(timed bf_run -v per_distinct=on -f "$BENCH_DIR/backfill_floor.sql")
+					read -r t _ < <(timed bf_run -c "SET jit = off" -v per_distinct=on -f "$BENCH_DIR/backfill_floor.sql")
 					need "${t:-}"
 					floor_d="$floor_d $t"; r_fd=$t
 					log "  round $round: floor (per distinct phone) ${t} s" ;;
 				floor_o)
 					fresh "$tpl" bf_run
-					read -r t _ < <(timed bf_run -v per_distinct=off -f "$BENCH_DIR/backfill_floor.sql")
+					read -r t _ < <(timed bf_run -c "SET jit = off" -v per_distinct=off -f "$BENCH_DIR/backfill_floor.sql")
 					need "${t:-}"
 					floor_o="$floor_o $t"; r_fo=$t
 					log "  round $round: floor (per order) ${t} s" ;;
@@ -231,7 +231,7 @@ done
 {
 	echo
 	echo "Ratios: medians to the faster floor's median; paired: each round's step to that round's faster floor. Floor: bench/backfill_floor.sql (customers with their stats in one GROUP BY,"
-	echo "a ledger row per paid order, the link on every order, triggers off). Exact: verify() empty and the stats equal"
+	echo "a ledger row per paid order, the link on every order, triggers off, JIT off as in the backfill's statements). Exact: verify() empty and the stats equal"
 	echo "a plain-SQL recomputation (bench/backfill.sh, exact_check). Peak private memory: the backend's largest RssAnon."
 	cat "$REPORT.rounds" 2>/dev/null
 } >>"$REPORT"

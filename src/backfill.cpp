@@ -29,7 +29,15 @@
  * A transaction whose orders the backfill did not see (not yet committed)
  * applies them at its commit, after the backfill, against the ledger rows the
  * backfill wrote. The order step waits for transactions that hold orders it
- * must write; it holds no shop lock then, so those can commit.
+ * must write; it holds no shop lock then, so those can commit. Rows nobody
+ * else can write meanwhile (new ledger rows of held orders; customers,
+ * per-slug counts and new rollup rows of locked shops) are plain inserts.
+ * These statements run without JIT: compiling them cost more than running.
+ *
+ * On Citus, with shop_orders distributed, backfill and verify go shop by shop
+ * through the trigger's path on the shop's node instead (SQL:
+ * customer_tracking_orders_distributed()): these statements read a group of
+ * shops' orders at once, which Citus does not plan across shards.
  *
  * Shop locks are advisory-type locks (locktype advisory in pg_locks, classid
  * CT_SHOP_LOCK_MAGIC, objsubid 3; a SQL advisory lock cannot collide with
@@ -646,7 +654,8 @@ static char *orders_statement(const HostCache *hc, Oid orders)
 		"u.purchased_at, u.purchase, CASE WHEN u.purchase THEN now() END, u.amount, u.network, "
 		"u.referrer, u.utm_source, u.utm_medium, u.utm_campaign "
 		"FROM u WHERE u.expected_customer_id IS NOT NULL AND u.ledger_id IS NULL), "
-		"w_ledger AS (UPDATE %1$s.customer_tracking t SET shop_customer_id = u.expected_customer_id, "
+		"w_ledger AS (UPDATE %1$s.customer_tracking t SET shop_customer_id = "
+		"u.expected_customer_id, "
 		"accessed_via_slug = u.slug, accessed_at = u.purchased_at, "
 		"completed_at = CASE WHEN u.purchase THEN coalesce(t.completed_at, now()) END, "
 		"purchase_completed = u.purchase, purchase_amount = u.amount, network = u.network, "
