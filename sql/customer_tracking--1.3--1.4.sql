@@ -1778,3 +1778,1244 @@ CREATE FUNCTION customer_tracking_apply_pending_here()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ct_apply_pending_here'
 LANGUAGE C STABLE;
+
+--------------------------------------------------------------------------------
+-- 1.4, backfill and verify of a store with history (issue 12): set-based, in
+-- chunks of whole shops, resumable (customer_tracking_backfill_all()), with
+-- progress (customer_tracking_progress). Objects as sql/customer_tracking.sql
+-- creates them (same bodies; test/scripts/upgrade.sh compares).
+--------------------------------------------------------------------------------
+
+-- The orders of shops (NULL: every shop) as the trigger reads them (its decoder, each distinct
+-- raw phone parsed once), with what a backfill writes: the ledger fields, e-mail, name, issues.
+CREATE FUNCTION customer_tracking_backfill_decode(
+    p_shops uuid[], OUT tid tid, OUT shop_order_id uuid, OUT shop_id uuid, OUT stored_customer_id uuid,
+    OUT expected_customer_id uuid, OUT phone text, OUT purchase boolean, OUT amount numeric,
+    OUT purchased_at timestamptz, OUT network text, OUT slug text, OUT referrer text,
+    OUT utm_source text, OUT utm_medium text, OUT utm_campaign text, OUT email text,
+    OUT customer_name text, OUT issues text[], OUT issue_details text[], OUT issue_untracked boolean[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ct_backfill_decode'
+LANGUAGE C STABLE ROWS 100000;
+
+
+-- The order step of a backfill for a group of shops: links, ledger rows and issues of every
+-- order that differs from the decoder, in one statement (the orders it writes stay locked).
+CREATE FUNCTION customer_tracking_backfill_orders(p_shops uuid[])
+RETURNS TABLE (shop_id uuid, orders bigint, retracked bigint, linked bigint, untracked bigint)
+AS 'MODULE_PATHNAME', 'ct_backfill_orders'
+LANGUAGE C VOLATILE
+SET jit = off;
+
+
+-- Locks shops until the transaction ends, as the backfill's customer step needs: the commit of
+-- an order of one of them waits until then.
+CREATE FUNCTION customer_tracking_lock_shops(p_shops uuid[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'ct_lock_shops_sql'
+LANGUAGE C VOLATILE;
+
+
+-- Progress of the running backfill or verify, in this backend's progress slots.
+CREATE FUNCTION customer_tracking_progress_begin(p_command text, p_shops_total bigint,
+                                                 p_orders_total bigint, p_chunks_total bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ct_progress_begin'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION customer_tracking_progress_set(p_phase text, p_shops_done bigint DEFAULT NULL,
+                                               p_orders_done bigint DEFAULT NULL,
+                                               p_chunks_done bigint DEFAULT NULL,
+                                               p_shops_total bigint DEFAULT NULL,
+                                               p_orders_total bigint DEFAULT NULL,
+                                               p_chunks_total bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ct_progress_set'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION customer_tracking_progress_end()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ct_progress_end'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION customer_tracking_progress_info(
+    OUT pid integer, OUT datid oid, OUT relid oid, OUT command text, OUT phase text,
+    OUT shops_total bigint, OUT shops_done bigint, OUT orders_total bigint, OUT orders_done bigint,
+    OUT chunks_total bigint, OUT chunks_done bigint, OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ct_progress_info'
+LANGUAGE C VOLATILE;
+
+
+-- In the style of pg_stat_progress_*: one row per backend running a backfill or verify (values
+-- NULL for backends of roles the caller may not see, as there).
+CREATE VIEW customer_tracking_progress AS
+    SELECT p.pid, p.datid, d.datname, p.relid, p.command, p.phase, p.shops_total, p.shops_done,
+           p.orders_total, p.orders_done, p.chunks_total, p.chunks_done, p.started_at
+      FROM customer_tracking_progress_info() p
+      LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid;
+COMMENT ON VIEW customer_tracking_progress IS
+    'Running customer_tracking_backfill(), customer_tracking_backfill_all() and '
+    'customer_tracking_verify() calls: phase, shops and orders done of the totals, chunks.';
+
+-- Where customer_tracking_backfill_all() is: a resumed run goes on after last_shop_id.
+CREATE TABLE customer_tracking_backfill_state (
+    id                 boolean PRIMARY KEY DEFAULT true CHECK (id),
+    started_at         timestamptz NOT NULL,
+    finished_at        timestamptz,
+    chunk_orders       integer NOT NULL,
+    last_shop_id       uuid,
+    chunks_done        bigint NOT NULL DEFAULT 0,
+    shops_done         bigint NOT NULL DEFAULT 0,
+    orders_done        bigint NOT NULL DEFAULT 0,
+    orders_retracked   bigint NOT NULL DEFAULT 0,
+    customers_repaired bigint NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE customer_tracking_backfill_state IS
+    'The last run of customer_tracking_backfill_all(): committed with each chunk, so that a run '
+    'cancelled or failed goes on after last_shop_id when called again.';
+
+-- Maintenance only: no role but the owner reads or writes either (default privileges included).
+REVOKE ALL ON customer_tracking_backfill_state, customer_tracking_progress FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
+           AND c.relname IN ('customer_tracking_backfill_state', 'customer_tracking_progress')
+    LOOP
+        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
+    END LOOP;
+END
+$revoke$;
+
+-- Every shop the extension's tables hold rows of (index lookups: one per shop and table).
+CREATE FUNCTION customer_tracking_tracked_shops()
+RETURNS SETOF uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+    WITH RECURSIVE
+    c(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.shop_customers x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.shop_customers x WHERE x.shop_id > c.id ORDER BY x.shop_id LIMIT 1)
+                FROM c WHERE c.id IS NOT NULL),
+    t(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking x WHERE x.shop_id > t.id ORDER BY x.shop_id LIMIT 1)
+                FROM t WHERE t.id IS NOT NULL),
+    p(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_slug_customers x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_slug_customers x WHERE x.shop_id > p.id ORDER BY x.shop_id LIMIT 1)
+                FROM p WHERE p.id IS NOT NULL),
+    s(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_shop_totals x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_shop_totals x WHERE x.shop_id > s.id ORDER BY x.shop_id LIMIT 1)
+                FROM s WHERE s.id IS NOT NULL),
+    d(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_daily x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_daily x WHERE x.shop_id > d.id ORDER BY x.shop_id LIMIT 1)
+                FROM d WHERE d.id IS NOT NULL),
+    l(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_slug_daily x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_slug_daily x WHERE x.shop_id > l.id ORDER BY x.shop_id LIMIT 1)
+                FROM l WHERE l.id IS NOT NULL),
+    n(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_network_totals x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_network_totals x WHERE x.shop_id > n.id ORDER BY x.shop_id LIMIT 1)
+                FROM n WHERE n.id IS NOT NULL),
+    f(id) AS (SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_frequency x ORDER BY x.shop_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT x.shop_id FROM @extschema@.customer_tracking_frequency x WHERE x.shop_id > f.id ORDER BY x.shop_id LIMIT 1)
+                FROM f WHERE f.id IS NOT NULL)
+    SELECT id FROM c WHERE id IS NOT NULL UNION SELECT id FROM t WHERE id IS NOT NULL
+    UNION SELECT id FROM p WHERE id IS NOT NULL UNION SELECT id FROM s WHERE id IS NOT NULL
+    UNION SELECT id FROM d WHERE id IS NOT NULL UNION SELECT id FROM l WHERE id IS NOT NULL
+    UNION SELECT id FROM n WHERE id IS NOT NULL UNION SELECT id FROM f WHERE id IS NOT NULL
+$$;
+
+
+-- The shops to backfill or verify (those with orders or tracked rows; p_shop_id: that one; p_after:
+-- those after it), in id order, in chunks of about p_chunk_orders orders (a bigger shop is a chunk
+-- of its own; at most ~10,000 shops per chunk). Each row carries the totals.
+CREATE FUNCTION customer_tracking_backfill_chunks(p_shop_id uuid, p_after uuid, p_chunk_orders bigint)
+RETURNS TABLE (chunk bigint, shops uuid[], orders bigint, chunks_total bigint, shops_total bigint,
+               orders_total bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
+                     WHERE h.field = 'shop_id' AND h.state = 'ok');
+BEGIN
+    IF v_shop IS NULL THEN
+        RAISE EXCEPTION 'customer_tracking: the shop column of shop_orders cannot be read'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'SELECT * FROM customer_tracking_host_state();';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH per_shop AS (
+            SELECT x.id, sum(x.n)::bigint AS n
+              FROM (SELECT o.%1$I AS id, count(*) AS n FROM @extschema@.shop_orders o
+                     WHERE o.%1$I IS NOT NULL AND ($1 IS NULL OR o.%1$I = $1) AND ($2 IS NULL OR o.%1$I > $2)
+                     GROUP BY 1
+                    %2$s) x
+             GROUP BY x.id
+        ), numbered AS (
+            SELECT p.id, p.n,
+                   greatest(((sum(p.n) OVER (ORDER BY p.id))::bigint - p.n) / greatest($3, 1),
+                            (row_number() OVER (ORDER BY p.id) - 1) / 10000) AS g
+              FROM per_shop p
+        ), chunks AS (
+            SELECT g, array_agg(id ORDER BY id) AS shops, sum(n)::bigint AS orders, count(*) AS nshops
+              FROM numbered GROUP BY g
+        )
+        SELECT row_number() OVER (ORDER BY g), c.shops, c.orders, count(*) OVER (),
+               (sum(c.nshops) OVER ())::bigint, (sum(c.orders) OVER ())::bigint
+          FROM chunks c ORDER BY g $q$, v_shop,
+        -- Shops with tracked rows but no order left (on one node; on Citus, shops with orders).
+        CASE WHEN customer_tracking_orders_distributed() THEN ''
+             ELSE 'UNION ALL SELECT s.id, 0 FROM @extschema@.customer_tracking_tracked_shops() s(id)
+                    WHERE ($1 IS NULL OR s.id = $1) AND ($2 IS NULL OR s.id > $2)' END)
+    USING p_shop_id, p_after, p_chunk_orders;
+END
+$$;
+
+
+-- The customer step of a backfill for a group of shops, which the caller has locked
+-- (customer_tracking_lock_shops(), after the order step): ledger rows whose order is gone are
+-- removed; customers, per-slug purchases and rollups are recomputed from the ledger in one
+-- statement and only differences written. Returns the customers repaired (changed, though no
+-- order of theirs was rewritten by the order step).
+CREATE FUNCTION customer_tracking_backfill_customers(p_shops uuid[])
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    v_id name := (SELECT c.column_name FROM customer_tracking_columns() c WHERE c.field = 'id');
+    v_shop name := (SELECT c.column_name FROM customer_tracking_columns() c WHERE c.field = 'shop_id');
+    v_repaired bigint;
+BEGIN
+    EXECUTE format($q$
+        DELETE FROM @extschema@.customer_tracking t USING pg_temp.customer_tracking_backfill_orphans x
+         WHERE x.shop_id = ANY ($1) AND t.id = x.id AND t.shop_id = x.shop_id
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.shop_orders o WHERE o.%1$I = t.id AND o.%2$I = t.shop_id)$q$,
+        v_id, v_shop)
+    USING p_shops;
+
+    WITH l AS MATERIALIZED (
+        SELECT t.shop_id, t.shop_customer_id AS cid, t.id, t.accessed_at AS at, t.purchase_completed AS p,
+               t.purchase_amount AS amount, t.network::text AS network, t.accessed_via_slug::text AS slug,
+               coalesce(t.accessed_via_slug::text, '') AS slug_key, (t.accessed_at AT TIME ZONE 'UTC')::date AS day
+          FROM @extschema@.customer_tracking t WHERE t.shop_id = ANY (p_shops)
+    ), firsts AS (
+        SELECT DISTINCT ON (l.shop_id, l.cid) l.shop_id, l.cid, l.id AS first_id, l.slug AS first_slug
+          FROM l WHERE l.p ORDER BY l.shop_id, l.cid, l.at, l.id
+    ), nets AS (
+        SELECT l.shop_id, l.cid, l.network, count(*)::int AS n
+          FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2, 3
+    ), netagg AS (
+        SELECT n.shop_id, n.cid, jsonb_object_agg(n.network, n.n) AS networks,
+               (array_agg(n.network ORDER BY n.n DESC, n.network COLLATE "C"))[1] AS preferred
+          FROM nets n GROUP BY 1, 2
+    ), agg AS MATERIALIZED (
+        SELECT a.shop_id, a.cid, a.orders, a.purchases, a.spent, a.first_at, a.last_at, f.first_id,
+               f.first_slug, coalesce(n.networks, '{}'::jsonb) AS networks, n.preferred
+          FROM (SELECT l.shop_id, l.cid, count(*)::int AS orders, count(*) FILTER (WHERE l.p)::int AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS spent,
+                       min(l.at) FILTER (WHERE l.p) AS first_at, max(l.at) FILTER (WHERE l.p) AS last_at
+                  FROM l GROUP BY 1, 2) a
+          LEFT JOIN firsts f ON f.shop_id = a.shop_id AND f.cid = a.cid
+          LEFT JOIN netagg n ON n.shop_id = a.shop_id AND n.cid = a.cid
+    ), cmp AS MATERIALIZED (
+        SELECT coalesce(a.shop_id, c.shop_id) AS shop_id, coalesce(a.cid, c.id) AS cid, a.orders, a.purchases,
+               a.spent, a.first_at, a.last_at, a.first_id, a.first_slug, a.networks, a.preferred,
+               CASE WHEN a.cid IS NULL THEN 'delete'
+                    WHEN c.id IS NULL THEN 'insert'
+                    WHEN (c.total_orders, c.total_purchases, c.first_purchase_at, c.last_purchase_at,
+                          c.first_order_id, c.first_source_slug::text, c.preferred_network::text)
+                         IS DISTINCT FROM (a.orders, a.purchases, a.first_at, a.last_at, a.first_id,
+                                           a.first_slug, a.preferred)
+                      OR c.total_spent <> a.spent OR c.network_purchases <> a.networks THEN 'update'
+               END AS action
+          FROM agg a
+          FULL JOIN (SELECT c.* FROM @extschema@.shop_customers c WHERE c.shop_id = ANY (p_shops)) c
+            ON c.id = a.cid AND c.shop_id = a.shop_id
+    ), w_insert AS (
+        INSERT INTO @extschema@.shop_customers AS c
+            (id, shop_id, phone_number, email, customer_name, total_orders, total_purchases, total_spent,
+             first_purchase_at, last_purchase_at, first_order_id, first_source_slug, network_purchases,
+             preferred_network)
+        SELECT m.cid, m.shop_id, x.phone, x.email, x.customer_name, m.orders, m.purchases, m.spent,
+               m.first_at, m.last_at, m.first_id, m.first_slug, m.networks, m.preferred
+          FROM cmp m
+          JOIN pg_temp.customer_tracking_backfill_customers x ON x.id = m.cid AND x.shop_id = m.shop_id
+         WHERE m.action = 'insert' AND x.phone IS NOT NULL
+    ), w_update AS (
+        UPDATE @extschema@.shop_customers c
+           SET total_orders = m.orders, total_purchases = m.purchases, total_spent = m.spent,
+               first_purchase_at = m.first_at, last_purchase_at = m.last_at, first_order_id = m.first_id,
+               first_source_slug = m.first_slug, network_purchases = m.networks,
+               preferred_network = m.preferred, updated_at = now()
+          FROM cmp m
+         WHERE m.action = 'update' AND c.id = m.cid AND c.shop_id = m.shop_id
+    ), w_delete AS (
+        DELETE FROM @extschema@.shop_customers c USING cmp m
+         WHERE m.action = 'delete' AND c.id = m.cid AND c.shop_id = m.shop_id
+    ), pe AS (
+        SELECT l.shop_id, l.slug_key AS slug, l.cid, count(*)::int AS purchases, min(l.at) AS first_at
+          FROM l WHERE l.p GROUP BY 1, 2, 3
+    ), pcmp AS MATERIALIZED (
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.slug, s.slug) AS slug,
+               coalesce(e.cid, s.shop_customer_id) AS cid, e.purchases, e.first_at,
+               CASE WHEN e.cid IS NULL THEN 'delete'
+                    WHEN s.shop_customer_id IS NULL THEN 'insert'
+                    WHEN (s.purchases, s.first_purchase_at) IS DISTINCT FROM (e.purchases, e.first_at) THEN 'update'
+               END AS action
+          FROM pe e
+          FULL JOIN (SELECT s.* FROM @extschema@.customer_tracking_slug_customers s WHERE s.shop_id = ANY (p_shops)) s
+            ON s.shop_id = e.shop_id AND s.slug = e.slug AND s.shop_customer_id = e.cid
+    ), w_pairs AS (
+        INSERT INTO @extschema@.customer_tracking_slug_customers
+            (shop_id, slug, shop_customer_id, purchases, first_purchase_at)
+        SELECT m.shop_id, m.slug, m.cid, m.purchases, m.first_at FROM pcmp m WHERE m.action = 'insert'
+    ), w_repairs AS (
+        UPDATE @extschema@.customer_tracking_slug_customers s
+           SET purchases = m.purchases, first_purchase_at = m.first_at
+          FROM pcmp m
+         WHERE m.action = 'update' AND s.shop_id = m.shop_id AND s.slug = m.slug AND s.shop_customer_id = m.cid
+    ), w_unpairs AS (
+        DELETE FROM @extschema@.customer_tracking_slug_customers s USING pcmp m
+         WHERE m.action = 'delete' AND s.shop_id = m.shop_id AND s.slug = m.slug AND s.shop_customer_id = m.cid
+    ), rc AS (
+        SELECT a.* FROM agg a WHERE a.purchases > 0
+    ), e_totals AS (
+        SELECT k.shop_id, sum(k.customers) AS customers, sum(k.repeat_customers) AS repeat_customers,
+               sum(k.purchases) AS purchases, sum(k.revenue) AS revenue, sum(k.checkouts) AS checkouts
+          FROM (SELECT l.shop_id, 0 AS customers, 0 AS repeat_customers, count(*) FILTER (WHERE l.p) AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, count(*) AS checkouts
+                  FROM l GROUP BY 1
+                UNION ALL
+                SELECT rc.shop_id, count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0, 0, 0
+                  FROM rc GROUP BY 1) k
+         GROUP BY 1
+    ), s_totals AS (
+        SELECT r.shop_id, sum(r.customers) AS customers, sum(r.repeat_customers) AS repeat_customers,
+               sum(r.purchases) AS purchases, sum(r.revenue) AS revenue, sum(r.checkouts) AS checkouts
+          FROM @extschema@.customer_tracking_shop_totals r WHERE r.shop_id = ANY (p_shops) GROUP BY 1
+    ), w_totals AS (
+        INSERT INTO @extschema@.customer_tracking_shop_totals AS r
+            (shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts)
+        SELECT coalesce(e.shop_id, s.shop_id), 0,
+               coalesce(e.customers, 0) - coalesce(s.customers, 0),
+               coalesce(e.repeat_customers, 0) - coalesce(s.repeat_customers, 0),
+               coalesce(e.purchases, 0) - coalesce(s.purchases, 0),
+               coalesce(e.revenue, 0) - coalesce(s.revenue, 0),
+               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0)
+          FROM e_totals e FULL JOIN s_totals s ON s.shop_id = e.shop_id
+         WHERE (coalesce(e.customers, 0), coalesce(e.repeat_customers, 0), coalesce(e.purchases, 0),
+                coalesce(e.revenue, 0), coalesce(e.checkouts, 0))
+               IS DISTINCT FROM (coalesce(s.customers, 0), coalesce(s.repeat_customers, 0),
+                                 coalesce(s.purchases, 0), coalesce(s.revenue, 0), coalesce(s.checkouts, 0))
+        ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + EXCLUDED.customers,
+            repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers,
+            purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
+            checkouts = r.checkouts + EXCLUDED.checkouts
+    ), e_daily AS (
+        SELECT k.shop_id, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
+               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
+               sum(k.last_purchasers) AS last_purchasers
+          FROM (SELECT l.shop_id, l.day, count(*) AS checkouts, count(*) FILTER (WHERE l.p) AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
+                       0 AS last_purchasers
+                  FROM l GROUP BY 1, 2
+                UNION ALL
+                SELECT rc.shop_id, (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, count(*), 0 FROM rc GROUP BY 1, 2
+                UNION ALL
+                SELECT rc.shop_id, (rc.last_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, count(*) FROM rc GROUP BY 1, 2) k
+         GROUP BY 1, 2
+    ), s_daily AS (
+        SELECT r.shop_id, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
+               sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
+               sum(r.last_purchasers) AS last_purchasers
+          FROM @extschema@.customer_tracking_daily r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2
+    ), d_daily AS MATERIALIZED (
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.day, s.day) AS day,
+               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0) AS checkouts,
+               coalesce(e.purchases, 0) - coalesce(s.purchases, 0) AS purchases,
+               coalesce(e.revenue, 0) - coalesce(s.revenue, 0) AS revenue,
+               coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0) AS new_customers,
+               coalesce(e.last_purchasers, 0) - coalesce(s.last_purchasers, 0) AS last_purchasers,
+               s.shop_id IS NULL AS fresh
+          FROM e_daily e FULL JOIN s_daily s ON s.shop_id = e.shop_id AND s.day = e.day
+         WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0),
+                coalesce(e.new_customers, 0), coalesce(e.last_purchasers, 0))
+               IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0),
+                                 coalesce(s.new_customers, 0), coalesce(s.last_purchasers, 0))
+    ), w_daily_new AS (
+        -- A day without a row (in any stripe): nobody else writes these shops now.
+        INSERT INTO @extschema@.customer_tracking_daily
+            (shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers)
+        SELECT d.shop_id, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers, d.last_purchasers
+          FROM d_daily d WHERE d.fresh
+    ), w_daily AS (
+        INSERT INTO @extschema@.customer_tracking_daily AS r
+            (shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers)
+        SELECT d.shop_id, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers, d.last_purchasers
+          FROM d_daily d WHERE NOT d.fresh
+        ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts,
+            purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
+            new_customers = r.new_customers + EXCLUDED.new_customers,
+            last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers
+    ), e_slug_daily AS (
+        SELECT k.shop_id, k.slug, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
+               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
+               sum(k.repeat_customers) AS repeat_customers, sum(k.customers) AS customers
+          FROM (SELECT l.shop_id, l.slug_key AS slug, l.day, count(*) AS checkouts,
+                       count(*) FILTER (WHERE l.p) AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
+                       0 AS repeat_customers, 0 AS customers
+                  FROM l GROUP BY 1, 2, 3
+                UNION ALL
+                SELECT rc.shop_id, coalesce(rc.first_slug, ''), (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0,
+                       count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0
+                  FROM rc GROUP BY 1, 2, 3
+                UNION ALL
+                SELECT pe.shop_id, pe.slug, (pe.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, count(*)
+                  FROM pe GROUP BY 1, 2, 3) k
+         GROUP BY 1, 2, 3
+    ), s_slug_daily AS (
+        SELECT r.shop_id, r.slug, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
+               sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
+               sum(r.repeat_customers) AS repeat_customers, sum(r.customers) AS customers
+          FROM @extschema@.customer_tracking_slug_daily r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2, 3
+    ), d_slug_daily AS MATERIALIZED (
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.slug, s.slug) AS slug,
+               coalesce(e.day, s.day) AS day,
+               coalesce(e.checkouts, 0) - coalesce(s.checkouts, 0) AS checkouts,
+               coalesce(e.purchases, 0) - coalesce(s.purchases, 0) AS purchases,
+               coalesce(e.revenue, 0) - coalesce(s.revenue, 0) AS revenue,
+               coalesce(e.new_customers, 0) - coalesce(s.new_customers, 0) AS new_customers,
+               coalesce(e.repeat_customers, 0) - coalesce(s.repeat_customers, 0) AS repeat_customers,
+               coalesce(e.customers, 0) - coalesce(s.customers, 0) AS customers,
+               s.shop_id IS NULL AS fresh
+          FROM e_slug_daily e
+          FULL JOIN s_slug_daily s ON s.shop_id = e.shop_id AND s.slug = e.slug AND s.day = e.day
+         WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0),
+                coalesce(e.new_customers, 0), coalesce(e.repeat_customers, 0), coalesce(e.customers, 0))
+               IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0),
+                                 coalesce(s.new_customers, 0), coalesce(s.repeat_customers, 0),
+                                 coalesce(s.customers, 0))
+    ), w_slug_daily_new AS (
+        INSERT INTO @extschema@.customer_tracking_slug_daily
+            (shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers)
+        SELECT d.shop_id, d.slug, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers,
+               d.repeat_customers, d.customers
+          FROM d_slug_daily d WHERE d.fresh
+    ), w_slug_daily AS (
+        INSERT INTO @extschema@.customer_tracking_slug_daily AS r
+            (shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, repeat_customers, customers)
+        SELECT d.shop_id, d.slug, d.day, 0, d.checkouts, d.purchases, d.revenue, d.new_customers,
+               d.repeat_customers, d.customers
+          FROM d_slug_daily d WHERE NOT d.fresh
+        ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + EXCLUDED.checkouts,
+            purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
+            new_customers = r.new_customers + EXCLUDED.new_customers,
+            repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers,
+            customers = r.customers + EXCLUDED.customers
+    ), e_networks AS (
+        SELECT k.shop_id, k.network, sum(k.preferring) AS preferring, sum(k.purchases) AS purchases,
+               sum(k.revenue) AS revenue
+          FROM (SELECT l.shop_id, l.network, 0 AS preferring, count(*) AS purchases, sum(l.amount) AS revenue
+                  FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2
+                UNION ALL
+                SELECT rc.shop_id, rc.preferred, count(*), 0, 0
+                  FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 2) k
+         GROUP BY 1, 2
+    ), s_networks AS (
+        SELECT r.shop_id, r.network, sum(r.customers_preferring) AS preferring, sum(r.purchases) AS purchases,
+               sum(r.revenue) AS revenue
+          FROM @extschema@.customer_tracking_network_totals r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2
+    ), w_networks AS (
+        INSERT INTO @extschema@.customer_tracking_network_totals AS r
+            (shop_id, network, stripe, customers_preferring, purchases, revenue)
+        SELECT coalesce(e.shop_id, s.shop_id), coalesce(e.network, s.network), 0,
+               coalesce(e.preferring, 0) - coalesce(s.preferring, 0),
+               coalesce(e.purchases, 0) - coalesce(s.purchases, 0),
+               coalesce(e.revenue, 0) - coalesce(s.revenue, 0)
+          FROM e_networks e FULL JOIN s_networks s ON s.shop_id = e.shop_id AND s.network = e.network
+         WHERE (coalesce(e.preferring, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0))
+               IS DISTINCT FROM (coalesce(s.preferring, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0))
+        ON CONFLICT (shop_id, network, stripe) DO UPDATE SET
+            customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring,
+            purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue
+    ), e_frequency AS (
+        SELECT rc.shop_id, rc.purchases, count(*) AS customers FROM rc GROUP BY 1, 2
+    ), s_frequency AS (
+        SELECT r.shop_id, r.purchases, sum(r.customers) AS customers
+          FROM @extschema@.customer_tracking_frequency r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2
+    ), w_frequency AS (
+        INSERT INTO @extschema@.customer_tracking_frequency AS r (shop_id, purchases, stripe, customers)
+        SELECT coalesce(e.shop_id, s.shop_id), coalesce(e.purchases, s.purchases), 0,
+               coalesce(e.customers, 0) - coalesce(s.customers, 0)
+          FROM e_frequency e FULL JOIN s_frequency s ON s.shop_id = e.shop_id AND s.purchases = e.purchases
+         WHERE coalesce(e.customers, 0) <> coalesce(s.customers, 0)
+        ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + EXCLUDED.customers
+    ), repaired AS (
+        SELECT r.shop_id, count(*) AS n
+          FROM (SELECT m.shop_id, m.cid FROM cmp m WHERE m.action IS NOT NULL
+                UNION SELECT m.shop_id, m.cid FROM pcmp m WHERE m.action IS NOT NULL) r
+         WHERE NOT EXISTS (SELECT 1 FROM pg_temp.customer_tracking_backfill_customers x
+                            WHERE x.id = r.cid AND x.shop_id = r.shop_id AND x.affected)
+         GROUP BY 1
+    ), w_repaired AS (
+        UPDATE pg_temp.customer_tracking_backfill_shops b SET repaired = b.repaired + r.n
+          FROM repaired r WHERE b.shop_id = r.shop_id
+    )
+    SELECT coalesce(sum(r.n), 0) INTO v_repaired FROM repaired r;
+
+    DELETE FROM pg_temp.customer_tracking_backfill_customers x WHERE x.shop_id = ANY (p_shops);
+    DELETE FROM pg_temp.customer_tracking_backfill_orphans x WHERE x.shop_id = ANY (p_shops);
+    RETURN v_repaired;
+END
+$$;
+
+
+-- Whether shop_orders is a Citus distributed table: then backfill and verify go shop by shop, on
+-- the node holding each shop (customer_tracking_backfill_shop(), customer_tracking_problems());
+-- else they are set-based, over chunks of shops.
+CREATE FUNCTION customer_tracking_orders_distributed()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_distributed boolean;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+        INTO v_distributed USING '@extschema@.shop_orders'::regclass;
+    RETURN v_distributed;
+END
+$$;
+
+
+-- Every stored value of shops (NULL: all) that differs from a recomputation from shop_orders:
+-- links, tracking rows and customer stats (when p_customers), and rollup rows (sums over
+-- stripes). One pass over the orders (decoded as the trigger reads them) serves all; stored
+-- and expected rows are compared by their keys, and only differences are spelled out.
+CREATE FUNCTION customer_tracking_problems_of(p_shops uuid[], p_customers boolean)
+RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
+               stored text, expected text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
+AS $f$
+BEGIN
+    -- Planned with the shops known ($1), so that each table is read through its shop index.
+    RETURN QUERY EXECUTE $q$
+    WITH o AS MATERIALIZED (
+        SELECT d.shop_order_id, d.shop_id, d.stored_customer_id, d.expected_customer_id AS cid,
+               d.purchase AS p, d.amount, d.purchased_at AS at, d.network, d.slug,
+               coalesce(d.slug, '') AS slug_key, (d.purchased_at AT TIME ZONE 'UTC')::date AS day
+          FROM @extschema@.customer_tracking_backfill_decode($1) d
+    ), l AS (
+        SELECT o.* FROM o WHERE o.cid IS NOT NULL
+    ), firsts AS (
+        SELECT DISTINCT ON (l.shop_id, l.cid) l.shop_id, l.cid, l.shop_order_id AS first_id, l.slug AS first_slug
+          FROM l WHERE l.p ORDER BY l.shop_id, l.cid, l.at, l.shop_order_id
+    ), nets AS (
+        SELECT l.shop_id, l.cid, l.network, count(*)::int AS n
+          FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2, 3
+    ), netagg AS (
+        SELECT n.shop_id, n.cid, jsonb_object_agg(n.network, n.n) AS networks,
+               (array_agg(n.network ORDER BY n.n DESC, n.network COLLATE "C"))[1] AS preferred
+          FROM nets n GROUP BY 1, 2
+    ), agg AS MATERIALIZED (
+        SELECT a.shop_id, a.cid, a.orders, a.purchases, a.spent, a.first_at, a.last_at, f.first_id,
+               f.first_slug, coalesce(n.networks, '{}'::jsonb) AS networks, n.preferred
+          FROM (SELECT l.shop_id, l.cid, count(*)::int AS orders, count(*) FILTER (WHERE l.p)::int AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS spent,
+                       min(l.at) FILTER (WHERE l.p) AS first_at, max(l.at) FILTER (WHERE l.p) AS last_at
+                  FROM l GROUP BY 1, 2) a
+          LEFT JOIN firsts f ON f.shop_id = a.shop_id AND f.cid = a.cid
+          LEFT JOIN netagg n ON n.shop_id = a.shop_id AND n.cid = a.cid
+    ), customers AS MATERIALIZED (
+        SELECT coalesce(a.shop_id, c.shop_id) AS shop_id, coalesce(a.cid, c.id) AS cid,
+               a.cid IS NULL AS stale, c.id IS NULL AS missing, a.orders, a.purchases, a.spent, a.first_at,
+               a.last_at, a.first_id, a.first_slug, a.networks, a.preferred, c.total_orders,
+               c.total_purchases, c.total_spent, c.first_purchase_at, c.last_purchase_at, c.first_order_id,
+               c.first_source_slug::text AS first_source_slug, c.preferred_network::text AS preferred_network,
+               c.network_purchases, c.repeat_customer
+          FROM agg a
+          FULL JOIN (SELECT c.* FROM @extschema@.shop_customers c WHERE $1 IS NULL OR c.shop_id = ANY ($1)) c
+            ON c.id = a.cid AND c.shop_id = a.shop_id
+         WHERE $2
+    ), rc AS (
+        SELECT a.* FROM agg a WHERE a.purchases > 0
+    ), pe AS (
+        SELECT l.shop_id, l.slug_key AS slug, l.cid, min(l.at) AS first_at FROM l WHERE l.p GROUP BY 1, 2, 3
+    ), e_totals AS (
+        SELECT k.shop_id, sum(k.customers) AS customers, sum(k.repeat_customers) AS repeat_customers,
+               sum(k.purchases) AS purchases, sum(k.revenue) AS revenue, sum(k.checkouts) AS checkouts
+          FROM (SELECT l.shop_id, 0 AS customers, 0 AS repeat_customers, count(*) FILTER (WHERE l.p) AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, count(*) AS checkouts
+                  FROM l GROUP BY 1
+                UNION ALL
+                SELECT rc.shop_id, count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0, 0, 0 FROM rc GROUP BY 1) k
+         GROUP BY 1
+    ), s_totals AS (
+        SELECT r.shop_id, sum(r.customers) AS customers, sum(r.repeat_customers) AS repeat_customers,
+               sum(r.purchases) AS purchases, sum(r.revenue) AS revenue, sum(r.checkouts) AS checkouts
+          FROM @extschema@.customer_tracking_shop_totals r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1
+    ), e_daily AS (
+        SELECT k.shop_id, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
+               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
+               sum(k.last_purchasers) AS last_purchasers
+          FROM (SELECT l.shop_id, l.day, count(*) AS checkouts, count(*) FILTER (WHERE l.p) AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
+                       0 AS last_purchasers
+                  FROM l GROUP BY 1, 2
+                UNION ALL
+                SELECT rc.shop_id, (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, count(*), 0 FROM rc GROUP BY 1, 2
+                UNION ALL
+                SELECT rc.shop_id, (rc.last_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, count(*) FROM rc GROUP BY 1, 2) k
+         GROUP BY 1, 2
+    ), s_daily AS (
+        SELECT r.shop_id, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
+               sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
+               sum(r.last_purchasers) AS last_purchasers
+          FROM @extschema@.customer_tracking_daily r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2
+    ), e_slug_daily AS (
+        SELECT k.shop_id, k.slug, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
+               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
+               sum(k.repeat_customers) AS repeat_customers, sum(k.customers) AS customers
+          FROM (SELECT l.shop_id, l.slug_key AS slug, l.day, count(*) AS checkouts,
+                       count(*) FILTER (WHERE l.p) AS purchases,
+                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
+                       0 AS repeat_customers, 0 AS customers
+                  FROM l GROUP BY 1, 2, 3
+                UNION ALL
+                SELECT rc.shop_id, coalesce(rc.first_slug, ''), (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0,
+                       count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0
+                  FROM rc GROUP BY 1, 2, 3
+                UNION ALL
+                SELECT pe.shop_id, pe.slug, (pe.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, count(*)
+                  FROM pe GROUP BY 1, 2, 3) k
+         GROUP BY 1, 2, 3
+    ), s_slug_daily AS (
+        SELECT r.shop_id, r.slug, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
+               sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
+               sum(r.repeat_customers) AS repeat_customers, sum(r.customers) AS customers
+          FROM @extschema@.customer_tracking_slug_daily r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2, 3
+    ), e_networks AS (
+        SELECT k.shop_id, k.network, sum(k.preferring) AS preferring, sum(k.purchases) AS purchases,
+               sum(k.revenue) AS revenue
+          FROM (SELECT l.shop_id, l.network, 0 AS preferring, count(*) AS purchases, sum(l.amount) AS revenue
+                  FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2
+                UNION ALL
+                SELECT rc.shop_id, rc.preferred, count(*), 0, 0 FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 2) k
+         GROUP BY 1, 2
+    ), s_networks AS (
+        SELECT r.shop_id, r.network, sum(r.customers_preferring) AS preferring, sum(r.purchases) AS purchases,
+               sum(r.revenue) AS revenue
+          FROM @extschema@.customer_tracking_network_totals r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2
+    ), e_frequency AS (
+        SELECT rc.shop_id, rc.purchases, count(*) AS customers FROM rc GROUP BY 1, 2
+    ), s_frequency AS (
+        SELECT r.shop_id, r.purchases, sum(r.customers) AS customers
+          FROM @extschema@.customer_tracking_frequency r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2
+    ), rollups (shop_id, problem, stored, expected) AS (
+        SELECT x.shop_id, 'rollup totals  ' || v.stat, coalesce(v.s, 0)::text, coalesce(v.e, 0)::text
+          FROM (SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, e.customers AS e_customers,
+                       e.repeat_customers AS e_repeat, e.purchases AS e_purchases, e.revenue AS e_revenue,
+                       e.checkouts AS e_checkouts, s.customers AS s_customers, s.repeat_customers AS s_repeat,
+                       s.purchases AS s_purchases, s.revenue AS s_revenue, s.checkouts AS s_checkouts
+                  FROM e_totals e FULL JOIN s_totals s ON s.shop_id = e.shop_id) x
+         CROSS JOIN LATERAL (VALUES ('checkouts', x.s_checkouts::numeric, x.e_checkouts::numeric),
+                                    ('purchases', x.s_purchases, x.e_purchases), ('revenue', x.s_revenue, x.e_revenue),
+                                    ('customers', x.s_customers, x.e_customers),
+                                    ('repeat_customers', x.s_repeat, x.e_repeat)) v(stat, s, e)
+         WHERE coalesce(v.s, 0) <> coalesce(v.e, 0)
+        UNION ALL
+        SELECT x.shop_id, 'rollup daily ' || to_char(x.day, 'YYYY-MM-DD') || ' ' || v.stat,
+               coalesce(v.s, 0)::text, coalesce(v.e, 0)::text
+          FROM (SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.day, s.day) AS day,
+                       e.checkouts AS e_checkouts, e.purchases AS e_purchases, e.revenue AS e_revenue,
+                       e.new_customers AS e_new, e.last_purchasers AS e_last,
+                       s.checkouts AS s_checkouts, s.purchases AS s_purchases, s.revenue AS s_revenue,
+                       s.new_customers AS s_new, s.last_purchasers AS s_last
+                  FROM e_daily e FULL JOIN s_daily s ON s.shop_id = e.shop_id AND s.day = e.day
+                 WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0),
+                        coalesce(e.new_customers, 0), coalesce(e.last_purchasers, 0))
+                       IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0),
+                                         coalesce(s.new_customers, 0), coalesce(s.last_purchasers, 0))) x
+         CROSS JOIN LATERAL (VALUES ('checkouts', x.s_checkouts::numeric, x.e_checkouts::numeric),
+                                    ('purchases', x.s_purchases, x.e_purchases), ('revenue', x.s_revenue, x.e_revenue),
+                                    ('new_customers', x.s_new, x.e_new),
+                                    ('last_purchasers', x.s_last, x.e_last)) v(stat, s, e)
+         WHERE coalesce(v.s, 0) <> coalesce(v.e, 0)
+        UNION ALL
+        SELECT x.shop_id, 'rollup slug_daily ' || x.slug || '|' || to_char(x.day, 'YYYY-MM-DD') || ' ' || v.stat,
+               coalesce(v.s, 0)::text, coalesce(v.e, 0)::text
+          FROM (SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.slug, s.slug) AS slug,
+                       coalesce(e.day, s.day) AS day, e.checkouts AS e_checkouts, e.purchases AS e_purchases,
+                       e.revenue AS e_revenue, e.new_customers AS e_new, e.repeat_customers AS e_repeat,
+                       e.customers AS e_customers, s.checkouts AS s_checkouts, s.purchases AS s_purchases,
+                       s.revenue AS s_revenue, s.new_customers AS s_new, s.repeat_customers AS s_repeat,
+                       s.customers AS s_customers
+                  FROM e_slug_daily e
+                  FULL JOIN s_slug_daily s ON s.shop_id = e.shop_id AND s.slug = e.slug AND s.day = e.day
+                 WHERE (coalesce(e.checkouts, 0), coalesce(e.purchases, 0), coalesce(e.revenue, 0),
+                        coalesce(e.new_customers, 0), coalesce(e.repeat_customers, 0), coalesce(e.customers, 0))
+                       IS DISTINCT FROM (coalesce(s.checkouts, 0), coalesce(s.purchases, 0), coalesce(s.revenue, 0),
+                                         coalesce(s.new_customers, 0), coalesce(s.repeat_customers, 0),
+                                         coalesce(s.customers, 0))) x
+         CROSS JOIN LATERAL (VALUES ('checkouts', x.s_checkouts::numeric, x.e_checkouts::numeric),
+                                    ('purchases', x.s_purchases, x.e_purchases), ('revenue', x.s_revenue, x.e_revenue),
+                                    ('new_customers', x.s_new, x.e_new),
+                                    ('repeat_customers', x.s_repeat, x.e_repeat),
+                                    ('customers', x.s_customers, x.e_customers)) v(stat, s, e)
+         WHERE coalesce(v.s, 0) <> coalesce(v.e, 0)
+        UNION ALL
+        SELECT x.shop_id, 'rollup network ' || x.network || ' ' || v.stat, coalesce(v.s, 0)::text,
+               coalesce(v.e, 0)::text
+          FROM (SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.network, s.network) AS network,
+                       e.preferring AS e_preferring, e.purchases AS e_purchases, e.revenue AS e_revenue,
+                       s.preferring AS s_preferring, s.purchases AS s_purchases, s.revenue AS s_revenue
+                  FROM e_networks e FULL JOIN s_networks s ON s.shop_id = e.shop_id AND s.network = e.network) x
+         CROSS JOIN LATERAL (VALUES ('purchases', x.s_purchases::numeric, x.e_purchases::numeric),
+                                    ('revenue', x.s_revenue, x.e_revenue),
+                                    ('customers_preferring', x.s_preferring, x.e_preferring)) v(stat, s, e)
+         WHERE coalesce(v.s, 0) <> coalesce(v.e, 0)
+        UNION ALL
+        SELECT coalesce(e.shop_id, s.shop_id), 'rollup frequency ' || coalesce(e.purchases, s.purchases) || ' customers',
+               coalesce(s.customers, 0)::text, coalesce(e.customers, 0)::text
+          FROM e_frequency e FULL JOIN s_frequency s ON s.shop_id = e.shop_id AND s.purchases = e.purchases
+         WHERE coalesce(s.customers, 0) <> coalesce(e.customers, 0)
+    )
+    SELECT o.shop_id, o.cid, o.shop_order_id, 'order_link', o.stored_customer_id::text, o.cid::text
+      FROM o WHERE $2 AND o.stored_customer_id IS DISTINCT FROM o.cid
+    UNION ALL
+    SELECT c.shop_id, c.cid, NULL, CASE WHEN c.missing THEN 'customer_missing' ELSE 'customer_stale' END,
+           CASE WHEN c.missing THEN NULL ELSE 'exists' END, CASE WHEN c.missing THEN 'exists' END
+      FROM customers c WHERE c.missing OR c.stale
+    UNION ALL
+    SELECT c.shop_id, c.cid, NULL, d.stat, d.stored, d.expected
+      FROM customers c
+     CROSS JOIN LATERAL (VALUES
+        ('total_orders', c.total_orders::text, c.orders::text),
+        ('total_purchases', c.total_purchases::text, c.purchases::text),
+        ('total_spent', c.total_spent::text, c.spent::text),
+        ('first_purchase_at', c.first_purchase_at::text, c.first_at::text),
+        ('last_purchase_at', c.last_purchase_at::text, c.last_at::text),
+        ('first_order_id', c.first_order_id::text, c.first_id::text),
+        ('first_source_slug', c.first_source_slug, c.first_slug),
+        ('preferred_network', c.preferred_network, c.preferred),
+        ('network_purchases', c.network_purchases::text, c.networks::text),
+        ('repeat_customer', c.repeat_customer::text, (c.purchases >= 2)::text)
+     ) AS d(stat, stored, expected)
+     WHERE NOT c.missing AND NOT c.stale
+       AND ((c.total_orders, c.total_purchases, c.first_purchase_at, c.last_purchase_at, c.first_order_id,
+             c.first_source_slug, c.preferred_network)
+            IS DISTINCT FROM (c.orders, c.purchases, c.first_at, c.last_at, c.first_id, c.first_slug, c.preferred)
+            OR c.total_spent <> c.spent OR c.network_purchases <> c.networks
+            OR c.repeat_customer <> (c.purchases >= 2))
+       AND CASE WHEN d.stat = 'total_spent' THEN c.total_spent <> c.spent
+                ELSE d.stored IS DISTINCT FROM d.expected END
+    UNION ALL
+    SELECT l.shop_id, l.cid, l.shop_order_id, 'tracking_row',
+           CASE WHEN t.id IS NULL THEN NULL
+                ELSE format('customer=%s purchase=%s amount=%s at=%s', t.shop_customer_id,
+                            t.purchase_completed, t.purchase_amount, t.accessed_at) END,
+           format('customer=%s purchase=%s amount=%s at=%s', l.cid, l.p, l.amount, l.at)
+      FROM l
+      LEFT JOIN (SELECT t.* FROM @extschema@.customer_tracking t WHERE $1 IS NULL OR t.shop_id = ANY ($1)) t
+        ON t.id = l.shop_order_id AND t.shop_id = l.shop_id
+     WHERE $2 AND (t.id IS NULL OR t.shop_customer_id <> l.cid OR t.purchase_completed <> l.p
+                   OR t.purchase_amount <> l.amount OR t.accessed_at <> l.at)
+    UNION ALL
+    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected FROM rollups r
+    UNION ALL
+    SELECT t.shop_id, t.shop_customer_id, t.id, 'tracking_orphan', 'exists', NULL
+      FROM @extschema@.customer_tracking t
+     WHERE $2 AND ($1 IS NULL OR t.shop_id = ANY ($1))
+       AND NOT EXISTS (SELECT 1 FROM l WHERE l.shop_order_id = t.id AND l.shop_id = t.shop_id)
+    $q$ USING p_shops, p_customers;
+END
+$f$;
+
+
+
+-- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
+-- and customer stats (when p_customers), and rollup rows (sums over stripes). One pass over the
+-- orders serves both, so customer_tracking_verify() recomputes them once.
+CREATE OR REPLACE FUNCTION customer_tracking_problems(p_shop_id uuid, p_customers boolean)
+RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
+               stored text, expected text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET jit = off
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT @extschema@.customer_tracking_orders_distributed() THEN
+        -- One node: set-based over the shop's (or every) orders.
+        RETURN QUERY
+        SELECT * FROM @extschema@.customer_tracking_problems_of(
+            CASE WHEN p_shop_id IS NOT NULL THEN ARRAY[p_shop_id] END, p_customers)
+        UNION ALL
+        SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
+          FROM @extschema@.customer_tracking_host_state() h
+         WHERE p_customers AND h.state IN ('drift', 'ignored');
+        RETURN;
+    END IF;
+    -- Citus: through the coordinator, one statement the nodes run on their shards.
+    RETURN QUERY
+    WITH o AS MATERIALIZED (
+        SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
+    ), networks AS (
+        -- One pass over the orders (a lookup per customer into o would read o once per customer).
+        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS preferred_network,
+               jsonb_object_agg(x.network, x.n) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
+                  FROM o WHERE o.expected_customer_id IS NOT NULL AND o.purchase AND o.network IS NOT NULL
+                 GROUP BY 1, 2) x
+         GROUP BY x.id
+    ), expected AS (
+        SELECT a.*, n.preferred_network, coalesce(n.network_purchases, '{}'::jsonb) AS network_purchases
+          FROM (SELECT o.expected_customer_id AS id, min(o.shop_id::text)::uuid AS shop_id,
+                       count(*)::int AS total_orders,
+                       count(*) FILTER (WHERE o.purchase)::int AS total_purchases,
+                       coalesce(sum(o.amount) FILTER (WHERE o.purchase), 0) AS total_spent,
+                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_purchase_at,
+                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_purchase_at,
+                       (array_agg(o.shop_order_id ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_order_id,
+                       (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug
+                  FROM o WHERE o.expected_customer_id IS NOT NULL
+                 GROUP BY o.expected_customer_id) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), stored AS (
+        SELECT c.* FROM @extschema@.shop_customers c WHERE p_shop_id IS NULL OR c.shop_id = p_shop_id
+    ), customers AS (
+        -- Columns, not whole rows: on Citus the parts become intermediate results, which carry
+        -- no anonymous record types.
+        SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.id, s.id) AS id,
+               e.id IS NULL AS stale, s.id IS NULL AS missing,
+               e.total_orders AS e_total_orders, s.total_orders AS s_total_orders,
+               e.total_purchases AS e_total_purchases, s.total_purchases AS s_total_purchases,
+               e.total_spent AS e_total_spent, s.total_spent AS s_total_spent,
+               e.first_purchase_at AS e_first_purchase_at, s.first_purchase_at AS s_first_purchase_at,
+               e.last_purchase_at AS e_last_purchase_at, s.last_purchase_at AS s_last_purchase_at,
+               e.first_order_id AS e_first_order_id, s.first_order_id AS s_first_order_id,
+               e.first_source_slug AS e_first_source_slug, s.first_source_slug AS s_first_source_slug,
+               e.preferred_network AS e_preferred_network, s.preferred_network AS s_preferred_network,
+               e.network_purchases AS e_network_purchases, s.network_purchases AS s_network_purchases,
+               s.repeat_customer AS s_repeat_customer
+          FROM expected e FULL JOIN stored s ON s.id = e.id
+    ), ro AS (
+        -- Tracked orders, by slug and UTC day, for the rollups.
+        SELECT e.*, coalesce(e.slug, '') AS slug_key, (e.purchased_at AT TIME ZONE 'UTC')::date AS day
+          FROM o e
+         WHERE e.expected_customer_id IS NOT NULL
+    ), rc AS MATERIALIZED (
+        SELECT a.*, n.preferred_network AS preferred
+          FROM (SELECT ro.shop_id, ro.expected_customer_id AS id,
+                       count(*) FILTER (WHERE ro.purchase) AS purchases,
+                       min(ro.purchased_at) FILTER (WHERE ro.purchase) AS first_at,
+                       max(ro.purchased_at) FILTER (WHERE ro.purchase) AS last_at,
+                       (array_agg(ro.slug_key ORDER BY ro.purchased_at, ro.shop_order_id) FILTER (WHERE ro.purchase))[1] AS first_slug
+                  FROM ro GROUP BY ro.shop_id, ro.expected_customer_id
+                HAVING count(*) FILTER (WHERE ro.purchase) > 0) a
+          LEFT JOIN networks n ON n.id = a.id
+    ), rollup_expected AS (
+        SELECT ro.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM ro GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'totals', '', 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'customers', count(*) FROM rc GROUP BY 1
+        UNION ALL SELECT rc.shop_id, 'totals', '', 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'daily', to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'daily', to_char(rc.last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'last_purchasers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'checkouts', count(*) FROM ro GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'slug_daily', ro.slug_key || '|' || to_char(ro.day, 'YYYY-MM-DD'), 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'new_customers', count(*) FROM rc GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'slug_daily', rc.first_slug || '|' || to_char(rc.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'repeat_customers', count(*) FROM rc WHERE rc.purchases >= 2 GROUP BY 1, 3
+        UNION ALL SELECT p.shop_id, 'slug_daily', p.slug_key || '|' || to_char(p.f AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'customers', count(*)
+                    FROM (SELECT ro.shop_id, ro.slug_key, ro.expected_customer_id, min(ro.purchased_at) AS f
+                            FROM ro WHERE ro.purchase GROUP BY 1, 2, 3) p GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'purchases', count(*) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT ro.shop_id, 'network', ro.network, 'revenue', sum(ro.amount) FROM ro WHERE ro.purchase AND ro.network IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'network', rc.preferred, 'customers_preferring', count(*) FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 3
+        UNION ALL SELECT rc.shop_id, 'frequency', rc.purchases::text, 'customers', count(*) FROM rc GROUP BY 1, 3
+    ), rollup_stored AS (
+        SELECT r.shop_id, 'totals' AS kind, '' AS k, x.stat, sum(x.v) AS v
+          FROM @extschema@.customer_tracking_shop_totals r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('customers', r.customers),
+                                    ('repeat_customers', r.repeat_customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 4
+        UNION ALL
+        SELECT r.shop_id, 'daily', to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('last_purchasers', r.last_purchasers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'slug_daily', r.slug || '|' || to_char(r.day, 'YYYY-MM-DD'), x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_slug_daily r
+         CROSS JOIN LATERAL (VALUES ('checkouts', r.checkouts::numeric), ('purchases', r.purchases),
+                                    ('revenue', r.revenue), ('new_customers', r.new_customers),
+                                    ('repeat_customers', r.repeat_customers), ('customers', r.customers)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'network', r.network, x.stat, sum(x.v)
+          FROM @extschema@.customer_tracking_network_totals r
+         CROSS JOIN LATERAL (VALUES ('purchases', r.purchases::numeric), ('revenue', r.revenue),
+                                    ('customers_preferring', r.customers_preferring)) x(stat, v)
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT r.shop_id, 'frequency', r.purchases::text, 'customers', sum(r.customers)
+          FROM @extschema@.customer_tracking_frequency r
+         WHERE p_shop_id IS NULL OR r.shop_id = p_shop_id GROUP BY 1, 3
+    ), rollups (shop_id, problem, stored, expected) AS (
+        SELECT coalesce(e.shop_id, s.shop_id), 'rollup ' || coalesce(e.kind, s.kind) || ' ' ||
+               coalesce(e.k, s.k) || ' ' || coalesce(e.stat, s.stat),
+               coalesce(s.v, 0)::text, coalesce(e.v, 0)::text
+          FROM rollup_expected e
+          FULL JOIN rollup_stored s ON s.shop_id = e.shop_id AND s.kind = e.kind AND s.k = e.k AND s.stat = e.stat
+         WHERE coalesce(s.v, 0) <> coalesce(e.v, 0)
+    )
+    SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'order_link',
+           o.stored_customer_id::text, o.expected_customer_id::text
+      FROM o WHERE p_customers AND o.stored_customer_id IS DISTINCT FROM o.expected_customer_id
+    UNION ALL
+    SELECT c.shop_id, c.id, NULL, CASE WHEN c.missing THEN 'customer_missing' ELSE 'customer_stale' END,
+           CASE WHEN c.missing THEN NULL ELSE 'exists' END, CASE WHEN c.missing THEN 'exists' END
+      FROM customers c WHERE p_customers AND (c.missing OR c.stale)
+    UNION ALL
+    SELECT c.shop_id, c.id, NULL, d.stat, d.stored, d.expected
+      FROM customers c
+     CROSS JOIN LATERAL (VALUES
+        ('total_orders', c.s_total_orders::text, c.e_total_orders::text),
+        ('total_purchases', c.s_total_purchases::text, c.e_total_purchases::text),
+        ('total_spent', c.s_total_spent::text, c.e_total_spent::text),
+        ('first_purchase_at', c.s_first_purchase_at::text, c.e_first_purchase_at::text),
+        ('last_purchase_at', c.s_last_purchase_at::text, c.e_last_purchase_at::text),
+        ('first_order_id', c.s_first_order_id::text, c.e_first_order_id::text),
+        ('first_source_slug', c.s_first_source_slug::text, c.e_first_source_slug),
+        ('preferred_network', c.s_preferred_network::text, c.e_preferred_network),
+        ('network_purchases', c.s_network_purchases::text, c.e_network_purchases::text),
+        ('repeat_customer', c.s_repeat_customer::text, (c.e_total_purchases >= 2)::text)
+     ) AS d(stat, stored, expected)
+     WHERE p_customers AND NOT c.missing AND NOT c.stale
+       AND CASE WHEN d.stat = 'total_spent' THEN c.s_total_spent <> c.e_total_spent
+                ELSE d.stored IS DISTINCT FROM d.expected END
+    UNION ALL
+    SELECT o.shop_id, o.expected_customer_id, o.shop_order_id, 'tracking_row',
+           CASE WHEN t.id IS NULL THEN NULL
+                ELSE format('customer=%s purchase=%s amount=%s at=%s', t.shop_customer_id,
+                            t.purchase_completed, t.purchase_amount, t.accessed_at) END,
+           format('customer=%s purchase=%s amount=%s at=%s', o.expected_customer_id, o.purchase,
+                  o.amount, o.purchased_at)
+      FROM o
+      LEFT JOIN @extschema@.customer_tracking t ON t.id = o.shop_order_id AND t.shop_id = o.shop_id
+     WHERE p_customers AND o.expected_customer_id IS NOT NULL
+       AND (t.id IS NULL OR t.shop_customer_id <> o.expected_customer_id
+            OR t.purchase_completed <> o.purchase OR t.purchase_amount <> o.amount
+            OR t.accessed_at <> o.purchased_at)
+    UNION ALL
+    SELECT r.shop_id, NULL, NULL, r.problem, r.stored, r.expected FROM rollups r
+    UNION ALL
+    SELECT t.shop_id, t.shop_customer_id, t.id, 'tracking_orphan', 'exists', NULL
+      FROM @extschema@.customer_tracking t
+     WHERE p_customers AND (p_shop_id IS NULL OR t.shop_id = p_shop_id)
+       AND NOT EXISTS (SELECT 1 FROM o WHERE o.shop_order_id = t.id AND o.shop_id = t.shop_id
+                                         AND o.expected_customer_id IS NOT NULL)
+    UNION ALL
+    -- The host table no longer has what a field is read from (1.4).
+    SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
+      FROM @extschema@.customer_tracking_host_state() h
+     WHERE p_customers AND h.state IN ('drift', 'ignored');
+END
+$$;
+
+
+-- One row per stored value that differs from a recomputation from shop_orders. All shops: in
+-- chunks of whole shops (memory stays bounded), in one snapshot; progress in
+-- customer_tracking_progress.
+CREATE OR REPLACE FUNCTION customer_tracking_verify(p_shop_id uuid DEFAULT NULL)
+RETURNS TABLE (shop_id uuid, shop_customer_id uuid, shop_order_id uuid, problem text,
+               stored text, expected text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_chunk record;
+    v_shops bigint := 0;
+    v_chunks bigint := 0;
+    v_shop name := (SELECT h.column_name FROM customer_tracking_host_state() h
+                     WHERE h.field = 'shop_id' AND h.state = 'ok');
+BEGIN
+    PERFORM customer_tracking_progress_begin('verify', NULL, NULL, NULL);
+    IF p_shop_id IS NOT NULL OR v_shop IS NULL OR customer_tracking_orders_distributed() THEN
+        PERFORM customer_tracking_progress_set('verifying', 0, 0, 0, 1, NULL, 1);
+        RETURN QUERY SELECT * FROM customer_tracking_problems(p_shop_id, true);
+        PERFORM customer_tracking_progress_end();
+        RETURN;
+    END IF;
+    FOR v_chunk IN SELECT * FROM customer_tracking_backfill_chunks(NULL, NULL, 100000) LOOP
+        IF v_chunks = 0 THEN
+            PERFORM customer_tracking_progress_set('verifying', 0, 0, 0, v_chunk.shops_total,
+                                                   v_chunk.orders_total, v_chunk.chunks_total);
+        END IF;
+        RETURN QUERY SELECT * FROM customer_tracking_problems_of(v_chunk.shops, true);
+        v_shops := v_shops + cardinality(v_chunk.shops);
+        v_chunks := v_chunks + 1;
+        PERFORM customer_tracking_progress_set(NULL, v_shops, NULL, v_chunks);
+    END LOOP;
+    -- Orders of no shop are never linked.
+    IF (SELECT count(*) FROM customer_tracking_host_state() h
+         WHERE h.field IN ('id', 'shop_id', 'shop_customer_id') AND h.state = 'ok') = 3 THEN
+        RETURN QUERY EXECUTE format($q$
+        SELECT NULL::uuid, NULL::uuid, o.%1$I, 'order_link'::text, o.shop_customer_id::text, NULL::text
+              FROM @extschema@.shop_orders o WHERE o.%2$I IS NULL AND o.shop_customer_id IS NOT NULL$q$,
+            (SELECT c.column_name FROM customer_tracking_columns() c WHERE c.field = 'id'), v_shop);
+    END IF;
+    RETURN QUERY
+        SELECT NULL::uuid, NULL::uuid, NULL::uuid, 'host_drift'::text, h.detail, 'a readable column'::text
+          FROM customer_tracking_host_state() h WHERE h.state IN ('drift', 'ignored');
+    PERFORM customer_tracking_progress_end();
+END
+$$;
+COMMENT ON FUNCTION customer_tracking_verify(uuid) IS
+    'Rows for every stored link, tracking row or customer stat that differs from a recomputation '
+    'from shop_orders; no rows when everything is consistent.';
+
+-- Links and counts orders that are unlinked or inconsistent, and repairs customers and rollups;
+-- idempotent, safe while orders arrive. One transaction: first the order step of every chunk of
+-- shops, then, with those shops locked, their customer step (customer_tracking_backfill_all()
+-- commits chunk by chunk instead).
+CREATE OR REPLACE FUNCTION customer_tracking_backfill(p_shop_id uuid DEFAULT NULL)
+RETURNS TABLE (shop_id uuid, orders_retracked bigint, orders_linked bigint, orders_untracked bigint,
+               customers_repaired bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_chunk record;
+    v_shops uuid[] := '{}';
+    v_chunks bigint := 0;
+    v_done bigint := 0;
+    v_drift text := (SELECT string_agg(h.detail, '; ') FROM customer_tracking_host_state() h
+                      WHERE h.state = 'drift');
+BEGIN
+    -- Under drift every order would read as untracked: re-deriving would unlink them all.
+    IF v_drift IS NOT NULL THEN
+        RAISE EXCEPTION 'customer_tracking: backfill refused: %', v_drift
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Fix the host table or the mapping first (SELECT * FROM customer_tracking_host_state()).';
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'customer_tracking: backfill must run in READ COMMITTED, not %',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'invalid_transaction_state',
+                  DETAIL = 'Its customer step must see every order committed before it locked the shops.';
+    END IF;
+    IF customer_tracking_orders_distributed() THEN
+        -- Citus: shop by shop, each in a statement of its own with the shop as a constant, which
+        -- Citus runs on the shop's node (customer_tracking_backfill_shop()).
+        FOR v_chunk IN
+            EXECUTE format('SELECT DISTINCT %1$I AS shop FROM @extschema@.shop_orders
+                             WHERE %1$I IS NOT NULL AND ($1 IS NULL OR %1$I = $1)',
+                           (SELECT c.column_name FROM customer_tracking_columns() c WHERE c.field = 'shop_id'))
+            USING p_shop_id
+        LOOP
+            RETURN QUERY EXECUTE format('SELECT * FROM @extschema@.customer_tracking_backfill_shop(%L)', v_chunk.shop);
+        END LOOP;
+        RETURN;
+    END IF;
+    -- This transaction's own changed orders are counted first.
+    PERFORM customer_tracking_apply_pending();
+    PERFORM customer_tracking_progress_begin('backfill', NULL, NULL, NULL);
+
+    -- 1. Orders, chunk by chunk: links, ledger rows and issues (the orders written stay locked).
+    FOR v_chunk IN SELECT * FROM customer_tracking_backfill_chunks(p_shop_id, NULL, 100000) LOOP
+        IF v_chunks = 0 THEN
+            PERFORM customer_tracking_progress_set('linking orders', 0, 0, 0, v_chunk.shops_total,
+                                                   v_chunk.orders_total, v_chunk.chunks_total);
+        END IF;
+        PERFORM customer_tracking_backfill_orders(v_chunk.shops);
+        v_shops := v_shops || v_chunk.shops;
+        v_chunks := v_chunks + 1;
+    END LOOP;
+
+    -- 2. Customers, per-slug purchases and rollups, with every shop locked (in one order: the
+    --    commit of an order of these shops waits until this transaction ends).
+    IF v_chunks > 0 THEN
+        PERFORM customer_tracking_progress_set('waiting for shop locks');
+        PERFORM customer_tracking_lock_shops(v_shops);
+        PERFORM customer_tracking_progress_set('counting customers');
+        v_chunks := 0;
+        FOR v_chunk IN
+            SELECT array_agg(b.shop_id ORDER BY b.shop_id) AS shops
+              FROM (SELECT b.shop_id, ((sum(b.orders) OVER (ORDER BY b.shop_id))::bigint - b.orders) / 100000 AS g
+                      FROM pg_temp.customer_tracking_backfill_shops b WHERE b.shop_id = ANY (v_shops)) b
+             GROUP BY b.g ORDER BY b.g
+        LOOP
+            PERFORM customer_tracking_backfill_customers(v_chunk.shops);
+            v_done := v_done + cardinality(v_chunk.shops);
+            v_chunks := v_chunks + 1;
+            PERFORM customer_tracking_progress_set(NULL, v_done, NULL, v_chunks);
+        END LOOP;
+        RETURN QUERY
+            SELECT b.shop_id, b.retracked, b.linked, b.untracked, b.repaired
+              FROM pg_temp.customer_tracking_backfill_shops b WHERE b.shop_id = ANY (v_shops)
+             ORDER BY b.shop_id;
+    END IF;
+    PERFORM customer_tracking_progress_end();
+END
+$$;
+COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
+    'Links and counts orders that predate the extension or were left unlinked, and repairs any '
+    'customer whose stats disagree with its orders. Idempotent; safe while orders arrive. '
+    'Returns per shop: orders re-tracked now, orders linked and untracked in total, customers repaired.';
+
+-- The whole store in bounded transactions: one per chunk of about p_chunk_orders orders (whole
+-- shops), committed before the next. Cancelled or failed, it goes on after the last chunk
+-- committed when called again (p_restart: from the first shop). CALL it outside a transaction
+-- block.
+CREATE PROCEDURE customer_tracking_backfill_all(p_chunk_orders integer DEFAULT 100000,
+                                                p_restart boolean DEFAULT false)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_state @extschema@.customer_tracking_backfill_state;
+    v_chunk record;
+    v_first boolean := true;
+    v_orders bigint;
+    v_retracked bigint;
+    v_repaired bigint;
+    v_drift text := (SELECT string_agg(h.detail, '; ') FROM @extschema@.customer_tracking_host_state() h
+                      WHERE h.state = 'drift');
+    v_distributed boolean := @extschema@.customer_tracking_orders_distributed();
+BEGIN
+    IF v_drift IS NOT NULL THEN
+        RAISE EXCEPTION 'customer_tracking: backfill refused: %', v_drift
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Fix the host table or the mapping first (SELECT * FROM customer_tracking_host_state()).';
+    END IF;
+    IF p_chunk_orders IS NULL OR p_chunk_orders < 1 THEN
+        RAISE EXCEPTION 'customer_tracking: p_chunk_orders must be a positive number of orders'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO v_state FROM @extschema@.customer_tracking_backfill_state;
+    IF p_restart OR v_state.id IS NULL OR v_state.finished_at IS NOT NULL THEN
+        INSERT INTO @extschema@.customer_tracking_backfill_state AS s (id, started_at, chunk_orders)
+        VALUES (true, pg_catalog.now(), p_chunk_orders)
+        ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = NULL,
+            chunk_orders = EXCLUDED.chunk_orders, last_shop_id = NULL, chunks_done = 0, shops_done = 0,
+            orders_done = 0, orders_retracked = 0, customers_repaired = 0
+        RETURNING * INTO v_state;
+    ELSE
+        UPDATE @extschema@.customer_tracking_backfill_state SET chunk_orders = p_chunk_orders
+        RETURNING * INTO v_state;
+        RAISE NOTICE 'customer_tracking: resuming the backfill started at %: % shops (% orders) done, going on after shop %',
+            v_state.started_at, v_state.shops_done, v_state.orders_done, v_state.last_shop_id;
+    END IF;
+    COMMIT;
+
+    PERFORM @extschema@.customer_tracking_progress_begin('backfill', NULL, NULL, NULL);
+    FOR v_chunk IN
+        SELECT * FROM @extschema@.customer_tracking_backfill_chunks(NULL, v_state.last_shop_id, p_chunk_orders)
+    LOOP
+        IF v_first THEN
+            PERFORM @extschema@.customer_tracking_progress_set('linking orders', v_state.shops_done,
+                v_state.orders_done, v_state.chunks_done, v_state.shops_done + v_chunk.shops_total,
+                v_state.orders_done + v_chunk.orders_total, v_state.chunks_done + v_chunk.chunks_total);
+            v_first := false;
+        ELSE
+            PERFORM @extschema@.customer_tracking_progress_set('linking orders');
+        END IF;
+        IF v_distributed THEN
+            -- Citus: shop by shop, each on its node (customer_tracking_backfill()).
+            SELECT coalesce(sum(b.orders_linked + b.orders_untracked), 0), coalesce(sum(b.orders_retracked), 0),
+                   coalesce(sum(b.customers_repaired), 0)
+              INTO v_orders, v_retracked, v_repaired
+              FROM pg_catalog.unnest(v_chunk.shops) s(id), LATERAL @extschema@.customer_tracking_backfill(s.id) b;
+        ELSE
+            SELECT coalesce(sum(o.orders), 0), coalesce(sum(o.retracked), 0) INTO v_orders, v_retracked
+              FROM @extschema@.customer_tracking_backfill_orders(v_chunk.shops) o;
+            PERFORM @extschema@.customer_tracking_progress_set('waiting for shop locks');
+            PERFORM @extschema@.customer_tracking_lock_shops(v_chunk.shops);
+            PERFORM @extschema@.customer_tracking_progress_set('counting customers');
+            v_repaired := @extschema@.customer_tracking_backfill_customers(v_chunk.shops);
+        END IF;
+        UPDATE @extschema@.customer_tracking_backfill_state
+           SET last_shop_id = v_chunk.shops[pg_catalog.cardinality(v_chunk.shops)],
+               chunks_done = chunks_done + 1, shops_done = shops_done + pg_catalog.cardinality(v_chunk.shops),
+               orders_done = orders_done + v_orders, orders_retracked = orders_retracked + v_retracked,
+               customers_repaired = customers_repaired + v_repaired
+        RETURNING * INTO v_state;
+        PERFORM @extschema@.customer_tracking_progress_set(NULL, v_state.shops_done, v_state.orders_done,
+                                                            v_state.chunks_done);
+        COMMIT;
+    END LOOP;
+    UPDATE @extschema@.customer_tracking_backfill_state SET finished_at = pg_catalog.now()
+    RETURNING * INTO v_state;
+    COMMIT;
+    PERFORM @extschema@.customer_tracking_progress_end();
+    RAISE NOTICE 'customer_tracking: backfill done: % shops, % orders (% re-tracked), % customers repaired, % chunks',
+        v_state.shops_done, v_state.orders_done, v_state.orders_retracked, v_state.customers_repaired,
+        v_state.chunks_done;
+END
+$$;
+COMMENT ON PROCEDURE customer_tracking_backfill_all(integer, boolean) IS
+    'customer_tracking_backfill() for every shop, in one transaction per chunk of about p_chunk_orders '
+    'orders (whole shops); goes on after the last chunk committed when called again after a cancel '
+    '(p_restart: from the start). State in customer_tracking_backfill_state, progress in '
+    'customer_tracking_progress.';
+
+REVOKE EXECUTE ON FUNCTION customer_tracking_backfill_decode(uuid[]), customer_tracking_backfill_orders(uuid[]),
+    customer_tracking_lock_shops(uuid[]), customer_tracking_progress_begin(text, bigint, bigint, bigint),
+    customer_tracking_progress_set(text, bigint, bigint, bigint, bigint, bigint, bigint),
+    customer_tracking_progress_end(), customer_tracking_progress_info(),
+    customer_tracking_tracked_shops(), customer_tracking_backfill_chunks(uuid, uuid, bigint),
+    customer_tracking_backfill_customers(uuid[]), customer_tracking_problems_of(uuid[], boolean),
+    customer_tracking_orders_distributed()
+    FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE customer_tracking_backfill_all(integer, boolean) FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname IN ('customer_tracking_backfill_decode', 'customer_tracking_backfill_orders',
+                             'customer_tracking_lock_shops', 'customer_tracking_progress_begin',
+                             'customer_tracking_progress_set', 'customer_tracking_progress_end',
+                             'customer_tracking_progress_info', 'customer_tracking_tracked_shops',
+                             'customer_tracking_backfill_chunks', 'customer_tracking_backfill_customers',
+                             'customer_tracking_problems_of', 'customer_tracking_orders_distributed',
+                             'customer_tracking_backfill_all')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;
+-- End of the issue 12 section.

@@ -21,6 +21,8 @@ extern bool ct_retrack;			/* customer_tracking.retrack (backfill) */
 extern bool ct_direct_writes;	/* customer_tracking.direct_writes */
 extern int ct_apply_batch;		/* customer_tracking.apply_batch: 0 = at commit only */
 extern int ct_report_level;		/* customer_tracking.report_level: an elevel, 0 = off */
+extern int
+	ct_progress_notice_interval; /* customer_tracking.progress_notice_interval (ms, 0 = off) */
 
 /*
  * customer_tracking.* values set in this session before the library was loaded and not applied
@@ -42,6 +44,7 @@ void ct_customers_init(void);
 void ct_pending_init(void);
 void ct_estimates_init(void);
 void ct_guard_init(void);
+void ct_backfill_init(void);
 
 /* True if region is a two-letter region libphonenumber knows ("GH", "NG", ...). */
 bool ct_region_is_known(const char *region);
@@ -62,6 +65,21 @@ enum ct_phone_status
 };
 int ct_phone_normalize(const char *raw, size_t len, const char *region, char *out);
 const char *ct_phone_status_reason(int status);
+
+/*
+ * A memo of ct_phone_normalize() for bulk reads of orders (backfill, verify;
+ * phone_glue.cpp): while one is active, each distinct raw phone is parsed
+ * once. It holds at most CT_PHONE_MEMO_ENTRIES phones (~32 MB) and starts
+ * over when full. Activate it only around calls that cannot outlive it
+ * (PG_FINALLY deactivates), in the memory context it was made in.
+ */
+#define CT_PHONE_MEMO_ENTRIES 262144
+struct PhoneMemo;
+PhoneMemo *ct_phone_memo_create(MemoryContext cxt);
+/* nullptr: no memo. Returns the memo active before. */
+PhoneMemo *ct_phone_memo_activate(PhoneMemo *memo);
+/* Phones parsed and looked up through the memo (for tests and progress). */
+void ct_phone_memo_counts(const PhoneMemo *memo, int64 *parsed, int64 *lookups);
 
 
 /* Customer identity (customer_id.cpp). */

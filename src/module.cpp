@@ -92,8 +92,19 @@ static bool value_applied(const char *name, const char *wanted)
 		return false; /* not a setting of ours: a misspelt name */
 	for (struct config_generic **v = get_guc_variables(), **end = v + GetNumConfigOptions();
 		 v < end; v++)
-		if (strcmp((*v)->name, name) == 0 && ((*v)->flags & GUC_CUSTOM_PLACEHOLDER) != 0)
+	{
+		if (strcmp((*v)->name, name) != 0)
+			continue;
+		if (((*v)->flags & GUC_CUSTOM_PLACEHOLDER) != 0)
 			return false; /* still a placeholder: no such setting */
+		if ((*v)->vartype == PGC_INT)
+		{
+			/* Values with units ('20s') read as PostgreSQL reads them. */
+			int wanted_value;
+			return parse_int(wanted, &wanted_value, (*v)->flags, nullptr) &&
+				   wanted_value == *reinterpret_cast<struct config_int *>(*v)->variable;
+		}
+	}
 	if (parse_bool(wanted, &a) && parse_bool(now, &b))
 		return a == b;
 	return pg_strcasecmp(wanted, now) == 0;
@@ -199,6 +210,14 @@ void _PG_init(void)
 		"the customers of a batch then stay locked until it ends. 0: always at commit.",
 		&ct_apply_batch, 100000, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 
+	DefineCustomIntVariable(
+		"customer_tracking.progress_notice_interval",
+		"How often a running backfill or verify reports its progress with a NOTICE.",
+		"At most one NOTICE per interval in the calling session; 0 turns them off. Progress is "
+		"always readable from other sessions in the view customer_tracking_progress.",
+		&ct_progress_notice_interval, 5000, 0, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+		nullptr);
+
 	/* Before MarkGUCPrefixReserved(), which removes the placeholders left (misspelt names). */
 	remember_refused(before, nbefore);
 	MarkGUCPrefixReserved("customer_tracking");
@@ -210,4 +229,5 @@ void _PG_init(void)
 	ct_pending_init(); /* after ct_rollup_init: its pre-commit callback runs first */
 	ct_estimates_init();
 	ct_guard_init();
+	ct_backfill_init();
 }

@@ -288,6 +288,19 @@ static void apply(PendingEntry **entries, int n, bool at_commit)
 	int nlocks = 0;
 	CustomerLock *locks;
 
+	/*
+	 * The shops involved, in share mode: a backfill counting their customers
+	 * (backfill.cpp) holds them exclusively until it commits, and the
+	 * snapshot below must see what it wrote.
+	 */
+	{
+		pg_uuid_t *shops = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t) * n));
+		for (int i = 0; i < n; i++)
+			shops[i] = entries[i]->key.shop;
+		ct_lock_shops(shops, n, ShareLock);
+		pfree(shops);
+	}
+
 	/* At commit no statement is running: the writes below need a snapshot of their own. */
 	PushActiveSnapshot(GetTransactionSnapshot());
 	ct_begin_as_owner(owner_hc, &save_userid, &save_sec_context);

@@ -18,6 +18,8 @@
 
 extern "C" {
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 }
 
 /* Used when a caller passes no region and the GUC is somehow unset. */
@@ -49,15 +51,9 @@ bool ct_region_is_known(const char *region)
 	}
 }
 
-int ct_phone_normalize(const char *raw, size_t len, const char *region, char *out)
+/* The uncached work; the only frame here that holds C++ objects. */
+static int normalize_uncached(const char *raw, size_t len, const char *region, char *out)
 {
-	if (out != nullptr)
-		out[0] = '\0';
-	if (raw == nullptr)
-		return CT_PHONE_MISSING;
-	if (region == nullptr)
-		region = ct_default_region != nullptr ? ct_default_region : ct_fallback_region;
-
 	try
 	{
 		const ct::phone::Normalized n =
@@ -86,6 +82,128 @@ int ct_phone_normalize(const char *raw, size_t len, const char *region, char *ou
 	{
 		return CT_PHONE_INTERNAL;
 	}
+}
+
+/*
+ * The memo: a hash table of raw phone -> outcome, in a memory context of its
+ * own. Raw phones longer than ct::phone::kMaxRawBytes are never parsed (too
+ * long), so the key has a fixed size.
+ */
+struct PhoneMemoKey
+{
+	uint32 len;
+	char raw[ct::phone::kMaxRawBytes];
+};
+
+struct PhoneMemoEntry
+{
+	PhoneMemoKey key; /* hash key: first */
+	int status;
+	char e164[CT_E164_BUFSIZE];
+};
+
+struct PhoneMemo
+{
+	MemoryContext cxt;
+	HTAB *table;
+	char region[3]; /* the region of its entries; "" until the first */
+	int64 parsed;
+	int64 lookups;
+};
+
+static PhoneMemo *active_memo = nullptr;
+
+static HTAB *memo_table(MemoryContext cxt)
+{
+	HASHCTL ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(PhoneMemoKey);
+	ctl.entrysize = sizeof(PhoneMemoEntry);
+	ctl.hcxt = cxt;
+	return hash_create("customer_tracking phone memo", 1024, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+PhoneMemo *ct_phone_memo_create(MemoryContext parent)
+{
+	PhoneMemo *memo = static_cast<PhoneMemo *>(MemoryContextAllocZero(parent, sizeof(PhoneMemo)));
+	memo->cxt =
+		AllocSetContextCreate(parent, "customer_tracking phone memo", ALLOCSET_DEFAULT_SIZES);
+	memo->table = memo_table(memo->cxt);
+	return memo;
+}
+
+PhoneMemo *ct_phone_memo_activate(PhoneMemo *memo)
+{
+	PhoneMemo *before = active_memo;
+	active_memo = memo;
+	return before;
+}
+
+void ct_phone_memo_counts(const PhoneMemo *memo, int64 *parsed, int64 *lookups)
+{
+	*parsed = memo != nullptr ? memo->parsed : 0;
+	*lookups = memo != nullptr ? memo->lookups : 0;
+}
+
+/* The memo's entry for raw in region; nullptr when it cannot hold it. Sets *found. */
+static PhoneMemoEntry *memo_entry(PhoneMemo *memo, const char *raw, size_t len, const char *region,
+								  bool *found)
+{
+	PhoneMemoKey key;
+
+	*found = false;
+	if (len > sizeof(key.raw) || strlen(region) != 2)
+		return nullptr;
+	if (memo->region[0] == '\0')
+		memcpy(memo->region, region, 3);
+	else if (memcmp(memo->region, region, 2) != 0)
+		return nullptr; /* the region changed: not this memo's phones */
+	if (hash_get_num_entries(memo->table) >= CT_PHONE_MEMO_ENTRIES)
+	{
+		/* Full: start over (memory stays bounded). */
+		MemoryContextReset(memo->cxt);
+		memo->table = memo_table(memo->cxt);
+	}
+	memset(&key, 0, sizeof(key));
+	key.len = static_cast<uint32>(len);
+	memcpy(key.raw, raw, len);
+	return static_cast<PhoneMemoEntry *>(hash_search(memo->table, &key, HASH_ENTER, found));
+}
+
+int ct_phone_normalize(const char *raw, size_t len, const char *region, char *out)
+{
+	if (out != nullptr)
+		out[0] = '\0';
+	if (raw == nullptr)
+		return CT_PHONE_MISSING;
+	if (region == nullptr)
+		region = ct_default_region != nullptr ? ct_default_region : ct_fallback_region;
+	if (active_memo == nullptr)
+		return normalize_uncached(raw, len, region, out);
+
+	bool found;
+	PhoneMemo *memo = active_memo;
+	PhoneMemoEntry *entry = memo_entry(memo, raw, len, region, &found);
+	memo->lookups++;
+	if (entry == nullptr)
+		return normalize_uncached(raw, len, region, out);
+	if (!found)
+	{
+		memo->parsed++;
+		entry->e164[0] = '\0';
+		entry->status = normalize_uncached(raw, len, region, entry->e164);
+		if (entry->status == CT_PHONE_INTERNAL)
+		{
+			/* Not a property of the phone (out of memory): ask again next time. */
+			hash_search(memo->table, &entry->key, HASH_REMOVE, nullptr);
+			return CT_PHONE_INTERNAL;
+		}
+	}
+	if (out != nullptr)
+		strcpy(out, entry->e164);
+	return entry->status;
 }
 
 const char *ct_phone_status_reason(int status)

@@ -14,6 +14,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "storage/lockdefs.h"
 #include "pgtime.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -558,6 +559,20 @@ void ct_direct_update(DirectTable *t);
 TupleTableSlot *ct_direct_new_row(DirectTable *t);
 bool ct_direct_insert(DirectTable *t);
 void ct_direct_close(DirectTable *t);
+
+/*
+ * Backfill (backfill.cpp). While ct_backfill_active, the order triggers stand
+ * aside: the backfill's own UPDATE of the links does what they would do.
+ * Shops are locked on one of CT_SHOP_LOCK_SLOTS advisory-type locks by a hash
+ * of their id: in share mode by the commit-time apply (pending.cpp) and
+ * customer_tracking_recompute(), exclusively by the backfill while it counts
+ * customers. ct_lock_shops() takes the slots in one global order.
+ */
+extern bool ct_backfill_active;
+#define CT_SHOP_LOCK_SLOTS	1024
+#define CT_SHOP_LOCK_MAGIC	0x43544246 /* "CTBF" */
+#define CT_SHOP_LOCK_FIELD4 3		   /* SQL advisory locks use 1 and 2 */
+void ct_lock_shops(const pg_uuid_t *shops, int n, LOCKMODE mode);
 
 /* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */
 void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context);

@@ -441,6 +441,9 @@ CT_FUNCTION(ct_link_order)
 
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
 														: trigdata->tg_trigtuple;
+	/* The backfill's own UPDATE sets the link and writes the rest itself (backfill.cpp). */
+	if (ct_backfill_active)
+		return PointerGetDatum(tuple);
 	desc = RelationGetDescr(trigdata->tg_relation);
 	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
 
@@ -991,6 +994,8 @@ CT_FUNCTION(ct_track_order)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("customer_tracking_track_order() must fire AFTER ... FOR EACH ROW")));
+	if (ct_backfill_active)
+		return PointerGetDatum(nullptr);
 
 	hc = ct_host_cache(trigdata->tg_relation, fcinfo->flinfo->fn_oid);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !ct_retrack &&
@@ -1114,6 +1119,8 @@ CT_FUNCTION(ct_recompute_customer)
 	table_close(orders, NoLock);
 
 	memset(&changes, 0, sizeof(changes));
+	/* As the commit-time apply does: a backfill counting this shop's customers goes first. */
+	ct_lock_shops(shop, 1, ShareLock);
 	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
 	ct_customer_lock(hc, customer, shop, &changes.customers[0], cxt);
 	changes.ncustomers = 1;

@@ -2,8 +2,8 @@
 # customer_tracking_backfill() is safe while new orders arrive.
 #
 # A database with ~3000 orders that predate the extension (written with the trigger off) is
-# backfilled while pgbench clients keep inserting orders, paying and refunding them for the same
-# customers. Then: no client transaction failed (no deadlock, no error), every order is still
+# backfilled (customer_tracking_backfill() and customer_tracking_backfill_all() in turn) while
+# pgbench clients keep inserting orders, paying and refunding them for the same customers. Then: no client transaction failed (no deadlock, no error), every order is still
 # there, a last backfill finds nothing left to re-track, and customer_tracking_verify() is empty.
 #
 # Environment (scripts/test.sh): PGHOST PGPORT PGUSER PGBIN CT_SCRATCH. Exit status 0 = pass.
@@ -77,13 +77,18 @@ SQL
 "$PGBIN/pgbench" -n -d "$DB" -c 2 -j 2 -T "$DURATION" -f "$SCRATCH/writer.sql" >"$SCRATCH/pgbench.log" 2>&1 &
 BENCH_PID=$!
 
-# Backfill, repeatedly, while they write.
+# Backfill, repeatedly, while they write: the one-transaction function and the procedure that
+# commits shop by shop (chunks of 700 orders: one shop each), in turn.
 runs=0
 bf_errors=0
 sleep 1
 while kill -0 "$BENCH_PID" 2>/dev/null; do
-	if ! "${PSQL[@]}" -d "$DB" -At -c "SET client_min_messages = error" \
-		-c "SELECT shop_id, orders_retracked, orders_linked, orders_untracked, customers_repaired FROM customer_tracking_backfill()" \
+	if [ $((runs % 2)) = 0 ]; then
+		backfill="SELECT shop_id, orders_retracked, orders_linked, orders_untracked, customers_repaired FROM customer_tracking_backfill()"
+	else
+		backfill="CALL customer_tracking_backfill_all(p_chunk_orders => 700, p_restart => true)"
+	fi
+	if ! "${PSQL[@]}" -d "$DB" -At -c "SET client_min_messages = error" -c "$backfill" \
 		>>"$SCRATCH/backfill.log" 2>&1; then
 		bf_errors=$((bf_errors + 1))
 	fi

@@ -205,7 +205,9 @@ SET request.jwt.claims = '{"sub": "b2000000-0000-0000-0000-00000000000a", "role"
 SELECT auth.uid(), customer_tracking_current_owner(), customer_tracking_owned_shops();
 SELECT relname, ct_test.try('SELECT * FROM ' || relname) AS visible,
        ct_test.try('SELECT * FROM ' || relname || ' WHERE shop_id <> ''a2000000-0000-0000-0000-00000000000a''') AS other_shops
-  FROM ct_test.relations WHERE relname <> 'customer_tracking_settings' ORDER BY 1;
+  FROM ct_test.relations
+ WHERE relname NOT IN ('customer_tracking_settings', 'customer_tracking_backfill_state', 'customer_tracking_progress')
+ ORDER BY 1;
 SELECT customer_name, phone_number, total_purchases, total_spent, repeat_customer FROM shop_customers ORDER BY phone_number;
 \set shop '''a2000000-0000-0000-0000-00000000000a'''
 SELECT * FROM shop_customer_metrics(:shop, '2024-03-31 23:00+00');
