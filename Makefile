@@ -5,17 +5,18 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 MODULE_big = customer_tracking
 OBJS = $(patsubst %.cpp,%.o,$(wildcard src/*.cpp))
 
-# sql/customer_tracking.sql is the install script of the current version (copied to its
-# versioned name at build time); released versions' install scripts are kept for upgrade tests;
-# every upgrade script is picked up (never listed by hand).
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
-EXTRA_CLEAN = $(DATA_built)
+# Extension scripts are built from src/sql: the install script from the concern files
+# src/sql/NN_*.sql in name order, upgrade scripts from src/sql/upgrade/; `#include` lines pull
+# in one file per SQL function from src/sql/functions/ (scripts/assemble_sql.awk).
+SQL_CONCERNS = $(sort $(wildcard src/sql/[0-9]*.sql))
+SQL_UPGRADES = $(notdir $(wildcard src/sql/upgrade/$(EXTENSION)--*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(SQL_UPGRADES)
 
-TESTS = $(sort $(wildcard test/sql/*.sql))
-REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+# pg_regress suite: sql/NAME.sql against expected/NAME.out (the contrib layout).
+TESTS = $(sort $(wildcard sql/*.sql))
+REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
 # scripts/test.sh may point these at a temporary copy (to stand in for missing expected files).
-CT_REGRESS_INPUTDIR ?= test
+CT_REGRESS_INPUTDIR ?= .
 CT_ISOLATION_INPUTDIR ?= test/isolation
 REGRESS_OPTS = --inputdir=$(CT_REGRESS_INPUTDIR) --load-extension=pgcrypto
 
@@ -45,5 +46,11 @@ unit:
 	cmake --build build --target unit_tests -j2
 	ctest --test-dir build --output-on-failure
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
-	cp $< $@
+ASSEMBLE_SQL = awk -v root=src/sql -f scripts/assemble_sql.awk
+SQL_FUNCTIONS = $(wildcard src/sql/functions/*.sql)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_CONCERNS) $(SQL_FUNCTIONS) scripts/assemble_sql.awk
+	$(ASSEMBLE_SQL) $(SQL_CONCERNS) > $@.tmp && mv $@.tmp $@
+
+$(EXTENSION)--%.sql: src/sql/upgrade/$(EXTENSION)--%.sql $(SQL_FUNCTIONS) scripts/assemble_sql.awk
+	$(ASSEMBLE_SQL) $< > $@.tmp && mv $@.tmp $@

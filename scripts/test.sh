@@ -12,7 +12,7 @@
 #   4. optional lint (CT_LINT=1: scripts/lint.sh)
 #   5. a throwaway PostgreSQL 15 cluster (scripts/lib/cluster.sh) in a temp dir, owned by the OS
 #      user postgres, unix socket only, on a free port
-#   6. make installcheck: pg_regress over test/sql/*.sql, then pg_isolation_regress over
+#   6. make installcheck: pg_regress over sql/*.sql, then pg_isolation_regress over
 #      test/isolation/specs/*.spec (run as root, connecting as PGUSER=postgres over the socket)
 #   7. every test/scripts/*.sh, with cwd = repo root and env PGHOST PGPORT PGUSER PGBIN PGDATA
 #      PG_CONFIG CT_CLUSTER_DIR CT_CLUSTER_LOG CT_PG_RUNAS CT_SCRATCH CT_LONG_TESTS;
@@ -150,7 +150,7 @@ count_regress()
 }
 
 REGRESS_TESTS=()
-for f in test/sql/*.sql; do
+for f in sql/*.sql; do
 	[ -e "$f" ] && REGRESS_TESTS+=("$(basename "$f" .sql)")
 done
 ISOLATION_TESTS=()
@@ -322,9 +322,9 @@ export PGDATABASE=postgres
 
 SERVER_TROUBLE=0
 if [ ${#REGRESS_TESTS[@]} -gt 0 ]; then
-	section "regression tests (pg_regress, test/sql)"
+	section "regression tests (pg_regress, sql/)"
 	rm -f regression.diffs regression.out
-	inputdir=$(prepare_inputdir test sql sql "${REGRESS_TESTS[@]}")
+	inputdir=$(prepare_inputdir . sql sql "${REGRESS_TESTS[@]}")
 	# The test list is passed explicitly: the one counted is the one run, even if files appear
 	# meanwhile.
 	make installcheck PG_CONFIG="$PG_CONFIG" ISOLATION= CT_REGRESS_INPUTDIR="$inputdir" \

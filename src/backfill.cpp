@@ -1,7 +1,7 @@
 /*
  * backfill.cpp: set-based backfill and verify of a store with history.
  *
- * customer_tracking_backfill() (sql/customer_tracking.sql) works on groups of
+ * customer_tracking_backfill() (src/sql/functions/customer_tracking_backfill.sql) works on groups of
  * whole shops, in two steps per group:
  *
  *   1. Orders (customer_tracking_backfill_orders(), here): one statement reads

@@ -13,7 +13,7 @@
  * locked and its next version built here, as the SET lists of
  * P_CUSTOMER_INCREMENT and P_PAIR_INCREMENT would. Those statements remain the
  * path for tables the direct writer does not take, and the reference that
- * test/sql/07_customer_writes compares it with.
+ * sql/07_customer_writes compares it with.
  */
 #include "tracking.h"
 

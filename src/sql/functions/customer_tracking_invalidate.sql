@@ -1,0 +1,6 @@
+CREATE OR REPLACE FUNCTION customer_tracking_invalidate()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ct_invalidate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_tracking_invalidate() IS
+    'Makes every session re-read customer_tracking_settings (done by the setters).';

@@ -1,0 +1,4 @@
+CREATE OR REPLACE FUNCTION customer_tracking_truncate_orders()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ct_truncate_orders'
+LANGUAGE C;

@@ -1,0 +1,26 @@
+CREATE OR REPLACE FUNCTION shop_purchase_frequency(p_shop_id uuid)
+RETURNS TABLE (purchases integer, customers bigint, share numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A role that may not read what it reads gets an error naming this function (not the
+    -- statement below as context).
+    IF NOT has_table_privilege('@extschema@.customer_tracking_frequency', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for function shop_purchase_frequency'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It reads customer_tracking_frequency; role %s may not read it.', current_user);
+    END IF;
+    RETURN QUERY
+    SELECT f.purchases, f.customers,
+           round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)
+      FROM (SELECT r.purchases, sum(r.customers)::bigint AS customers
+              FROM @extschema@.customer_tracking_frequency r
+             WHERE r.shop_id = p_shop_id
+             GROUP BY r.purchases HAVING sum(r.customers) <> 0) f
+     ORDER BY f.purchases;
+END
+$$;
+COMMENT ON FUNCTION shop_purchase_frequency(uuid) IS
+    'How many customers have made 1, 2, 3, ... purchases, and their share (%).';

@@ -1,0 +1,543 @@
+-- customer_tracking 1.3 -> 1.4.
+
+\echo Use "ALTER EXTENSION customer_tracking UPDATE TO '1.4'" to load this file. \quit
+
+--------------------------------------------------------------------------------
+-- Write path: orders are counted at commit, customers locked in id order (no
+-- deadlock, no wait on another transaction's open order). The foreign keys to
+-- shop_customers (from shop_orders and customer_tracking) and the statement-level
+-- flush trigger go: a customer's row is written at commit.
+--------------------------------------------------------------------------------
+#include "functions/customer_tracking_apply_pending.sql"
+REVOKE EXECUTE ON FUNCTION customer_tracking_apply_pending() FROM PUBLIC;
+DO $revoke_apply$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.oid = '@extschema@.customer_tracking_apply_pending()'::regprocedure
+           AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.customer_tracking_apply_pending() FROM %s', r.grantee);
+    END LOOP;
+END
+$revoke_apply$;
+
+#include "functions/customer_tracking_attach.sql"
+
+DO $attach$
+BEGIN
+    IF to_regclass('@extschema@.shop_orders') IS NOT NULL THEN
+        ALTER TABLE @extschema@.shop_orders DROP CONSTRAINT IF EXISTS shop_orders_shop_customer_id_fkey;
+        DROP TRIGGER IF EXISTS customer_tracking_flush ON @extschema@.shop_orders;
+    END IF;
+END
+$attach$;
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT IF EXISTS customer_tracking_shop_customer_id_fkey;
+
+-- Keys include shop_id, so that the tables can be distributed by shop (Citus).
+ALTER TABLE @extschema@.shop_customers DROP CONSTRAINT shop_customers_pkey,
+    ADD CONSTRAINT shop_customers_pkey PRIMARY KEY (id, shop_id);
+ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey,
+    ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
+
+--------------------------------------------------------------------------------
+-- Issue 10, items 1, 2, 3 and 8: host DDL never crashes nor silently changes what
+-- counts (DDL guard, drift reported by customer_tracking_host_state() and _health()),
+-- one parser of every setting (customer_tracking_decode_order(): the trigger's own
+-- reading of an order, used by verify, backfill and the expected orders), one clock
+-- for naive creation times (setting naive_time_zone, default UTC), one spelling of
+-- network names (trimmed, ASCII upper case). Run customer_tracking_backfill() after
+-- the update if a status list has inner spaces or empty entries or created_at is a
+-- timestamp/date column (see the README's upgrade notes).
+--------------------------------------------------------------------------------
+ALTER TABLE customer_tracking_settings DROP CONSTRAINT customer_tracking_settings_setting_check;
+ALTER TABLE customer_tracking_settings ADD CONSTRAINT customer_tracking_settings_setting_check
+    CHECK (setting IN ('paid_statuses', 'unpaid_statuses', 'naive_time_zone') OR setting LIKE 'column:%');
+COMMENT ON TABLE customer_tracking_settings IS
+    'customer_tracking configuration: column:<field> maps a shop_orders field to a column '
+    '(empty value = the column does not exist); paid_statuses / unpaid_statuses are '
+    'comma-separated, case-insensitive status lists; naive_time_zone is the zone timestamp/date '
+    'creation times are read in (default UTC). Change through customer_tracking_map_column() / '
+    'customer_tracking_set_statuses() / customer_tracking_set_naive_time_zone().';
+
+-- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
+-- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
+-- naive time zone, network spelling) that verify, backfill and the expected orders use too.
+#include "functions/customer_tracking_decode_order.sql"
+
+-- Where each field is read from, and whether it can be (ok, absent, ignored, drift).
+#include "functions/customer_tracking_host_state.sql"
+
+#include "functions/customer_tracking_status_list.sql"
+
+#include "functions/customer_tracking_status_class.sql"
+
+#include "functions/customer_tracking_network_name.sql"
+
+#include "functions/customer_tracking_valid_time_zone.sql"
+
+#include "functions/customer_tracking_ddl_guard.sql"
+
+-- The status lists in force, as the trigger parsed them (one parser: src/order_rules.cpp).
+#include "functions/customer_tracking_statuses.sql"
+
+-- Checks the host tables; raises one error naming everything that is missing.
+#include "functions/customer_tracking_check_host.sql"
+
+-- Sets the paid (and known unpaid) status lists, comma-separated, case-insensitive.
+#include "functions/customer_tracking_set_statuses.sql"
+
+-- The zone naive (timestamp / date) creation times are read in, whatever a session's TimeZone.
+#include "functions/customer_tracking_set_naive_time_zone.sql"
+
+-- Per order: the link and contribution a recomputation from shop_orders gives, as the trigger
+-- reads the order (customer_tracking_decode_order(): one reading of every setting).
+#include "functions/customer_tracking_expected_orders.sql"
+
+-- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
+-- and customer stats (when p_customers), and rollup rows (sums over stripes). One pass over the
+-- orders serves both, so customer_tracking_verify() recomputes them once.
+
+-- Links and counts orders that are unlinked or inconsistent; idempotent.
+-- One shop of customer_tracking_backfill(). On Citus, customer_tracking_distribute() makes it a
+-- function Citus runs on the node holding the shop (by p_shop_id), where each statement reads
+-- and writes that shop's shards and the trigger counts the orders it touches in the same session.
+#include "functions/customer_tracking_backfill_shop.sql"
+
+REVOKE EXECUTE ON FUNCTION customer_tracking_backfill_shop(uuid) FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname = 'customer_tracking_backfill_shop'
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;
+COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
+    'Links and counts orders that predate the extension or were left unlinked, and repairs any '
+    'customer whose stats disagree with its orders. Idempotent; safe while orders arrive. '
+    'Returns per shop: orders re-tracked now, orders linked and untracked in total, customers repaired.';
+
+-- A new result column (host_drift): replaced, not altered.
+DROP FUNCTION customer_tracking_health();
+-- One row: is tracking attached and enabled, how much is tracked, what is not.
+#include "functions/customer_tracking_health.sql"
+
+REVOKE EXECUTE ON FUNCTION customer_tracking_health(), customer_tracking_decode_order(record),
+    customer_tracking_host_state(), customer_tracking_set_naive_time_zone(text) FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname IN ('customer_tracking_health', 'customer_tracking_decode_order',
+                             'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;
+
+-- The DDL guard (src/host_guard.cpp).
+CREATE EVENT TRIGGER customer_tracking_ddl_guard_start ON ddl_command_start
+    EXECUTE FUNCTION customer_tracking_ddl_guard();
+CREATE EVENT TRIGGER customer_tracking_ddl_guard_end ON ddl_command_end
+    EXECUTE FUNCTION customer_tracking_ddl_guard();
+
+-- Network names in their one spelling: the tracking rows, then the customers and rollups derived
+-- from them (exact afterwards, as a recomputation from shop_orders gives them).
+DO $networks$
+DECLARE
+    v_pairs text[];
+    v_pair text;
+    v_shop uuid;
+BEGIN
+    IF to_regclass('@extschema@.shop_orders') IS NULL THEN
+        RETURN;
+    END IF;
+    WITH changed AS (
+        UPDATE @extschema@.customer_tracking t
+           SET network = @extschema@.customer_tracking_network_name(t.network)
+         WHERE t.network IS DISTINCT FROM @extschema@.customer_tracking_network_name(t.network)
+        RETURNING t.shop_id, t.shop_customer_id
+    )
+    SELECT coalesce(array_agg(DISTINCT c.shop_id::text || ' ' || c.shop_customer_id::text), '{}')
+      INTO v_pairs FROM changed c;
+    FOREACH v_pair IN ARRAY v_pairs LOOP
+        PERFORM @extschema@.customer_tracking_recompute(split_part(v_pair, ' ', 1)::uuid,
+                                                        split_part(v_pair, ' ', 2)::uuid);
+    END LOOP;
+    FOR v_shop IN SELECT DISTINCT split_part(p, ' ', 1)::uuid FROM unnest(v_pairs) p LOOP
+        PERFORM @extschema@.customer_tracking_repair_rollups(v_shop);
+    END LOOP;
+END
+$networks$;
+--------------------------------------------------------------------------------
+-- End of issue 10, items 1, 2, 3 and 8.
+--------------------------------------------------------------------------------
+
+--------------------------------------------------------------------------------
+-- Issue 10, definer rights and roles.
+--   * customer_tracking_owned_shops() (what every row-level security policy calls) is no
+--     longer SECURITY DEFINER: the owner lookup (Supabase's auth.uid(), which another role
+--     owns and may replace) runs with the caller's rights, then user_shops is read with the
+--     rights of the function's owner (C, src/owner.cpp). A superuser caller runs auth.uid()
+--     only while a superuser owns it.
+--   * Dashboard functions are callable by the roles that may read the extension's tables
+--     (Supabase: authenticated, service_role; elsewhere everyone), so any other role gets a
+--     permission error naming the function. shop_customer_list() and
+--     customer_purchase_history() (PL/pgSQL: an error inside would quote their statements as
+--     context) check up front that the caller may read what they read, the latter also the
+--     shop_orders columns it shows, with the same kind of error.
+--------------------------------------------------------------------------------
+-- The Supabase variant of the owner lookup (the JWT variant calls nothing of another role).
+DO $owner$
+BEGIN
+    IF (SELECT p.prosrc FROM pg_catalog.pg_proc p
+         WHERE p.oid = '@extschema@.customer_tracking_current_owner()'::regprocedure) LIKE '%auth.uid()%' THEN
+        CREATE OR REPLACE FUNCTION customer_tracking_current_owner()
+        RETURNS uuid
+        LANGUAGE plpgsql STABLE
+        SET search_path = pg_catalog, pg_temp
+        AS $body$
+        BEGIN
+            IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+                IF NOT coalesce((SELECT o.rolsuper FROM pg_catalog.pg_proc p
+                                   JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+                                  WHERE p.oid = pg_catalog.to_regprocedure('auth.uid()')), false) THEN
+                    RETURN NULL;   -- not another role's code as superuser
+                END IF;
+            END IF;
+            RETURN auth.uid();
+        EXCEPTION WHEN invalid_text_representation THEN
+            RETURN NULL;   -- auth.uid() casts the claim: a malformed one means nobody, not an error
+        END
+        $body$;
+    END IF;
+END
+$owner$;
+
+#include "functions/customer_tracking_owned_shops.sql"
+
+#include "functions/shop_customer_list.sql"
+
+-- customer_purchase_history(): replaced below (Citus section), with these checks.
+
+DO $dashboard_grants$
+DECLARE
+    r record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+        FOR r IN
+            SELECT DISTINCT p.oid::regprocedure AS fn,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee
+              FROM pg_catalog.pg_proc p,
+                   LATERAL pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+             WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> p.proowner
+               AND p.proname IN ('shop_customer_metrics', 'shop_customer_overview', 'shop_slug_analytics',
+                                 'shop_customer_list', 'customer_purchase_history', 'shop_network_analytics',
+                                 'shop_purchase_frequency', 'shop_last_purchase_decay', 'shop_daily_series',
+                                 'customer_tracking_new_customers')
+             ORDER BY 1, 2
+        LOOP
+            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+        END LOOP;
+        GRANT EXECUTE ON FUNCTION
+            @extschema@.shop_customer_metrics(uuid, timestamptz), @extschema@.shop_customer_overview(uuid, text),
+            @extschema@.shop_slug_analytics(uuid, timestamptz, timestamptz),
+            @extschema@.shop_customer_list(uuid, text, boolean, text, integer, text, uuid),
+            @extschema@.customer_purchase_history(uuid), @extschema@.shop_network_analytics(uuid),
+            @extschema@.shop_purchase_frequency(uuid), @extschema@.shop_last_purchase_decay(uuid, timestamptz),
+            @extschema@.shop_daily_series(uuid, date, date),
+            @extschema@.customer_tracking_new_customers(uuid, timestamptz, timestamptz)
+            TO authenticated, service_role;
+    END IF;
+END
+$dashboard_grants$;
+-- End of issue 10, definer rights and roles.
+
+--------------------------------------------------------------------------------
+-- Citus: which node this is. NULL without Citus in this database; 'worker' on a
+-- node Citus gave a group other than 0 (the coordinator's). CREATE EXTENSION
+-- (and ALTER EXTENSION) on the coordinator runs on every worker too, and adding
+-- a worker creates the extension there (Citus sets the node's group first, and
+-- creates the extension before any table). A worker holds no host tables of its
+-- own, at most Citus's shell tables, which the coordinator's DDL changes: there
+-- the extension installs only its own objects. Its tables become the workers'
+-- copies of the extension's distributed tables (Citus creates none for tables an
+-- extension owns), its functions are what the triggers on the shards of
+-- shop_orders call. On the coordinator, where shop_orders may already be
+-- distributed, attaching creates triggers on it, which Citus accepts only with
+-- citus.enable_unsafe_triggers (it then creates them on every shard), and Citus
+-- propagates CREATE EXTENSION to the workers only if the transaction used one
+-- connection per node (citus.multi_shard_modify_mode = sequential): the install
+-- sets both for its own transaction.
+--------------------------------------------------------------------------------
+#include "functions/customer_tracking_citus_node.sql"
+
+-- Joins shop_orders on the shop too (Citus joins distributed tables on their distribution column).
+#include "functions/customer_purchase_history.sql"
+
+--------------------------------------------------------------------------------
+-- Citus: distributing the host tables and the extension's by shop
+-- (issue 11; groundwork). On a Citus coordinator, customer_tracking_distribute()
+-- makes user_shops a reference table, distributes shop_orders by its shop
+-- column and the extension's tables by shop_id colocated with it
+-- (customer_tracking_settings, which holds no shop, becomes a reference table).
+-- customer_tracking_distribution_problems() lists what must change first.
+--------------------------------------------------------------------------------
+-- The extension's tables and how each is distributed: 'reference' or 'shop' (by shop_id,
+-- colocated with shop_orders), in the order customer_tracking_distribute() distributes them.
+#include "functions/customer_tracking_distributed_tables.sql"
+
+-- Everything that keeps customer_tracking_distribute() from distributing, one row per change to
+-- make (fix: the statement, or what to do). Empty when it can run. Only on a Citus coordinator.
+#include "functions/customer_tracking_distribution_problems.sql"
+
+-- Distributes, on a Citus coordinator, whatever of the host tables and the extension's is still
+-- local, in one transaction: user_shops (reference table), customer_tracking_settings
+-- (reference), shop_orders (by its shop column), then the extension's tables by shop_id,
+-- colocated with shop_orders. Fails with one message naming every change needed first.
+#include "functions/customer_tracking_distribute.sql"
+REVOKE EXECUTE ON FUNCTION customer_tracking_distribution_problems(), customer_tracking_distribute() FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname IN ('customer_tracking_distribution_problems', 'customer_tracking_distribute')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;
+
+--------------------------------------------------------------------------------
+-- Issue 11 (Citus): the row-level security policies call
+-- customer_tracking_owned_shops() as an expression, without a subquery (Citus
+-- refuses subqueries in the policies of distributed tables); the function keeps
+-- its result for the rest of the statement (src/owner.cpp), so a scan still
+-- looks the owner up once, and has no SET clause (replaced above).
+--------------------------------------------------------------------------------
+ALTER POLICY shop_customers_owner_select ON shop_customers
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY customer_tracking_owner_select ON customer_tracking
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY customer_tracking_issues_owner_select ON customer_tracking_issues
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_slug_customers
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_shop_totals
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_daily
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_slug_daily
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_network_totals
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+ALTER POLICY owner_select ON customer_tracking_frequency
+    USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
+
+--------------------------------------------------------------------------------
+-- Issue 11 (Citus): the dashboard functions written in SQL and customer_tracking_problems()
+-- (what verify reads) are PL/pgSQL: Citus cannot plan a SQL function's statements with
+-- parameters through the coordinator; PL/pgSQL's plans it can (same statements, same results;
+-- also no planning at every call on one node). Like shop_customer_list(), they check up front
+-- that the caller may read what they read. customer_tracking_problems() compares customer
+-- columns one by one instead of whole rows (Citus moves no anonymous record types between nodes).
+--------------------------------------------------------------------------------
+#include "functions/customer_tracking_new_customers.sql"
+#include "functions/shop_customer_overview.sql"
+#include "functions/shop_slug_analytics.sql"
+#include "functions/shop_network_analytics.sql"
+#include "functions/shop_purchase_frequency.sql"
+#include "functions/shop_last_purchase_decay.sql"
+#include "functions/shop_daily_series.sql"
+
+-- Citus: applies the caller's transaction's orders on a worker, when the initiator of a
+-- distributed transaction asks for it just before the nodes prepare (src/pending.cpp).
+#include "functions/customer_tracking_apply_pending_here.sql"
+
+--------------------------------------------------------------------------------
+-- 1.4, backfill and verify of a store with history (issue 12): set-based, in
+-- chunks of whole shops, resumable (customer_tracking_backfill_all()), with
+-- progress (customer_tracking_progress). Objects as src/sql
+-- creates them (same bodies; test/scripts/upgrade.sh compares).
+--------------------------------------------------------------------------------
+
+-- The orders of shops (NULL: every shop) as the trigger reads them (its decoder, each distinct
+-- raw phone parsed once), with what a backfill writes: the ledger fields, e-mail, name, issues.
+#include "functions/customer_tracking_backfill_decode.sql"
+
+
+-- The order step of a backfill for a group of shops: links, ledger rows and issues of every
+-- order that differs from the decoder, in one statement (the orders it writes stay locked).
+#include "functions/customer_tracking_backfill_orders.sql"
+
+
+-- Locks shops until the transaction ends, as the backfill's customer step needs: the commit of
+-- an order of one of them waits until then.
+#include "functions/customer_tracking_lock_shops.sql"
+
+
+-- Progress of the running backfill or verify, in this backend's progress slots.
+#include "functions/customer_tracking_progress_begin.sql"
+
+#include "functions/customer_tracking_progress_set.sql"
+
+#include "functions/customer_tracking_progress_end.sql"
+
+#include "functions/customer_tracking_progress_info.sql"
+
+
+-- In the style of pg_stat_progress_*: one row per backend running a backfill or verify (values
+-- NULL for backends of roles the caller may not see, as there).
+CREATE VIEW customer_tracking_progress AS
+    SELECT p.pid, p.datid, d.datname, p.relid, p.command, p.phase, p.shops_total, p.shops_done,
+           p.orders_total, p.orders_done, p.chunks_total, p.chunks_done, p.started_at
+      FROM customer_tracking_progress_info() p
+      LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid;
+COMMENT ON VIEW customer_tracking_progress IS
+    'Running customer_tracking_backfill(), customer_tracking_backfill_all() and '
+    'customer_tracking_verify() calls: phase, shops and orders done of the totals, chunks.';
+
+-- Where customer_tracking_backfill_all() is: a resumed run goes on after last_shop_id.
+CREATE TABLE customer_tracking_backfill_state (
+    id                 boolean PRIMARY KEY DEFAULT true CHECK (id),
+    started_at         timestamptz NOT NULL,
+    finished_at        timestamptz,
+    chunk_orders       integer NOT NULL,
+    last_shop_id       uuid,
+    chunks_done        bigint NOT NULL DEFAULT 0,
+    shops_done         bigint NOT NULL DEFAULT 0,
+    orders_done        bigint NOT NULL DEFAULT 0,
+    orders_retracked   bigint NOT NULL DEFAULT 0,
+    customers_repaired bigint NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE customer_tracking_backfill_state IS
+    'The last run of customer_tracking_backfill_all(): committed with each chunk, so that a run '
+    'cancelled or failed goes on after last_shop_id when called again.';
+
+-- Maintenance only: no role but the owner reads or writes either (default privileges included).
+REVOKE ALL ON customer_tracking_backfill_state, customer_tracking_progress FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
+         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
+           AND c.relname IN ('customer_tracking_backfill_state', 'customer_tracking_progress')
+    LOOP
+        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
+    END LOOP;
+END
+$revoke$;
+
+-- Every shop the extension's tables hold rows of (index lookups: one per shop and table).
+#include "functions/customer_tracking_tracked_shops.sql"
+
+
+-- The shops to backfill or verify (those with orders or tracked rows; p_shop_id: that one; p_after:
+-- those after it), in id order, in chunks of about p_chunk_orders orders (a bigger shop is a chunk
+-- of its own; at most ~10,000 shops per chunk). Each row carries the totals.
+#include "functions/customer_tracking_backfill_chunks.sql"
+
+
+-- The customer step of a backfill for a group of shops, which the caller has locked
+-- (customer_tracking_lock_shops(), after the order step): ledger rows whose order is gone are
+-- removed; customers, per-slug purchases and rollups are recomputed from the ledger in one
+-- statement and only differences written. Returns the customers repaired (changed, though no
+-- order of theirs was rewritten by the order step).
+#include "functions/customer_tracking_backfill_customers.sql"
+
+
+-- Whether shop_orders is a Citus distributed table: then backfill and verify go shop by shop, on
+-- the node holding each shop (customer_tracking_backfill_shop(), customer_tracking_problems());
+-- else they are set-based, over chunks of shops.
+#include "functions/customer_tracking_orders_distributed.sql"
+
+
+-- Every stored value of shops (NULL: all) that differs from a recomputation from shop_orders:
+-- links, tracking rows and customer stats (when p_customers), and rollup rows (sums over
+-- stripes). One pass over the orders (decoded as the trigger reads them) serves all; stored
+-- and expected rows are compared by their keys, and only differences are spelled out.
+#include "functions/customer_tracking_problems_of.sql"
+
+
+
+-- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
+-- and customer stats (when p_customers), and rollup rows (sums over stripes). One pass over the
+-- orders serves both, so customer_tracking_verify() recomputes them once.
+#include "functions/customer_tracking_problems.sql"
+
+
+-- One row per stored value that differs from a recomputation from shop_orders. All shops: in
+-- chunks of whole shops (memory stays bounded), in one snapshot; progress in
+-- customer_tracking_progress.
+#include "functions/customer_tracking_verify.sql"
+
+-- Links and counts orders that are unlinked or inconsistent, and repairs customers and rollups;
+-- idempotent, safe while orders arrive. One transaction: first the order step of every chunk of
+-- shops, then, with those shops locked, their customer step (customer_tracking_backfill_all()
+-- commits chunk by chunk instead).
+#include "functions/customer_tracking_backfill.sql"
+
+-- The whole store in bounded transactions: one per chunk of about p_chunk_orders orders (whole
+-- shops), committed before the next. Cancelled or failed, it goes on after the last chunk
+-- committed when called again (p_restart: from the first shop). CALL it outside a transaction
+-- block.
+#include "functions/customer_tracking_backfill_all.sql"
+
+REVOKE EXECUTE ON FUNCTION customer_tracking_backfill_decode(uuid[]), customer_tracking_backfill_orders(uuid[]),
+    customer_tracking_lock_shops(uuid[]), customer_tracking_progress_begin(text, bigint, bigint, bigint),
+    customer_tracking_progress_set(text, bigint, bigint, bigint, bigint, bigint, bigint),
+    customer_tracking_progress_end(), customer_tracking_progress_info(),
+    customer_tracking_tracked_shops(), customer_tracking_backfill_chunks(uuid, uuid, bigint),
+    customer_tracking_backfill_customers(uuid[]), customer_tracking_problems_of(uuid[], boolean),
+    customer_tracking_orders_distributed()
+    FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE customer_tracking_backfill_all(integer, boolean) FROM PUBLIC;
+DO $revoke$
+DECLARE
+    r record;
+BEGIN
+    -- Also from roles that default privileges granted EXECUTE to.
+    FOR r IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
+          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
+           AND p.proname IN ('customer_tracking_backfill_decode', 'customer_tracking_backfill_orders',
+                             'customer_tracking_lock_shops', 'customer_tracking_progress_begin',
+                             'customer_tracking_progress_set', 'customer_tracking_progress_end',
+                             'customer_tracking_progress_info', 'customer_tracking_tracked_shops',
+                             'customer_tracking_backfill_chunks', 'customer_tracking_backfill_customers',
+                             'customer_tracking_problems_of', 'customer_tracking_orders_distributed',
+                             'customer_tracking_backfill_all')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+END
+$revoke$;
+-- End of the issue 12 section.
