@@ -1,4 +1,4 @@
--- Definer rights (issue 10): no code of another role runs with the extension owner's rights.
+-- Definer rights: no code of another role runs with the extension owner's rights.
 -- On Supabase, auth.uid() belongs to supabase_auth_admin, a role that is not a superuser and
 -- may replace the function at any time. The row-level security policies ask who the current
 -- owner is through auth.uid(); in 1.3 they did so inside a SECURITY DEFINER function, so a

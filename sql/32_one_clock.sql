@@ -1,4 +1,4 @@
--- One clock (issue 10, item 3): a creation time without a zone (timestamp or date column) is read
+-- One clock: a creation time without a zone (timestamp or date column) is read
 -- in one fixed zone, the setting naive_time_zone (default UTC), never in the session's TimeZone.
 -- Orders written and verified from sessions in different zones give the same stored times and UTC
 -- days. Runs in a database of its own (ct_one_clock).

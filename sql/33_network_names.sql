@@ -1,4 +1,4 @@
--- Network names (issue 10, item 8): names that differ only in the case of ASCII letters or in
+-- Network names: names that differ only in the case of ASCII letters or in
 -- blanks around them are one network, shown in one spelling: trimmed, ASCII letters upper-cased
 -- ("mtn ", " Mtn" -> "MTN"); a blank name is no network. network_purchases, preferred_network,
 -- the network rollup and customer_purchase_history() use that spelling, and a recomputation from

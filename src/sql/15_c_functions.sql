@@ -29,4 +29,3 @@
 #include "functions/customer_tracking_valid_time_zone.sql"
 
 #include "functions/customer_tracking_ddl_guard.sql"
--- End of the 1.4 host functions.

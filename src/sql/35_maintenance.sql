@@ -4,7 +4,7 @@
 #include "functions/customer_tracking_recompute.sql"
 
 --------------------------------------------------------------------------------
--- Backfill and verify of a store with history (1.4, issue 12): src/backfill.cpp.
+-- Backfill and verify of a store with history: src/backfill.cpp.
 -- Set-based, in chunks of whole shops; progress in customer_tracking_progress.
 --------------------------------------------------------------------------------
 #include "functions/customer_tracking_backfill_decode.sql"

@@ -41,3 +41,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_purchase_history(uuid) IS
     'A customer''s orders, newest first: amount, network, slug, payment status, whether it counts as a purchase.';
+SELECT customer_tracking_set_audience('customer_purchase_history(uuid)', 'dashboard');

@@ -57,3 +57,4 @@ $$;
 COMMENT ON FUNCTION customer_tracking_attach() IS
     'Attaches customer_tracking to the host tables (column, index, triggers). '
     'Run by CREATE EXTENSION; idempotent.';
+SELECT customer_tracking_set_audience('customer_tracking_attach()', 'dba');

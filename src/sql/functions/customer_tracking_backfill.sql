@@ -86,3 +86,4 @@ COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
     'Links and counts orders that predate the extension or were left unlinked, and repairs any '
     'customer whose stats disagree with its orders. Idempotent; safe while orders arrive. '
     'Returns per shop: orders re-tracked now, orders linked and untracked in total, customers repaired.';
+SELECT customer_tracking_set_audience('customer_tracking_backfill(uuid)', 'dba');

@@ -92,3 +92,4 @@ COMMENT ON PROCEDURE customer_tracking_backfill_all(integer, boolean) IS
     'orders (whole shops); goes on after the last chunk committed when called again after a cancel '
     '(p_restart: from the start). State in customer_tracking_backfill_state, progress in '
     'customer_tracking_progress.';
+SELECT customer_tracking_set_audience('customer_tracking_backfill_all(integer, boolean)', 'dba');

@@ -44,3 +44,4 @@ BEGIN
     USING p_shop_id, p_after, p_chunk_orders;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_backfill_chunks(uuid, uuid, bigint)', 'dba');

@@ -297,3 +297,4 @@ BEGIN
     RETURN v_repaired;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_backfill_customers(uuid[])', 'dba');

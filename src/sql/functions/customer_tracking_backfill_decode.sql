@@ -9,3 +9,4 @@ CREATE OR REPLACE FUNCTION customer_tracking_backfill_decode(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'ct_backfill_decode'
 LANGUAGE C STABLE ROWS 100000;
+SELECT customer_tracking_set_audience('customer_tracking_backfill_decode(uuid[])', 'dba');

@@ -5,3 +5,4 @@ RETURNS TABLE (shop_id uuid, orders bigint, retracked bigint, linked bigint, unt
 AS 'MODULE_PATHNAME', 'ct_backfill_orders'
 LANGUAGE C VOLATILE
 SET jit = off;
+SELECT customer_tracking_set_audience('customer_tracking_backfill_orders(uuid[])', 'dba');

@@ -110,3 +110,4 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_backfill_shop(uuid)', 'dba');

@@ -50,7 +50,7 @@ BEGIN
                          'shop_orders columns with SET customer_tracking.column_map = ''field=column, ...'' '
                          'before CREATE EXTENSION (a field mapped to '''' is treated as absent when optional).';
     END IF;
-    -- 1.4: columns that exist but cannot be read (types: ct_field_type_problem, src/host_cache.cpp).
+    -- Columns that exist but cannot be read (types: ct_field_type_problem, src/host_cache.cpp).
     SELECT array_agg(h.detail ORDER BY h.field) INTO v_missing
       FROM customer_tracking_host_state() h
      WHERE h.state IN ('drift', 'ignored') AND h.column_type IS NOT NULL;
@@ -61,3 +61,4 @@ BEGIN
     END IF;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_check_host()', 'dba');

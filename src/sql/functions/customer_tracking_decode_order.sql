@@ -1,4 +1,4 @@
--- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
+-- Host DDL, one parser, one clock, network names: src/host_guard.cpp.
 -- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
 -- naive time zone, network spelling) that verify, backfill and the expected orders use too.
 CREATE OR REPLACE FUNCTION customer_tracking_decode_order(
@@ -11,3 +11,4 @@ LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION customer_tracking_decode_order(record) IS
     'A shop_orders row as the trigger reads it: ids, stored and expected customer link, whether '
     'it is a purchase, amount, purchase time, network, slug and issue codes.';
+SELECT customer_tracking_set_audience('customer_tracking_decode_order(record)', 'dba');

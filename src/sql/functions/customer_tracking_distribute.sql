@@ -112,3 +112,4 @@ COMMENT ON FUNCTION customer_tracking_distribute() IS
     'shop_orders by shop and the extension''s tables by shop_id colocated with it (those still local), '
     'in one transaction. Fails with one message naming every change needed first '
     '(customer_tracking_distribution_problems()).';
+SELECT customer_tracking_set_audience('customer_tracking_distribute()', 'dba');

@@ -203,3 +203,4 @@ $$;
 COMMENT ON FUNCTION customer_tracking_distribution_problems() IS
     'What keeps customer_tracking_distribute() from distributing on this Citus cluster: one row per change '
     'to make first, with the statement (or what to do). No rows when it can run.';
+SELECT customer_tracking_set_audience('customer_tracking_distribution_problems()', 'dba');

@@ -23,3 +23,4 @@ BEGIN
     USING p_shop_id;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_expected_orders(uuid)', 'dba');

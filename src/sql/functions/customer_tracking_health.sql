@@ -17,7 +17,7 @@ AS $$
            (SELECT coalesce(jsonb_object_agg(x.issue, x.n), '{}'::jsonb)
               FROM (SELECT i.issue, count(*) AS n FROM @extschema@.customer_tracking_issues i
                      WHERE i.resolved_at IS NULL GROUP BY i.issue) x),
-           -- 1.4: fields the host table no longer lets the extension read, and a DDL guard that
+           -- Fields the host table no longer lets the extension read, and a DDL guard that
            -- is not there to stop such changes.
            (SELECT coalesce(jsonb_object_agg(d.k, d.v), '{}'::jsonb)
               FROM (SELECT h.field AS k, h.state || ': ' || h.detail AS v
@@ -35,4 +35,4 @@ COMMENT ON FUNCTION customer_tracking_health() IS
     'Tracking status for DBAs: version, whether the triggers are enabled, counts of shops, customers, '
     'tracked and untracked orders, open issues by reason, and host drift (fields that cannot be '
     'read, a missing or disabled DDL guard).';
-REVOKE EXECUTE ON FUNCTION customer_tracking_health() FROM PUBLIC;
+SELECT customer_tracking_set_audience('customer_tracking_health()', 'dba');

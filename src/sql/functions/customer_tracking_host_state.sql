@@ -8,3 +8,4 @@ COMMENT ON FUNCTION customer_tracking_host_state() IS
     'Per field: the shop_orders column it is read from, its type and state: ok, absent (no such '
     'column, by configuration), ignored (lost; the field changes no count and is read as absent) '
     'or drift (orders are saved untracked with issue host_drift until it is fixed).';
+SELECT customer_tracking_set_audience('customer_tracking_host_state()', 'dba');

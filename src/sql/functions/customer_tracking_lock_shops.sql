@@ -4,3 +4,4 @@ CREATE OR REPLACE FUNCTION customer_tracking_lock_shops(p_shops uuid[])
 RETURNS void
 AS 'MODULE_PATHNAME', 'ct_lock_shops_sql'
 LANGUAGE C VOLATILE;
+SELECT customer_tracking_set_audience('customer_tracking_lock_shops(uuid[])', 'dba');

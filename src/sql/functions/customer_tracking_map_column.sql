@@ -26,3 +26,4 @@ BEGIN
     END IF;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_map_column(text, name)', 'dba');

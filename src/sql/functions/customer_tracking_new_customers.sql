@@ -35,3 +35,4 @@ BEGIN
     );
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_new_customers(uuid, timestamptz, timestamptz)', 'dashboard');

@@ -17,3 +17,4 @@ BEGIN
     RETURN v_distributed;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_orders_distributed()', 'dba');

@@ -188,9 +188,10 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM o WHERE o.shop_order_id = t.id AND o.shop_id = t.shop_id
                                          AND o.expected_customer_id IS NOT NULL)
     UNION ALL
-    -- The host table no longer has what a field is read from (1.4).
+    -- The host table no longer has what a field is read from.
     SELECT NULL, NULL, NULL, 'host_drift', h.detail, 'a readable column'
       FROM @extschema@.customer_tracking_host_state() h
      WHERE p_customers AND h.state IN ('drift', 'ignored');
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_problems(uuid, boolean)', 'dba');

@@ -242,3 +242,4 @@ BEGIN
     $q$ USING p_shops, p_customers;
 END
 $f$;
+SELECT customer_tracking_set_audience('customer_tracking_problems_of(uuid[], boolean)', 'dba');

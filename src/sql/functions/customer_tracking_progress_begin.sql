@@ -4,3 +4,4 @@ CREATE OR REPLACE FUNCTION customer_tracking_progress_begin(p_command text, p_sh
 RETURNS void
 AS 'MODULE_PATHNAME', 'ct_progress_begin'
 LANGUAGE C VOLATILE;
+SELECT customer_tracking_set_audience('customer_tracking_progress_begin(text, bigint, bigint, bigint)', 'dba');

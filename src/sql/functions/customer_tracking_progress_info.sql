@@ -5,3 +5,4 @@ CREATE OR REPLACE FUNCTION customer_tracking_progress_info(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'ct_progress_info'
 LANGUAGE C VOLATILE;
+SELECT customer_tracking_set_audience('customer_tracking_progress_info()', 'dba');

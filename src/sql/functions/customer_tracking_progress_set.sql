@@ -7,3 +7,4 @@ CREATE OR REPLACE FUNCTION customer_tracking_progress_set(p_phase text, p_shops_
 RETURNS void
 AS 'MODULE_PATHNAME', 'ct_progress_set'
 LANGUAGE C VOLATILE;
+SELECT customer_tracking_set_audience('customer_tracking_progress_set(text, bigint, bigint, bigint, bigint, bigint, bigint)', 'dba');

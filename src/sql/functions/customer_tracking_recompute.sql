@@ -5,3 +5,4 @@ AS 'MODULE_PATHNAME', 'ct_recompute_customer'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION customer_tracking_recompute(uuid, uuid) IS
     'Recomputes a customer''s stats from customer_tracking (as the trigger does); false if no such customer.';
+SELECT customer_tracking_set_audience('customer_tracking_recompute(uuid, uuid)', 'dba');

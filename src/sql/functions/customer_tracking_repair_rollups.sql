@@ -149,3 +149,4 @@ BEGIN
     RETURN v_total + v_rows;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_repair_rollups(uuid)', 'dba');

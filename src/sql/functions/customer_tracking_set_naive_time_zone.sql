@@ -17,3 +17,4 @@ BEGIN
         p_zone;
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_set_naive_time_zone(text)', 'dba');

@@ -19,3 +19,4 @@ BEGIN
     RAISE NOTICE 'customer_tracking: status lists changed; run customer_tracking_backfill() to re-derive existing orders';
 END
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_set_statuses(text, text)', 'dba');

@@ -42,3 +42,4 @@ AS $$
     UNION SELECT id FROM d WHERE id IS NOT NULL UNION SELECT id FROM l WHERE id IS NOT NULL
     UNION SELECT id FROM n WHERE id IS NOT NULL UNION SELECT id FROM f WHERE id IS NOT NULL
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_tracked_shops()', 'dba');

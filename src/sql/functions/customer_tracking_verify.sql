@@ -48,3 +48,4 @@ $$;
 COMMENT ON FUNCTION customer_tracking_verify(uuid) IS
     'Rows for every stored link, tracking row or customer stat that differs from a recomputation '
     'from shop_orders; no rows when everything is consistent.';
+SELECT customer_tracking_set_audience('customer_tracking_verify(uuid)', 'dba');

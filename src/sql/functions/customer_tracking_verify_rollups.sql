@@ -7,3 +7,4 @@ AS $$
     SELECT r.shop_id, r.problem, r.stored, r.expected
       FROM @extschema@.customer_tracking_problems(p_shop_id, false) r
 $$;
+SELECT customer_tracking_set_audience('customer_tracking_verify_rollups(uuid)', 'dba');

@@ -82,3 +82,4 @@ COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text,
     'The Customers page: customers with a purchase, newest purchase / biggest spend / most purchases '
     'first. Search by name, email or phone (any format). Next page: pass the last row''s sort_value '
     'and id as p_after_value and p_after_id (keyset: page 1,000 costs what page 1 does).';
+SELECT customer_tracking_set_audience('shop_customer_list(uuid, text, boolean, text, integer, text, uuid)', 'dashboard');

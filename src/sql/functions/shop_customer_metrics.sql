@@ -10,3 +10,4 @@ COMMENT ON FUNCTION shop_customer_metrics(uuid, timestamptz) IS
     'Dashboard numbers of a shop: customers (at least one purchase), repeat customers (2+), repeat '
     'rate (%, 1 decimal), customers whose first purchase is in (p_as_of - 30 days, p_as_of] and in '
     'p_as_of''s calendar month (session time zone), average LTV (2 decimals) and revenue.';
+SELECT customer_tracking_set_audience('shop_customer_metrics(uuid, timestamptz)', 'dashboard');

@@ -28,3 +28,4 @@ END
 $$;
 COMMENT ON FUNCTION shop_customer_overview(uuid, text) IS
     'The plan''s "Customer Overview" box for a shop, as text (psql, quick checks).';
+SELECT customer_tracking_set_audience('shop_customer_overview(uuid, text)', 'dashboard');

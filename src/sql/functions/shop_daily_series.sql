@@ -31,3 +31,4 @@ $$;
 COMMENT ON FUNCTION shop_daily_series(uuid, date, date) IS
     'Per UTC day from p_from to p_to (default: the last 30 days): purchases, revenue, new customers '
     'and checkouts, zeros included, for charts.';
+SELECT customer_tracking_set_audience('shop_daily_series(uuid, date, date)', 'dashboard');

@@ -27,3 +27,4 @@ END
 $$;
 COMMENT ON FUNCTION shop_last_purchase_decay(uuid, timestamptz) IS
     'Customers by whole UTC days since their last purchase, in churn-risk buckets.';
+SELECT customer_tracking_set_audience('shop_last_purchase_decay(uuid, timestamptz)', 'dashboard');

@@ -23,3 +23,4 @@ END
 $$;
 COMMENT ON FUNCTION shop_network_analytics(uuid) IS
     'Per network: customers whose preferred network it is, purchases and revenue.';
+SELECT customer_tracking_set_audience('shop_network_analytics(uuid)', 'dashboard');

@@ -24,3 +24,4 @@ END
 $$;
 COMMENT ON FUNCTION shop_purchase_frequency(uuid) IS
     'How many customers have made 1, 2, 3, ... purchases, and their share (%).';
+SELECT customer_tracking_set_audience('shop_purchase_frequency(uuid)', 'dashboard');

@@ -37,3 +37,4 @@ COMMENT ON FUNCTION shop_slug_analytics(uuid, timestamptz, timestamptz) IS
     'customers whose first purchase via the slug is in the period), new customers acquired (first '
     'purchase overall via the slug) and how many of those are repeat customers. NULL slug = orders '
     'without one.';
+SELECT customer_tracking_set_audience('shop_slug_analytics(uuid, timestamptz, timestamptz)', 'dashboard');

@@ -2,6 +2,8 @@
 
 \echo Use "ALTER EXTENSION customer_tracking UPDATE TO '1.4'" to load this file. \quit
 
+#include "functions/customer_tracking_set_audience.sql"
+
 --------------------------------------------------------------------------------
 -- Write path: orders are counted at commit, customers locked in id order (no
 -- deadlock, no wait on another transaction's open order). The foreign keys to
@@ -9,22 +11,6 @@
 -- flush trigger go: a customer's row is written at commit.
 --------------------------------------------------------------------------------
 #include "functions/customer_tracking_apply_pending.sql"
-REVOKE EXECUTE ON FUNCTION customer_tracking_apply_pending() FROM PUBLIC;
-DO $revoke_apply$
-DECLARE
-    r record;
-BEGIN
-    -- Also from roles that default privileges granted EXECUTE to.
-    FOR r IN
-        SELECT a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
-         WHERE p.oid = '@extschema@.customer_tracking_apply_pending()'::regprocedure
-           AND a.grantee <> 0 AND a.grantee <> p.proowner
-    LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION @extschema@.customer_tracking_apply_pending() FROM %s', r.grantee);
-    END LOOP;
-END
-$revoke_apply$;
 
 #include "functions/customer_tracking_attach.sql"
 
@@ -45,7 +31,7 @@ ALTER TABLE @extschema@.customer_tracking DROP CONSTRAINT customer_tracking_pkey
     ADD CONSTRAINT customer_tracking_pkey PRIMARY KEY (id, shop_id);
 
 --------------------------------------------------------------------------------
--- Issue 10, items 1, 2, 3 and 8: host DDL never crashes nor silently changes what
+-- Host DDL never crashes nor silently changes what
 -- counts (DDL guard, drift reported by customer_tracking_host_state() and _health()),
 -- one parser of every setting (customer_tracking_decode_order(): the trigger's own
 -- reading of an order, used by verify, backfill and the expected orders), one clock
@@ -64,12 +50,8 @@ COMMENT ON TABLE customer_tracking_settings IS
     'creation times are read in (default UTC). Change through customer_tracking_map_column() / '
     'customer_tracking_set_statuses() / customer_tracking_set_naive_time_zone().';
 
--- 1.4 (host DDL, one parser, one clock, network names): src/host_guard.cpp.
--- An order as the trigger reads it: the one reading of shop_orders (column map, status lists,
--- naive time zone, network spelling) that verify, backfill and the expected orders use too.
 #include "functions/customer_tracking_decode_order.sql"
 
--- Where each field is read from, and whether it can be (ok, absent, ignored, drift).
 #include "functions/customer_tracking_host_state.sql"
 
 #include "functions/customer_tracking_status_list.sql"
@@ -82,20 +64,14 @@ COMMENT ON TABLE customer_tracking_settings IS
 
 #include "functions/customer_tracking_ddl_guard.sql"
 
--- The status lists in force, as the trigger parsed them (one parser: src/order_rules.cpp).
 #include "functions/customer_tracking_statuses.sql"
 
--- Checks the host tables; raises one error naming everything that is missing.
 #include "functions/customer_tracking_check_host.sql"
 
--- Sets the paid (and known unpaid) status lists, comma-separated, case-insensitive.
 #include "functions/customer_tracking_set_statuses.sql"
 
--- The zone naive (timestamp / date) creation times are read in, whatever a session's TimeZone.
 #include "functions/customer_tracking_set_naive_time_zone.sql"
 
--- Per order: the link and contribution a recomputation from shop_orders gives, as the trigger
--- reads the order (customer_tracking_decode_order(): one reading of every setting).
 #include "functions/customer_tracking_expected_orders.sql"
 
 -- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
@@ -103,27 +79,8 @@ COMMENT ON TABLE customer_tracking_settings IS
 -- orders serves both, so customer_tracking_verify() recomputes them once.
 
 -- Links and counts orders that are unlinked or inconsistent; idempotent.
--- One shop of customer_tracking_backfill(). On Citus, customer_tracking_distribute() makes it a
--- function Citus runs on the node holding the shop (by p_shop_id), where each statement reads
--- and writes that shop's shards and the trigger counts the orders it touches in the same session.
 #include "functions/customer_tracking_backfill_shop.sql"
 
-REVOKE EXECUTE ON FUNCTION customer_tracking_backfill_shop(uuid) FROM PUBLIC;
-DO $revoke$
-DECLARE
-    r record;
-BEGIN
-    -- Also from roles that default privileges granted EXECUTE to.
-    FOR r IN
-        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
-         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
-           AND p.proname = 'customer_tracking_backfill_shop'
-    LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
-    END LOOP;
-END
-$revoke$;
 COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
     'Links and counts orders that predate the extension or were left unlinked, and repairs any '
     'customer whose stats disagree with its orders. Idempotent; safe while orders arrive. '
@@ -131,27 +88,7 @@ COMMENT ON FUNCTION customer_tracking_backfill(uuid) IS
 
 -- A new result column (host_drift): replaced, not altered.
 DROP FUNCTION customer_tracking_health();
--- One row: is tracking attached and enabled, how much is tracked, what is not.
 #include "functions/customer_tracking_health.sql"
-
-REVOKE EXECUTE ON FUNCTION customer_tracking_health(), customer_tracking_decode_order(record),
-    customer_tracking_host_state(), customer_tracking_set_naive_time_zone(text) FROM PUBLIC;
-DO $revoke$
-DECLARE
-    r record;
-BEGIN
-    -- Also from roles that default privileges granted EXECUTE to.
-    FOR r IN
-        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
-         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
-           AND p.proname IN ('customer_tracking_health', 'customer_tracking_decode_order',
-                             'customer_tracking_host_state', 'customer_tracking_set_naive_time_zone')
-    LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
-    END LOOP;
-END
-$revoke$;
 
 -- The DDL guard (src/host_guard.cpp).
 CREATE EVENT TRIGGER customer_tracking_ddl_guard_start ON ddl_command_start
@@ -187,12 +124,9 @@ BEGIN
     END LOOP;
 END
 $networks$;
---------------------------------------------------------------------------------
--- End of issue 10, items 1, 2, 3 and 8.
---------------------------------------------------------------------------------
 
 --------------------------------------------------------------------------------
--- Issue 10, definer rights and roles.
+-- Definer rights and roles.
 --   * customer_tracking_owned_shops() (what every row-level security policy calls) is no
 --     longer SECURITY DEFINER: the owner lookup (Supabase's auth.uid(), which another role
 --     owns and may replace) runs with the caller's rights, then user_shops is read with the
@@ -238,40 +172,6 @@ $owner$;
 
 -- customer_purchase_history(): replaced below (Citus section), with these checks.
 
-DO $dashboard_grants$
-DECLARE
-    r record;
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
-        FOR r IN
-            SELECT DISTINCT p.oid::regprocedure AS fn,
-                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee
-              FROM pg_catalog.pg_proc p,
-                   LATERAL pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
-             WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> p.proowner
-               AND p.proname IN ('shop_customer_metrics', 'shop_customer_overview', 'shop_slug_analytics',
-                                 'shop_customer_list', 'customer_purchase_history', 'shop_network_analytics',
-                                 'shop_purchase_frequency', 'shop_last_purchase_decay', 'shop_daily_series',
-                                 'customer_tracking_new_customers')
-             ORDER BY 1, 2
-        LOOP
-            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
-        END LOOP;
-        GRANT EXECUTE ON FUNCTION
-            @extschema@.shop_customer_metrics(uuid, timestamptz), @extschema@.shop_customer_overview(uuid, text),
-            @extschema@.shop_slug_analytics(uuid, timestamptz, timestamptz),
-            @extschema@.shop_customer_list(uuid, text, boolean, text, integer, text, uuid),
-            @extschema@.customer_purchase_history(uuid), @extschema@.shop_network_analytics(uuid),
-            @extschema@.shop_purchase_frequency(uuid), @extschema@.shop_last_purchase_decay(uuid, timestamptz),
-            @extschema@.shop_daily_series(uuid, date, date),
-            @extschema@.customer_tracking_new_customers(uuid, timestamptz, timestamptz)
-            TO authenticated, service_role;
-    END IF;
-END
-$dashboard_grants$;
--- End of issue 10, definer rights and roles.
-
 --------------------------------------------------------------------------------
 -- Citus: which node this is. NULL without Citus in this database; 'worker' on a
 -- node Citus gave a group other than 0 (the coordinator's). CREATE EXTENSION
@@ -295,45 +195,20 @@ $dashboard_grants$;
 #include "functions/customer_purchase_history.sql"
 
 --------------------------------------------------------------------------------
--- Citus: distributing the host tables and the extension's by shop
--- (issue 11; groundwork). On a Citus coordinator, customer_tracking_distribute()
+-- Citus: distributing the host tables and the extension's by shop. On a Citus coordinator, customer_tracking_distribute()
 -- makes user_shops a reference table, distributes shop_orders by its shop
 -- column and the extension's tables by shop_id colocated with it
 -- (customer_tracking_settings, which holds no shop, becomes a reference table).
 -- customer_tracking_distribution_problems() lists what must change first.
 --------------------------------------------------------------------------------
--- The extension's tables and how each is distributed: 'reference' or 'shop' (by shop_id,
--- colocated with shop_orders), in the order customer_tracking_distribute() distributes them.
 #include "functions/customer_tracking_distributed_tables.sql"
 
--- Everything that keeps customer_tracking_distribute() from distributing, one row per change to
--- make (fix: the statement, or what to do). Empty when it can run. Only on a Citus coordinator.
 #include "functions/customer_tracking_distribution_problems.sql"
 
--- Distributes, on a Citus coordinator, whatever of the host tables and the extension's is still
--- local, in one transaction: user_shops (reference table), customer_tracking_settings
--- (reference), shop_orders (by its shop column), then the extension's tables by shop_id,
--- colocated with shop_orders. Fails with one message naming every change needed first.
 #include "functions/customer_tracking_distribute.sql"
-REVOKE EXECUTE ON FUNCTION customer_tracking_distribution_problems(), customer_tracking_distribute() FROM PUBLIC;
-DO $revoke$
-DECLARE
-    r record;
-BEGIN
-    -- Also from roles that default privileges granted EXECUTE to.
-    FOR r IN
-        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
-         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
-           AND p.proname IN ('customer_tracking_distribution_problems', 'customer_tracking_distribute')
-    LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
-    END LOOP;
-END
-$revoke$;
 
 --------------------------------------------------------------------------------
--- Issue 11 (Citus): the row-level security policies call
+-- Citus: the row-level security policies call
 -- customer_tracking_owned_shops() as an expression, without a subquery (Citus
 -- refuses subqueries in the policies of distributed tables); the function keeps
 -- its result for the rest of the statement (src/owner.cpp), so a scan still
@@ -359,7 +234,7 @@ ALTER POLICY owner_select ON customer_tracking_frequency
     USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 
 --------------------------------------------------------------------------------
--- Issue 11 (Citus): the dashboard functions written in SQL and customer_tracking_problems()
+-- Citus: the dashboard functions written in SQL and customer_tracking_problems()
 -- (what verify reads) are PL/pgSQL: Citus cannot plan a SQL function's statements with
 -- parameters through the coordinator; PL/pgSQL's plans it can (same statements, same results;
 -- also no planning at every call on one node). Like shop_customer_list(), they check up front
@@ -379,28 +254,18 @@ ALTER POLICY owner_select ON customer_tracking_frequency
 #include "functions/customer_tracking_apply_pending_here.sql"
 
 --------------------------------------------------------------------------------
--- 1.4, backfill and verify of a store with history (issue 12): set-based, in
+-- Backfill and verify of a store with history: set-based, in
 -- chunks of whole shops, resumable (customer_tracking_backfill_all()), with
 -- progress (customer_tracking_progress). Objects as src/sql
 -- creates them (same bodies; test/scripts/upgrade.sh compares).
 --------------------------------------------------------------------------------
 
--- The orders of shops (NULL: every shop) as the trigger reads them (its decoder, each distinct
--- raw phone parsed once), with what a backfill writes: the ledger fields, e-mail, name, issues.
 #include "functions/customer_tracking_backfill_decode.sql"
 
-
--- The order step of a backfill for a group of shops: links, ledger rows and issues of every
--- order that differs from the decoder, in one statement (the orders it writes stay locked).
 #include "functions/customer_tracking_backfill_orders.sql"
 
-
--- Locks shops until the transaction ends, as the backfill's customer step needs: the commit of
--- an order of one of them waits until then.
 #include "functions/customer_tracking_lock_shops.sql"
 
-
--- Progress of the running backfill or verify, in this backend's progress slots.
 #include "functions/customer_tracking_progress_begin.sql"
 
 #include "functions/customer_tracking_progress_set.sql"
@@ -408,7 +273,6 @@ ALTER POLICY owner_select ON customer_tracking_frequency
 #include "functions/customer_tracking_progress_end.sql"
 
 #include "functions/customer_tracking_progress_info.sql"
-
 
 -- In the style of pg_stat_progress_*: one row per backend running a backfill or verify (values
 -- NULL for backends of roles the caller may not see, as there).
@@ -455,89 +319,27 @@ BEGIN
 END
 $revoke$;
 
--- Every shop the extension's tables hold rows of (index lookups: one per shop and table).
 #include "functions/customer_tracking_tracked_shops.sql"
 
-
--- The shops to backfill or verify (those with orders or tracked rows; p_shop_id: that one; p_after:
--- those after it), in id order, in chunks of about p_chunk_orders orders (a bigger shop is a chunk
--- of its own; at most ~10,000 shops per chunk). Each row carries the totals.
 #include "functions/customer_tracking_backfill_chunks.sql"
 
-
--- The customer step of a backfill for a group of shops, which the caller has locked
--- (customer_tracking_lock_shops(), after the order step): ledger rows whose order is gone are
--- removed; customers, per-slug purchases and rollups are recomputed from the ledger in one
--- statement and only differences written. Returns the customers repaired (changed, though no
--- order of theirs was rewritten by the order step).
 #include "functions/customer_tracking_backfill_customers.sql"
 
-
--- Whether shop_orders is a Citus distributed table: then backfill and verify go shop by shop, on
--- the node holding each shop (customer_tracking_backfill_shop(), customer_tracking_problems());
--- else they are set-based, over chunks of shops.
 #include "functions/customer_tracking_orders_distributed.sql"
 
-
--- Every stored value of shops (NULL: all) that differs from a recomputation from shop_orders:
--- links, tracking rows and customer stats (when p_customers), and rollup rows (sums over
--- stripes). One pass over the orders (decoded as the trigger reads them) serves all; stored
--- and expected rows are compared by their keys, and only differences are spelled out.
 #include "functions/customer_tracking_problems_of.sql"
 
-
-
--- Every stored value that differs from a recomputation from shop_orders: links, tracking rows
--- and customer stats (when p_customers), and rollup rows (sums over stripes). One pass over the
--- orders serves both, so customer_tracking_verify() recomputes them once.
 #include "functions/customer_tracking_problems.sql"
 
-
--- One row per stored value that differs from a recomputation from shop_orders. All shops: in
--- chunks of whole shops (memory stays bounded), in one snapshot; progress in
--- customer_tracking_progress.
 #include "functions/customer_tracking_verify.sql"
 
--- Links and counts orders that are unlinked or inconsistent, and repairs customers and rollups;
--- idempotent, safe while orders arrive. One transaction: first the order step of every chunk of
--- shops, then, with those shops locked, their customer step (customer_tracking_backfill_all()
--- commits chunk by chunk instead).
 #include "functions/customer_tracking_backfill.sql"
 
--- The whole store in bounded transactions: one per chunk of about p_chunk_orders orders (whole
--- shops), committed before the next. Cancelled or failed, it goes on after the last chunk
--- committed when called again (p_restart: from the first shop). CALL it outside a transaction
--- block.
 #include "functions/customer_tracking_backfill_all.sql"
 
-REVOKE EXECUTE ON FUNCTION customer_tracking_backfill_decode(uuid[]), customer_tracking_backfill_orders(uuid[]),
-    customer_tracking_lock_shops(uuid[]), customer_tracking_progress_begin(text, bigint, bigint, bigint),
-    customer_tracking_progress_set(text, bigint, bigint, bigint, bigint, bigint, bigint),
-    customer_tracking_progress_end(), customer_tracking_progress_info(),
-    customer_tracking_tracked_shops(), customer_tracking_backfill_chunks(uuid, uuid, bigint),
-    customer_tracking_backfill_customers(uuid[]), customer_tracking_problems_of(uuid[], boolean),
-    customer_tracking_orders_distributed()
-    FROM PUBLIC;
-REVOKE EXECUTE ON PROCEDURE customer_tracking_backfill_all(integer, boolean) FROM PUBLIC;
-DO $revoke$
-DECLARE
-    r record;
-BEGIN
-    -- Also from roles that default privileges granted EXECUTE to.
-    FOR r IN
-        SELECT DISTINCT p.oid::regprocedure AS fn, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_proc p, LATERAL pg_catalog.aclexplode(p.proacl) a
-         WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> p.proowner
-           AND p.proname IN ('customer_tracking_backfill_decode', 'customer_tracking_backfill_orders',
-                             'customer_tracking_lock_shops', 'customer_tracking_progress_begin',
-                             'customer_tracking_progress_set', 'customer_tracking_progress_end',
-                             'customer_tracking_progress_info', 'customer_tracking_tracked_shops',
-                             'customer_tracking_backfill_chunks', 'customer_tracking_backfill_customers',
-                             'customer_tracking_problems_of', 'customer_tracking_orders_distributed',
-                             'customer_tracking_backfill_all')
-    LOOP
-        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM %s', r.fn, r.grantee);
-    END LOOP;
-END
-$revoke$;
--- End of the issue 12 section.
+-- Functions kept from 1.3: the audience 1.4 gives them (the others get theirs from their files).
+SELECT customer_tracking_set_audience(f::regprocedure, 'dba')
+  FROM unnest(ARRAY['customer_tracking_repair_rollups(uuid)', 'customer_tracking_recompute(uuid, uuid)',
+                    'customer_tracking_verify_rollups(uuid)', 'customer_tracking_invalidate()',
+                    'customer_tracking_map_column(text, name)']) f;
+SELECT customer_tracking_set_audience('shop_customer_metrics(uuid, timestamptz)', 'dashboard');
