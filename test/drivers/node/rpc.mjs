@@ -154,8 +154,9 @@ class PostgresJs {
 
 	async rpc(fn, desc, args, owner, zone = 'UTC', role = ROLE) {
 		const sql = rpcStatement(fn, desc, Object.keys(args));
+		// postgres.js serializes a value for a json parameter itself: pass the object.
 		return this.inRequest(role, owner, zone, `/rpc/${fn}`,
-			async (q) => (await q(sql, [JSON.stringify(args)]))[0].body);
+			async (q) => (await q(sql, [args]))[0].body);
 	}
 
 	async call(fn, args, owner, zone = 'UTC', scalar = false) {
