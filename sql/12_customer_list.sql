@@ -1,7 +1,8 @@
 -- shop_customer_list: search, repeat-only filter, sorts and keyset pagination.
 -- Search: a phone typed in any format finds its customer; other text is found in the name or
 -- email, case-insensitively, with % and _ taken literally. Keyset pagination: the next page
--- starts after the last row's (sort_value, id); walking all pages with small limits gives the
+-- starts after the last row's cursor (or, deprecated, its sort_value and id); walking all pages
+-- with small limits gives the
 -- full list in the same order, with no row twice and none missing, whatever the session's
 -- time zone and date style. Every list is also compared with a recomputation from shop_orders.
 SET client_min_messages = warning;
@@ -77,7 +78,7 @@ LANGUAGE sql STABLE AS $$
               FROM shop_customer_list('d1200000-0000-0000-0000-000000000001', p_search, p_repeat_only, p_limit => 500) l),
            (SELECT array_agg(l.id ORDER BY l.n)
               FROM shop_customer_list('d1200000-0000-0000-0000-000000000001', p_search, p_repeat_only, p_limit => 500)
-                   WITH ORDINALITY l(id, a, b, c, d, e, f, g, h, i, j, n))
+                   WITH ORDINALITY l(id, a, b, c, d, e, f, g, h, i, j, k, n))
            IS NOT DISTINCT FROM
            (SELECT array_agg(r.id ORDER BY r.n) FROM pg_temp.ref_list('d1200000-0000-0000-0000-000000000001', p_search, p_repeat_only, 'last_purchase') r)
 $$;
@@ -158,24 +159,51 @@ BEGIN
     END LOOP;
 END
 $$;
+-- The same walk with the cursor (p_cursor: the last row's cursor).
+CREATE FUNCTION pg_temp.walk_cursor(p_shop uuid, p_sort text, p_limit int, p_repeat_only boolean, p_search text)
+RETURNS TABLE (n bigint, id uuid)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_cursor text;
+    v_last text;
+    v_n bigint := 0;
+    r record;
+BEGIN
+    FOR v_page IN 1 .. 200 LOOP
+        v_last := NULL;
+        FOR r IN SELECT * FROM shop_customer_list(p_shop, p_search, p_repeat_only, p_sort, p_limit, p_cursor => v_cursor) LOOP
+            v_n := v_n + 1;
+            n := v_n;
+            id := r.id;
+            RETURN NEXT;
+            v_last := r.cursor;
+        END LOOP;
+        EXIT WHEN v_last IS NULL;
+        v_cursor := v_last;
+    END LOOP;
+END
+$$;
 -- For each sort: walks with 1, 2, 3 and 7 rows per page, all customers and repeat customers
 -- only, without and with a search; each walk compared with the one-page list and the
--- recomputation.
+-- recomputation; the same walks with the cursor.
 CREATE FUNCTION pg_temp.walks()
 RETURNS TABLE (sort text, walks bigint, rows_walked bigint, duplicates bigint, same_as_one_page bigint,
-               same_as_recomputed bigint)
+               same_as_recomputed bigint, cursor_same_as_one_page bigint)
 LANGUAGE sql AS $$
     SELECT s.sort, count(*), sum(w.rows), sum(w.rows - w.distinct_rows),
            count(*) FILTER (WHERE w.ids IS NOT DISTINCT FROM o.ids),
-           count(*) FILTER (WHERE w.ids IS NOT DISTINCT FROM r.ids)
+           count(*) FILTER (WHERE w.ids IS NOT DISTINCT FROM r.ids),
+           count(*) FILTER (WHERE c.ids IS NOT DISTINCT FROM o.ids)
       FROM unnest(ARRAY['last_purchase', 'total_spent', 'purchases']) WITH ORDINALITY s(sort, k),
            unnest(ARRAY[1, 2, 3, 7]) l(lim), unnest(ARRAY[false, true]) ro(repeat_only),
            unnest(ARRAY[NULL, 'customer']) q(search),
            LATERAL (SELECT count(*) AS rows, count(DISTINCT x.id) AS distinct_rows, array_agg(x.id ORDER BY x.n) AS ids
                       FROM pg_temp.walk('d1200000-0000-0000-0000-000000000001', s.sort, l.lim, ro.repeat_only, q.search) x) w,
            LATERAL (SELECT array_agg(x.id ORDER BY x.n) AS ids
+                      FROM pg_temp.walk_cursor('d1200000-0000-0000-0000-000000000001', s.sort, l.lim, ro.repeat_only, q.search) x) c,
+           LATERAL (SELECT array_agg(x.id ORDER BY x.n) AS ids
                       FROM shop_customer_list('d1200000-0000-0000-0000-000000000001', q.search, ro.repeat_only, s.sort, 500)
-                           WITH ORDINALITY x(id, a, b, c, d, e, f, g, h, i, j, n)) o,
+                           WITH ORDINALITY x(id, a, b, c, d, e, f, g, h, i, j, k, n)) o,
            LATERAL (SELECT array_agg(x.id ORDER BY x.n) AS ids
                       FROM pg_temp.ref_list('d1200000-0000-0000-0000-000000000001', q.search, ro.repeat_only, s.sort) x) r
      GROUP BY s.sort, s.k ORDER BY s.k
@@ -214,7 +242,7 @@ SET TimeZone = 'UTC';
 CREATE TEMP TABLE page1 AS
 SELECT l.id, l.customer_name, l.total_spent, l.sort_value, l.n
   FROM shop_customer_list(:l1, p_sort => 'total_spent', p_limit => 3)
-       WITH ORDINALITY l(id, customer_name, b, c, d, e, total_spent, g, h, i, sort_value, n);
+       WITH ORDINALITY l(id, customer_name, b, c, d, e, total_spent, g, h, i, sort_value, cursor, n);
 SELECT customer_name, total_spent, sort_value FROM page1 ORDER BY n;
 SELECT sort_value AS v, id AS i FROM page1 ORDER BY n DESC LIMIT 1 \gset
 -- A customer on page 1 buys again (moves up); one not reached yet has a purchase refunded
@@ -228,7 +256,7 @@ SELECT count(*) AS rest, count(*) FILTER (WHERE w.id IN (SELECT id FROM page1)) 
        array_agg(w.id ORDER BY w.n) = (SELECT array_agg(r.id ORDER BY r.n) FROM pg_temp.ref_list(:l1, NULL, false, 'total_spent') r
                                         WHERE r.id NOT IN (SELECT id FROM page1)) AS rest_in_order
   FROM shop_customer_list(:l1, p_sort => 'total_spent', p_limit => 500, p_after_value => :'v', p_after_id => :'i')
-       WITH ORDINALITY w(id, a, b, c, d, e, f, g, h, i, j, n);
+       WITH ORDINALITY w(id, a, b, c, d, e, f, g, h, i, j, k, n);
 
 --------------------------------------------------------------------------------
 -- 5. Bad arguments.

@@ -1,5 +1,5 @@
 --
--- normalize_phone(phone text, region text DEFAULT NULL): phone identity as E.164.
+-- normalize_phone(p_phone text, p_region text DEFAULT NULL): phone identity as E.164.
 -- The extension is created by 00_install. No tables are used.
 --
 -- The first call loads the module, which defines customer_tracking.default_region.
@@ -55,8 +55,8 @@ SELECT normalize_phone('08031234567', 'NG') AS ng,
        normalize_phone('0241234567', 'NG') AS gh_national_in_ng,
        normalize_phone('(650) 253-0000', 'US') AS us,
        normalize_phone('0241234567', NULL) AS null_region;
-SELECT normalize_phone(phone => '08031234567', region => 'NG') AS named,
-       normalize_phone(region => 'US', phone => '650.253.0000') AS named_reversed;
+SELECT normalize_phone(p_phone => '08031234567', p_region => 'NG') AS named,
+       normalize_phone(p_region => 'US', p_phone => '650.253.0000') AS named_reversed;
 
 -- Unknown regions are errors.
 SELECT normalize_phone('0241234567', 'XX');

@@ -35,9 +35,12 @@ namespace {
 
 constexpr int kMetricsColumns = 7;
 
-/* The plan and the function it was made for (a re-created extension has new OIDs). */
+/*
+ * The plan and the schema of the function it was made for (a re-created extension has new
+ * OIDs; shop_customer_metrics and its deprecated set-returning twin share it).
+ */
 SPIPlanPtr metrics_plan = nullptr;
-Oid metrics_plan_function = InvalidOid;
+Oid metrics_plan_schema = InvalidOid;
 /* Its text (TopMemoryContext), to keep it out of error context lines. */
 char *metrics_plan_sql = nullptr;
 /*
@@ -70,6 +73,10 @@ Oid metrics_tables[kMetricsTableCount];
  * busy shop's many new customers of today are read from the rollup, not from
  * shop_customers (whose rows every order rewrites). A window inside one day
  * (lo > hi) is counted directly as [from, upto).
+ *
+ * Money has 2 decimals, or more where the amounts have more (never rounded): the rule of
+ * customer_tracking_money() in SQL, written out here so that a 1.4 library also serves an
+ * install not yet updated from 1.3 (which has no such function).
  */
 const char *metrics_sql(const char *s)
 {
@@ -82,7 +89,7 @@ const char *metrics_sql(const char *s)
 		"       coalesce(d.new_month, 0)::bigint + e.start_month "
 		"         - CASE WHEN b.lo_month <= b.hi THEN e.rest_of_day ELSE 0 END, "
 		"       CASE WHEN t.customers = 0 THEN 0.00 ELSE round(t.revenue / t.customers, 2) END, "
-		"       t.revenue "
+		"       round(t.revenue, greatest(2, scale(t.revenue))) "
 		"  FROM (SELECT w.from_30d, w.from_month, w.upto, "
 		"               ((w.from_30d AT TIME ZONE 'UTC') + interval '1 day' "
 		"                 - interval '1 microsecond')::date AS lo_30d, "
@@ -124,11 +131,12 @@ bool metrics_plan_stale = false;
 
 SPIPlanPtr metrics_statement(Oid function)
 {
-	if (metrics_plan != nullptr && metrics_plan_function == function && !metrics_plan_stale)
+	Oid namespace_oid = get_func_namespace(function);
+	if (metrics_plan != nullptr && metrics_plan_schema == namespace_oid && !metrics_plan_stale)
 		return metrics_plan;
 	metrics_plan_stale = false;
 
-	const char *schema = get_namespace_name(get_func_namespace(function));
+	const char *schema = get_namespace_name(namespace_oid);
 	if (schema == nullptr)
 		elog(ERROR, "customer_tracking: schema of function %u not found", function);
 	const Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
@@ -147,7 +155,7 @@ SPIPlanPtr metrics_statement(Oid function)
 	for (int i = 0; i < kMetricsTableCount; i++)
 		metrics_tables[i] = get_relname_relid(kMetricsTables[i], get_func_namespace(function));
 	metrics_plan = plan;
-	metrics_plan_function = function;
+	metrics_plan_schema = namespace_oid;
 	return plan;
 }
 
@@ -220,16 +228,33 @@ void ct_metrics_relcache(Oid relid)
 			metrics_plan_stale = true;
 }
 
-/* shop_customer_metrics(p_shop_id uuid, p_as_of timestamptz DEFAULT now()) */
+/*
+ * shop_customer_metrics(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
+ *   RETURNS customer_tracking_metrics: one composite row;
+ * shop_customer_metrics_rows(...) RETURNS SETOF customer_tracking_metrics: the same row as a
+ * set of one (1.3's form, deprecated).
+ */
 CT_FUNCTION(ct_shop_customer_metrics)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const bool as_set = fcinfo->flinfo->fn_retset;
 	Datum args[2] = {PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
 					 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1)};
 	char nulls[3] = {PG_ARGISNULL(0) ? 'n' : ' ', PG_ARGISNULL(1) ? 'n' : ' ', '\0'};
+	MemoryContext caller = CurrentMemoryContext;
+	TupleDesc desc = nullptr;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	if (rsinfo->setDesc->natts != kMetricsColumns)
+	if (as_set)
+	{
+		InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+		desc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
+	}
+	else
+	{
+		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "customer_tracking: shop_customer_metrics must return a composite type");
+		desc = BlessTupleDesc(desc);
+	}
+	if (desc->natts != kMetricsColumns)
 		elog(ERROR, "customer_tracking: shop_customer_metrics must return %d columns",
 			 kMetricsColumns);
 
@@ -243,15 +268,24 @@ CT_FUNCTION(ct_shop_customer_metrics)
 
 	TupleDesc got = SPI_tuptable->tupdesc;
 	for (int i = 0; i < kMetricsColumns; i++)
-		if (TupleDescAttr(got, i)->atttypid != TupleDescAttr(rsinfo->setDesc, i)->atttypid)
+		if (TupleDescAttr(got, i)->atttypid != TupleDescAttr(desc, i)->atttypid)
 			elog(ERROR, "customer_tracking: metrics column %d has type %u, expected %u", i + 1,
-				 TupleDescAttr(got, i)->atttypid, TupleDescAttr(rsinfo->setDesc, i)->atttypid);
+				 TupleDescAttr(got, i)->atttypid, TupleDescAttr(desc, i)->atttypid);
 
 	Datum values[kMetricsColumns];
 	bool isnull[kMetricsColumns];
 	heap_deform_tuple(SPI_tuptable->vals[0], got, values, isnull);
-	/* Copied into the tuplestore (per-query memory) before SPI's memory goes. */
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	/* Copied out of SPI's memory (into the tuplestore, or a tuple of the caller's) before it goes. */
+	if (as_set)
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		tuplestore_putvalues(rsinfo->setResult, desc, values, isnull);
+		SPI_finish();
+		return (Datum) 0;
+	}
+	MemoryContext spi = MemoryContextSwitchTo(caller);
+	HeapTuple tuple = heap_form_tuple(desc, values, isnull);
+	MemoryContextSwitchTo(spi);
 	SPI_finish();
-	return (Datum) 0;
+	return HeapTupleGetDatum(tuple);
 }

@@ -2,7 +2,7 @@
  * phone_glue.cpp: the PostgreSQL-facing side of phone identity.
  *
  * ct_phone_normalize() and friends wrap ct::phone (phone.cpp, pure C++) for
- * the trigger and the SQL function normalize_phone(phone text, region text).
+ * the trigger and the SQL function normalize_phone(p_phone text, p_region text).
  * None of them lets a C++ exception escape, and the SQL entry point keeps the
  * boundary rule of pg_boundary.hpp: PostgreSQL functions that may ereport()
  * are only called from frames holding no objects with destructors; the C++
@@ -225,7 +225,7 @@ const char *ct_phone_status_reason(int status)
 }
 
 /*
- * normalize_phone(phone text, region text DEFAULT NULL) RETURNS text
+ * normalize_phone(p_phone text, p_region text DEFAULT NULL) RETURNS text
  *
  * NULL phone -> NULL; NULL region -> customer_tracking.default_region;
  * unknown region -> ERROR; blank, too long or invalid phone -> NULL.

@@ -6,12 +6,12 @@ WITH b AS (
     SELECT (:'lo_day'::date)::timestamp AT TIME ZONE 'UTC' AS lo,
            (:'hi_day'::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
 )
-SELECT g.day::date AS day, coalesce(o.purchases, 0) AS purchases, coalesce(o.revenue, 0) AS revenue,
+SELECT g.day::date AS day, coalesce(o.purchases, 0) AS purchases, coalesce(o.revenue, 0.00) AS revenue,
        coalesce(n.new_customers, 0) AS new_customers, coalesce(o.checkouts, 0) AS checkouts
   FROM generate_series(:'lo_day'::date, :'hi_day'::date, interval '1 day') AS g(day)
   LEFT JOIN (SELECT (t.accessed_at AT TIME ZONE 'UTC')::date AS day,
                     count(*) FILTER (WHERE t.purchase_completed) AS purchases,
-                    coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS revenue,
+                    coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0.00) AS revenue,
                     count(*) AS checkouts
                FROM customer_tracking t, b
               WHERE t.shop_id = :'shop' AND t.accessed_at >= b.lo AND t.accessed_at < b.hi

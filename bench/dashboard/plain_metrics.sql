@@ -11,6 +11,6 @@ SELECT count(*) AS total_customers,
        count(*) FILTER (WHERE c.first_purchase_at >= date_trunc('month', :'as_of'::timestamptz)
                           AND c.first_purchase_at <= :'as_of'::timestamptz) AS new_customers_this_month,
        CASE WHEN count(*) = 0 THEN 0.00 ELSE round(avg(c.total_spent), 2) END AS average_ltv,
-       coalesce(sum(c.total_spent), 0) AS total_revenue
+       coalesce(sum(c.total_spent), 0.00) AS total_revenue
   FROM shop_customers c
  WHERE c.shop_id = :'shop' AND c.total_purchases > 0

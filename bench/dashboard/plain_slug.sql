@@ -12,7 +12,7 @@ WITH b AS (
 ), o AS (
     SELECT coalesce(t.accessed_via_slug, '') AS slug, count(*) AS checkouts,
            count(*) FILTER (WHERE t.purchase_completed) AS purchases,
-           coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS revenue
+           coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0.00) AS revenue
       FROM customer_tracking t, b
      WHERE t.shop_id = :'shop' AND t.accessed_at >= b.lo AND t.accessed_at < b.hi
      GROUP BY 1
@@ -34,7 +34,7 @@ WITH b AS (
 )
 SELECT nullif(slug, '') AS slug, coalesce(o.checkouts, 0) AS checkouts, coalesce(o.purchases, 0) AS purchases,
        CASE WHEN coalesce(o.checkouts, 0) = 0 THEN 0.0 ELSE round(100.0 * o.purchases / o.checkouts, 1) END AS conversion_rate,
-       coalesce(o.revenue, 0) AS revenue, coalesce(f.customers, 0) AS customers,
+       coalesce(o.revenue, 0.00) AS revenue, coalesce(f.customers, 0) AS customers,
        coalesce(n.new_customers, 0) AS new_customers, coalesce(n.repeat_customers, 0) AS repeat_customers
   FROM o FULL JOIN f USING (slug) FULL JOIN n USING (slug)
  ORDER BY 5 DESC, slug

@@ -165,10 +165,17 @@ async function route(req, res) {
 		const out = await pages.history(owner, shopId, m[3].toLowerCase(), q);
 		return typeof out === 'string' ? send(res, 200, out) : send(res, 200, out.fragment);
 	}
-	if (q.has('after_id') && !isUuid(q.get('after_id'))) {
+	if (q.has('after') && !/^[A-Za-z0-9_-]{1,400}$/.test(q.get('after'))) {
 		return notFound(res, 'Bad page cursor');
 	}
-	const out = await pages.customers(owner, shopId, q);
+	let out;
+	try {
+		out = await pages.customers(owner, shopId, q);
+	} catch (err) {
+		// shop_customer_list refuses a cursor it did not make (or of another sort): invalid_parameter_value.
+		if (err.code === '22023' && q.has('after')) return notFound(res, 'Bad page cursor');
+		throw err;
+	}
 	return typeof out === 'string' ? send(res, 200, out) : send(res, 200, JSON.stringify(out.json), 'application/json');
 }
 

@@ -5,7 +5,16 @@
 --------------------------------------------------------------------------------
 #include "functions/customer_tracking_new_customers.sql"
 
+-- Money as the dashboard functions return it: 2 decimals or more, never rounded.
+#include "functions/customer_tracking_money.sql"
+
+#include "types/customer_tracking_metrics.sql"
+
 #include "functions/shop_customer_metrics.sql"
+
+#include "functions/shop_customer_metrics_rows.sql"
+
+#include "functions/shop_customer_overview_json.sql"
 
 #include "functions/shop_customer_overview.sql"
 

@@ -172,8 +172,7 @@ ${decayCard}
 			search: (q.get('q') || '').trim().slice(0, 200),
 			repeatOnly: q.get('repeat') === '1',
 			sort: Object.hasOwn(SORTS, q.get('sort') || '') ? q.get('sort') : 'last_purchase',
-			after: q.get('after_id') && q.get('after_value') !== null
-				? { value: q.get('after_value'), id: q.get('after_id') } : null,
+			after: q.get('after') || null,
 		};
 	}
 
@@ -197,7 +196,7 @@ ${decayCard}
 		if (!next) return null;
 		return `/shops/${shopId}/customers${query({
 			q: f.search, repeat: f.repeatOnly, sort: f.sort === 'last_purchase' ? '' : f.sort,
-			after_value: next.value, after_id: next.id,
+			after: next,
 		})}`;
 	}
 

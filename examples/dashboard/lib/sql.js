@@ -9,15 +9,15 @@
 //   SET LOCAL ROLE authenticated;
 //   SELECT set_config('request.jwt.claims', '{"sub":"<owner id>","role":"authenticated"}', true),
 //          set_config('timezone', 'Africa/Accra', true);
-//   SELECT * FROM public.shop_customer_metrics(p_shop_id => $1);
+//   SELECT * FROM public.shop_customer_metrics(p_shop_id => $1);   -- one composite row
 //   COMMIT;
 //
 // The extension's row-level security reads the owner from the `sub` claim, so what a page shows
 // is decided by the database: a shop that is not the caller's yields zeros and empty lists.
 // The app never filters customer data itself.
 //
-// If the extension's signatures change (a later version may add typed cursors or a composite
-// metrics row), this is the only file to adapt: the pages use the plain objects returned here.
+// If the extension's signatures change, this is the only file to adapt: the pages use the plain
+// objects returned here. Counts (bigint) and money (numeric, 2 decimals) arrive as exact strings.
 
 import pg from 'pg';
 
@@ -145,21 +145,20 @@ export function createApi(config) {
 		},
 
 		// One page of customers. opts: { search, repeatOnly, sort: 'last_purchase' | 'total_spent' |
-		// 'purchases', limit, after: { value, id } | null }. Returns { rows, next }, next being the
-		// cursor ({ value, id }) of the next page or null.
+		// 'purchases', limit, after: the cursor of the last row shown, or null }. Returns
+		// { rows, next }, next being the cursor to pass for the next page, or null. A cursor is an
+		// opaque string (URL-safe) that the function checks; the app never looks inside it.
 		async customerList(ownerId, shopId, opts) {
 			const limit = opts.limit;
 			const rows = await asOwner(ownerId,
 				`SELECT * FROM ${fn('shop_customer_list')}(
 				     p_shop_id => $1::uuid, p_search => $2::text, p_repeat_only => $3::boolean,
-				     p_sort => $4::text, p_limit => $5::integer,
-				     p_after_value => $6::text, p_after_id => $7::uuid)`,
-				[shopId, opts.search || null, !!opts.repeatOnly, opts.sort, limit + 1,
-					opts.after ? opts.after.value : null, opts.after ? opts.after.id : null]);
+				     p_sort => $4::text, p_limit => $5::integer, p_cursor => $6::text)`,
+				[shopId, opts.search || null, !!opts.repeatOnly, opts.sort, limit + 1, opts.after || null]);
 			const more = rows.length > limit;
 			const page = more ? rows.slice(0, limit) : rows;
 			const last = page[page.length - 1];
-			return { rows: page, next: more ? { value: last.sort_value, id: last.id } : null };
+			return { rows: page, next: more ? last.cursor : null };
 		},
 
 		// [{ order_id, created_at, amount, network, slug, payment_status, purchase_completed,

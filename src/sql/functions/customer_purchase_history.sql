@@ -29,7 +29,7 @@ BEGIN
         RETURN;   -- no such customer, or not the caller's
     END IF;
     RETURN QUERY EXECUTE format($q$
-        SELECT t.shop_order_id, t.accessed_at, t.purchase_amount, t.network::text, t.accessed_via_slug::text,
+        SELECT t.shop_order_id, t.accessed_at, @extschema@.customer_tracking_money(t.purchase_amount), t.network::text, t.accessed_via_slug::text,
                %s, t.purchase_completed, t.completed_at
           FROM @extschema@.customer_tracking t
           LEFT JOIN @extschema@.shop_orders o ON o.%I = t.shop_order_id AND o.%I = t.shop_id

@@ -1,17 +1,28 @@
+-- The Customers page, paged by keyset. Each row carries its cursor: an opaque string (base64url
+-- of the sort, the row's sort key in a form that holds its exact value whatever the session's
+-- TimeZone, and its id) that p_cursor takes back to return the rows after it. p_after_value /
+-- p_after_id and sort_value are the form before 1.4 (deprecated, dropped in 1.5).
 CREATE OR REPLACE FUNCTION shop_customer_list(p_shop_id uuid, p_search text DEFAULT NULL,
-                                   p_repeat_only boolean DEFAULT false,
-                                   p_sort text DEFAULT 'last_purchase', p_limit integer DEFAULT 50,
-                                   p_after_value text DEFAULT NULL, p_after_id uuid DEFAULT NULL)
-RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total_purchases integer,
+                                              p_repeat_only boolean DEFAULT false,
+                                              p_sort text DEFAULT 'last_purchase', p_limit integer DEFAULT 50,
+                                              p_after_value text DEFAULT NULL, p_after_id uuid DEFAULT NULL,
+                                              p_cursor text DEFAULT NULL)
+RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total_purchases bigint,
                repeat_customer boolean, total_spent numeric, first_purchase_at timestamptz,
-               last_purchase_at timestamptz, preferred_network text, sort_value text)
+               last_purchase_at timestamptz, preferred_network text, sort_value text, cursor text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 500);
+    v_code text := CASE p_sort WHEN 'last_purchase' THEN 'l' WHEN 'total_spent' THEN 't' WHEN 'purchases' THEN 'p' END;
     v_phone text;
     v_pattern text;
+    v_key text;          -- the sort key after which the page starts (text of its exact value)
+    v_after_id uuid;
+    v_after_time timestamptz;
+    v_after_money numeric;
+    v_after_count bigint;
 BEGIN
     -- A role that may not read the customers gets an error naming this function (not the
     -- statement below as context).
@@ -20,7 +31,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('It reads shop_customers; role %s may not read it.', current_user);
     END IF;
-    IF p_sort IS NULL OR p_sort NOT IN ('last_purchase', 'total_spent', 'purchases') THEN
+    IF v_code IS NULL THEN
         RAISE EXCEPTION 'shop_customer_list: p_sort must be last_purchase, total_spent or purchases'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -28,58 +39,92 @@ BEGIN
         RAISE EXCEPTION 'shop_customer_list: give both p_after_value and p_after_id (from the last row) or neither'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_cursor IS NOT NULL AND p_after_id IS NOT NULL THEN
+        RAISE EXCEPTION 'shop_customer_list: give p_cursor or p_after_value and p_after_id, not both'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    IF p_cursor IS NOT NULL THEN
+        BEGIN
+            v_key := convert_from(decode(rpad(translate(p_cursor, '-_', '+/'),
+                                              (length(p_cursor) + 3) / 4 * 4, '='), 'base64'), 'UTF8');
+            IF split_part(v_key, '|', 1) <> v_code OR v_key !~ '^[ltp]\|[^|]+\|[0-9a-f-]{36}$' THEN
+                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_after_id := split_part(v_key, '|', 3)::uuid;
+            v_key := split_part(v_key, '|', 2);
+            v_after_time := CASE WHEN v_code = 'l' THEN v_key::timestamptz END;
+            v_after_money := CASE WHEN v_code = 't' THEN v_key::numeric END;
+            v_after_count := CASE WHEN v_code = 'p' THEN v_key::bigint END;
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION 'shop_customer_list: p_cursor is not a cursor of this list sorted by %', p_sort
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Pass the cursor column of the last row of a page with the same p_sort.';
+        END;
+    ELSIF p_after_id IS NOT NULL THEN
+        -- Deprecated form: sort_value is UTC wall-clock text for last_purchase.
+        v_after_id := p_after_id;
+        v_after_time := CASE WHEN v_code = 'l' THEN p_after_value::timestamp AT TIME ZONE 'UTC' END;
+        v_after_money := CASE WHEN v_code = 't' THEN p_after_value::numeric END;
+        v_after_count := CASE WHEN v_code = 'p' THEN p_after_value::bigint END;
+    END IF;
+
     IF nullif(btrim(p_search), '') IS NOT NULL THEN
         -- A phone typed in any format finds the customer; otherwise name or email contain the text.
         v_phone := CASE WHEN p_search ~ '^[\s+()0-9.-]+$' THEN @extschema@.normalize_phone(p_search) END;
         v_pattern := '%' || replace(replace(replace(btrim(p_search), '\', '\\'), '%', '\%'), '_', '\_') || '%';
     END IF;
 
-    IF p_sort = 'last_purchase' THEN
+    -- One statement per sort, each on its index. The cursor holds the row's key exactly: a
+    -- time as UTC with its offset, an amount or a count as its decimal text.
+    IF v_code = 'l' THEN
         RETURN QUERY
-        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
-               c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
-               c.preferred_network::text,
-               to_char(c.last_purchase_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
+        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases::bigint,
+               c.repeat_customer, @extschema@.customer_tracking_money(c.total_spent), c.first_purchase_at,
+               c.last_purchase_at, c.preferred_network::text, to_char(c.last_purchase_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+               translate(encode(convert_to('l|' || to_char(c.last_purchase_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || c.id, 'UTF8'), 'base64'), E'+/=\n', '-_')
           FROM @extschema@.shop_customers c
          WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
            AND (NOT p_repeat_only OR c.total_purchases >= 2)
            AND (v_phone IS NOT NULL AND c.phone_number = v_phone
                 OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (p_after_id IS NULL
-                OR (c.last_purchase_at, c.id) < ((p_after_value::timestamp AT TIME ZONE 'UTC'), p_after_id))
+           AND (v_after_id IS NULL OR (c.last_purchase_at, c.id) < (v_after_time, v_after_id))
          ORDER BY c.last_purchase_at DESC, c.id DESC
          LIMIT v_limit;
-    ELSIF p_sort = 'total_spent' THEN
+    ELSIF v_code = 't' THEN
         RETURN QUERY
-        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
-               c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
-               c.preferred_network::text, c.total_spent::text
+        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases::bigint,
+               c.repeat_customer, @extschema@.customer_tracking_money(c.total_spent), c.first_purchase_at,
+               c.last_purchase_at, c.preferred_network::text, c.total_spent::text,
+               translate(encode(convert_to('t|' || c.total_spent::text || '|' || c.id, 'UTF8'), 'base64'), E'+/=\n', '-_')
           FROM @extschema@.shop_customers c
          WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
            AND (NOT p_repeat_only OR c.total_purchases >= 2)
            AND (v_phone IS NOT NULL AND c.phone_number = v_phone
                 OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (p_after_id IS NULL OR (c.total_spent, c.id) < (p_after_value::numeric, p_after_id))
+           AND (v_after_id IS NULL OR (c.total_spent, c.id) < (v_after_money, v_after_id))
          ORDER BY c.total_spent DESC, c.id DESC
          LIMIT v_limit;
     ELSE
         RETURN QUERY
-        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases,
-               c.repeat_customer, c.total_spent, c.first_purchase_at, c.last_purchase_at,
-               c.preferred_network::text, c.total_purchases::text
+        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases::bigint,
+               c.repeat_customer, @extschema@.customer_tracking_money(c.total_spent), c.first_purchase_at,
+               c.last_purchase_at, c.preferred_network::text, c.total_purchases::text,
+               translate(encode(convert_to('p|' || c.total_purchases::text || '|' || c.id, 'UTF8'), 'base64'), E'+/=\n', '-_')
           FROM @extschema@.shop_customers c
          WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
            AND (NOT p_repeat_only OR c.total_purchases >= 2)
            AND (v_phone IS NOT NULL AND c.phone_number = v_phone
                 OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (p_after_id IS NULL OR (c.total_purchases, c.id) < (p_after_value::integer, p_after_id))
+           AND (v_after_id IS NULL OR (c.total_purchases, c.id) < (v_after_count, v_after_id))
          ORDER BY c.total_purchases DESC, c.id DESC
          LIMIT v_limit;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid) IS
+COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text) IS
     'The Customers page: customers with a purchase, newest purchase / biggest spend / most purchases '
-    'first. Search by name, email or phone (any format). Next page: pass the last row''s sort_value '
-    'and id as p_after_value and p_after_id (keyset: page 1,000 costs what page 1 does).';
-SELECT customer_tracking_set_audience('shop_customer_list(uuid, text, boolean, text, integer, text, uuid)', 'dashboard');
+    'first. Search by name, email or phone (any format). Next page: pass the last row''s cursor as '
+    'p_cursor (keyset: page 1,000 costs what page 1 does). p_after_value / p_after_id (the last row''s '
+    'sort_value and id) are deprecated.';
+SELECT customer_tracking_set_audience('shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text)', 'dashboard');

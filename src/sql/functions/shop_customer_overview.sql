@@ -5,17 +5,12 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+    -- The lines of the JSON form, in a box.
     RETURN (
-    WITH m AS (SELECT * FROM @extschema@.shop_customer_metrics(p_shop_id)),
-    lines AS (
-        SELECT n, line FROM m, LATERAL (VALUES
-            (1, 'Total Customers: ' || to_char(m.total_customers, 'FM999,999,999,990')),
-            (2, 'Repeat Customers: ' || to_char(m.repeat_customers, 'FM999,999,999,990')
-                 || ' (' || to_char(m.repeat_rate, 'FM990.0') || '%)'),
-            (3, 'New This Month: ' || to_char(m.new_customers_this_month, 'FM999,999,999,990')),
-            (4, 'Average LTV: ' || p_currency || ' ' || to_char(m.average_ltv, 'FM999,999,999,990.00')),
-            (5, 'Total Revenue: ' || p_currency || ' ' || to_char(m.total_revenue, 'FM999,999,999,999,990.00'))
-        ) v(n, line)
+    WITH lines AS (
+        SELECT l.n, l.line
+          FROM jsonb_array_elements_text(@extschema@.shop_customer_overview_json(p_shop_id, p_currency) -> 'lines')
+               WITH ORDINALITY AS l(line, n)
     ), w AS (SELECT greatest(39, max(length(line))) + 2 AS inner_width FROM lines)
     SELECT '┌' || repeat('─', w.inner_width) || '┐' || E'\n'
         || '│ ' || rpad('Customer Overview', w.inner_width - 1) || '│' || E'\n'
@@ -27,5 +22,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION shop_customer_overview(uuid, text) IS
-    'The plan''s "Customer Overview" box for a shop, as text (psql, quick checks).';
+    'The plan''s "Customer Overview" box for a shop, as text (psql, quick checks); '
+    'shop_customer_overview_json() has the same numbers as JSON.';
 SELECT customer_tracking_set_audience('shop_customer_overview(uuid, text)', 'dashboard');

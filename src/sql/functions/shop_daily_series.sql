@@ -17,7 +17,7 @@ BEGIN
         SELECT coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) AS hi,
                coalesce(p_from, coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) - 29) AS lo
     )
-    SELECT g.day::date, coalesce(r.purchases, 0), coalesce(r.revenue, 0), coalesce(r.new_customers, 0),
+    SELECT g.day::date, coalesce(r.purchases, 0), @extschema@.customer_tracking_money(coalesce(r.revenue, 0)), coalesce(r.new_customers, 0),
            coalesce(r.checkouts, 0)
       FROM bounds, generate_series(bounds.lo, bounds.hi, interval '1 day') AS g(day)
       LEFT JOIN (SELECT d.day, sum(d.purchases)::bigint AS purchases, sum(d.revenue) AS revenue,

@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION shop_last_purchase_decay(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
-RETURNS TABLE (bucket text, min_days integer, max_days integer, customers bigint, churn_risk text)
+RETURNS TABLE (bucket text, min_days bigint, max_days bigint, customers bigint, churn_risk text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -16,7 +16,7 @@ BEGIN
     WITH b(bucket, min_days, max_days, churn_risk, n) AS (VALUES
         ('0-7 days', 0, 7, 'low', 1), ('8-30 days', 8, 30, 'medium', 2),
         ('31-90 days', 31, 90, 'high', 3), ('91+ days', 91, NULL, 'lost', 4))
-    SELECT b.bucket, b.min_days, b.max_days,
+    SELECT b.bucket, b.min_days::bigint, b.max_days::bigint,
            coalesce((SELECT sum(d.last_purchasers) FROM @extschema@.customer_tracking_daily d
                       WHERE d.shop_id = p_shop_id
                         AND d.day <= (p_as_of AT TIME ZONE 'UTC')::date - b.min_days

@@ -13,7 +13,8 @@ BEGIN
                   DETAIL = format('It reads customer_tracking_network_totals; role %s may not read it.', current_user);
     END IF;
     RETURN QUERY
-    SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint, sum(r.revenue)
+    SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint,
+           @extschema@.customer_tracking_money(sum(r.revenue))
       FROM @extschema@.customer_tracking_network_totals r
      WHERE r.shop_id = p_shop_id
      GROUP BY r.network

@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION shop_purchase_frequency(p_shop_id uuid)
-RETURNS TABLE (purchases integer, customers bigint, share numeric)
+RETURNS TABLE (purchases bigint, customers bigint, share numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -13,7 +13,7 @@ BEGIN
                   DETAIL = format('It reads customer_tracking_frequency; role %s may not read it.', current_user);
     END IF;
     RETURN QUERY
-    SELECT f.purchases, f.customers,
+    SELECT f.purchases::bigint, f.customers,
            round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)
       FROM (SELECT r.purchases, sum(r.customers)::bigint AS customers
               FROM @extschema@.customer_tracking_frequency r

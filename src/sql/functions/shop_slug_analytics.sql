@@ -17,7 +17,7 @@ BEGIN
     RETURN QUERY
     SELECT nullif(s.slug, ''), s.checkouts, s.purchases,
            CASE WHEN s.checkouts = 0 THEN 0.0 ELSE round(100.0 * s.purchases / s.checkouts, 1) END,
-           s.revenue, s.customers, s.new_customers, s.repeat_customers
+           @extschema@.customer_tracking_money(s.revenue), s.customers, s.new_customers, s.repeat_customers
       FROM (SELECT r.slug, sum(r.checkouts)::bigint AS checkouts, sum(r.purchases)::bigint AS purchases,
                    sum(r.revenue) AS revenue, sum(r.customers)::bigint AS customers,
                    sum(r.new_customers)::bigint AS new_customers,

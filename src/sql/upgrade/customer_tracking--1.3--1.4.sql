@@ -245,7 +245,10 @@ ALTER POLICY owner_select ON customer_tracking_frequency
 #include "functions/shop_customer_overview.sql"
 #include "functions/shop_slug_analytics.sql"
 #include "functions/shop_network_analytics.sql"
+-- Their whole numbers are bigint (were integer): a new result type.
+DROP FUNCTION shop_purchase_frequency(uuid);
 #include "functions/shop_purchase_frequency.sql"
+DROP FUNCTION shop_last_purchase_decay(uuid, timestamptz);
 #include "functions/shop_last_purchase_decay.sql"
 #include "functions/shop_daily_series.sql"
 
@@ -342,4 +345,28 @@ SELECT customer_tracking_set_audience(f::regprocedure, 'dba')
   FROM unnest(ARRAY['customer_tracking_repair_rollups(uuid)', 'customer_tracking_recompute(uuid, uuid)',
                     'customer_tracking_verify_rollups(uuid)', 'customer_tracking_invalidate()',
                     'customer_tracking_map_column(text, name)']) f;
-SELECT customer_tracking_set_audience('shop_customer_metrics(uuid, timestamptz)', 'dashboard');
+
+--------------------------------------------------------------------------------
+-- The dashboard surface as PostgREST and client drivers see it. shop_customer_metrics() returns
+-- one composite row (1.3's set of one row stays for one version as shop_customer_metrics_rows());
+-- shop_customer_list() takes an opaque p_cursor (its result gained the cursor column,
+-- total_purchases is bigint; it was created above, beside 1.3's signature, dropped here);
+-- normalize_phone() names its arguments p_phone and p_region; money has 2 decimals
+-- (customer_tracking_money()); the overview as JSON. A function whose result type or argument
+-- names change is dropped and created again; its file gives it its audience again.
+--------------------------------------------------------------------------------
+#include "functions/customer_tracking_money.sql"
+
+#include "types/customer_tracking_metrics.sql"
+
+DROP FUNCTION shop_customer_metrics(uuid, timestamptz);
+#include "functions/shop_customer_metrics.sql"
+
+#include "functions/shop_customer_metrics_rows.sql"
+
+#include "functions/shop_customer_overview_json.sql"
+
+DROP FUNCTION normalize_phone(text, text);
+#include "functions/normalize_phone.sql"
+
+DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid);
