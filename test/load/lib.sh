@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034
-# Shared by test/scripts/load.sh and test/scripts/crash.sh (source it with ROOT = the repo root).
+# Used by test/scripts/driver_concurrency.sh (source it with ROOT = the repo root); the TAP load and
+# crash tests (test/t/003_load.pl, 004_crash.pl) have the same helpers in test/perl/CustomerTracking/TestLib.pm.
 #
 #   load_create_db DB           fresh database: host schema, CREATE EXTENSION, test/load/setup.sql
 #   load_pgbench_cmd DB CLIENTS SECONDS
