@@ -54,24 +54,6 @@ my $scratch = PostgreSQL::Test::Utils::tempdir();
 my $root    = ct_root();
 my @bg;    # pids of this cycle's clients
 
-# Starts CMD in the background (stdin /dev/null, stdout to OUT, stderr to ERR or OUT); its pid.
-sub spawn
-{
-	my ($cmd, $out, $err, %env) = @_;
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open STDIN,  '<', '/dev/null' or POSIX::_exit(126);
-		open STDOUT, '>', $out        or POSIX::_exit(126);
-		if (defined $err) { open STDERR, '>', $err or POSIX::_exit(126); }
-		else { open STDERR, '>&', \*STDOUT or POSIX::_exit(126); }
-		$ENV{$_} = $env{$_} for keys %env;
-		exec @$cmd or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
 # Waits up to 30 s for this cycle's clients to end, then kills those still running.
 sub stop_clients
 {
@@ -264,7 +246,7 @@ for my $cycle (1 .. $cycles)
 	my @fails_before = grep { !$_ } Test::More->builder->summary;
 
 	push @bg,
-	  spawn(ct_load_pgbench_cmd($db, $clients, 600),
+	  ct_spawn(ct_load_pgbench_cmd($db, $clients, 600),
 		"$scratch/pgbench-$cycle.out", undef, PGOPTIONS => $CT_LOAD_PGOPTIONS);
 	for my $r (1 .. $recorders)
 	{
@@ -272,7 +254,7 @@ for my $cycle (1 .. $cycles)
 			"awk -v cycle=$cycle -v rec=$r -v n=10000 -f '$root/test/load/recorder.awk' >'$scratch/rec-$cycle-$r.sql'"
 		);
 		push @bg,
-		  spawn(
+		  ct_spawn(
 			[
 				'stdbuf', '-oL', 'psql', '-X', '-q', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1',
 				'-d', $db, '-f', "$scratch/rec-$cycle-$r.sql"

@@ -35,6 +35,7 @@ use warnings;
 use Exporter 'import';
 use File::Basename qw(dirname);
 use Cwd qw(abs_path);
+use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -42,7 +43,7 @@ use Test::More;
 our @EXPORT = qw(
   ct_root ct_long_tests ct_default_version ct_node ct_create_db ct_psql_file
   ct_same_lines ct_log_offset ct_log_scan ct_log_report
-  ct_load_create_db ct_load_pgbench_cmd ct_pgbench_value
+  ct_spawn ct_load_create_db ct_load_pgbench_cmd ct_pgbench_value
   $CT_LOAD_PGOPTIONS $CT_LOG_EXPECTED_RE);
 
 # The repository root (this file is test/perl/CustomerTracking/TestLib.pm).
@@ -153,6 +154,33 @@ sub ct_same_lines
 	ok(0, $name);
 	diag($diff);
 	return 0;
+}
+
+=pod
+
+=item ct_spawn(CMD, OUT, ERR, ENV_NAME => VALUE, ...)
+
+Starts the command (array ref) in the background, stdin from /dev/null, stdout to the file OUT,
+stderr to the file ERR (or OUT when ERR is undef), with extra environment variables; returns its
+pid (waitpid() it, or kill it).
+
+=cut
+
+sub ct_spawn
+{
+	my ($cmd, $out, $err, %env) = @_;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open STDIN,  '<', '/dev/null' or POSIX::_exit(126);
+		open STDOUT, '>', $out        or POSIX::_exit(126);
+		if (defined $err) { open STDERR, '>', $err or POSIX::_exit(126); }
+		else { open STDERR, '>&', \*STDOUT or POSIX::_exit(126); }
+		$ENV{$_} = $env{$_} for keys %env;
+		exec @$cmd or POSIX::_exit(127);
+	}
+	return $pid;
 }
 
 # ---------------------------------------------------------------------------------------------
