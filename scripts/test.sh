@@ -369,13 +369,18 @@ timeout_s=${CT_SCRIPT_TIMEOUT:-$([ "$LONG" = 1 ] && echo 7200 || echo 1200)}
 if [ ${#TAP_TESTS[@]} -gt 0 ]; then
 	section "TAP tests (make prove_installcheck, test/t/*.pl)"
 	# Each test starts its own cluster (PostgreSQL::Test::Cluster) from the PostgreSQL of
-	# PG_CONFIG; initdb refuses root, so as root make runs as postgres (ct_as_pg), in a build
+	# PG_CONFIG; initdb refuses root, so as root make runs as postgres (runuser), in a build
 	# directory it can write (a VPATH invocation of the Makefile: tmp_check/ goes there).
 	tapdir="$LOGDIR/tap"
 	mkdir -p "$tapdir"
-	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$tapdir"
-	# In the background so that INT/TERM reach our trap at once (cleanup() kills it).
-	ct_as_pg timeout --kill-after=30 $((timeout_s * ${#TAP_TESTS[@]})) \
+	RUNAS=()
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$tapdir"
+		RUNAS=(runuser -u postgres --)
+	fi
+	# In the background so that INT/TERM reach our trap at once (cleanup() kills it; runuser
+	# and timeout pass the signal on).
+	"${RUNAS[@]}" timeout --kill-after=30 $((timeout_s * ${#TAP_TESTS[@]})) \
 		make -C "$tapdir" -f "$ROOT/Makefile" prove_installcheck PG_CONFIG="$PG_CONFIG" \
 		PROVE_TESTS="${TAP_TESTS[*]}" >"$LOGDIR/tap.log" 2>&1 </dev/null &
 	CHILD=$!
