@@ -1,6 +1,6 @@
 # PGXS build for customer_tracking (C++17, libphonenumber).
 EXTENSION = customer_tracking
-EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+EXTVERSION = $(shell grep default_version $(dir $(firstword $(MAKEFILE_LIST)))$(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
 MODULE_big = customer_tracking
 OBJS = $(patsubst %.cpp,%.o,$(wildcard src/*.cpp))
@@ -24,6 +24,9 @@ ISOLATION_SPECS = $(sort $(wildcard test/isolation/specs/*.spec))
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(ISOLATION_SPECS))
 ISOLATION_OPTS = --inputdir=$(CT_ISOLATION_INPUTDIR) --load-extension=pgcrypto
 
+# TAP tests (test/t/*.pl, below): their results and server logs.
+EXTRA_CLEAN += tmp_check
+
 # Prefer the PostgreSQL 15 pg_config (the /usr/bin/pg_config wrapper picks the newest installed).
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PG_CPPFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers -fno-omit-frame-pointer
@@ -37,6 +40,19 @@ include $(PGXS)
 
 # PGXS compiles .cpp with CXXFLAGS; keep the C-only warning flags out of C++.
 override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement -Wmissing-format-attribute -Wimplicit-fallthrough=3 -Wcast-function-type,$(CXXFLAGS)) -Wimplicit-fallthrough
+
+# TAP tests: test/t/NNN_name.pl (PostgreSQL::Test::Cluster; helpers in test/perl), run by
+# `make prove_installcheck` (PROVE_TESTS=test/t/001_upgrade.pl for one). Each test starts its own
+# cluster from the PostgreSQL of PG_CONFIG, where the extension must be installed. initdb refuses
+# root: as root, run it as another user from a directory that user can write, e.g.
+#   runuser -u postgres -- make -C /tmp/tap -f /path/to/repo/Makefile prove_installcheck PG_CONFIG=...
+# (scripts/test.sh does that); results and server logs go to tmp_check/ there.
+PROVE_TESTS ?= test/t/*.pl
+PG_PROVE_FLAGS += -I test/perl
+
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
 
 .PHONY: unit
 # GoogleTest unit tests of the pure C++ sources (CMakeLists.txt), built in build/.

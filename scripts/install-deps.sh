@@ -12,6 +12,7 @@ set -euo pipefail
 PACKAGES=(
 	postgresql-15             # server, initdb, pg_ctl, psql, contrib modules (pgcrypto)
 	postgresql-server-dev-15  # PGXS, server headers, pg_regress, pg_isolation_regress
+	libipc-run-perl           # PostgreSQL::Test::Cluster (TAP tests in test/t, make prove_installcheck)
 	libphonenumber-dev        # phone number normalisation (links libphonenumber8)
 	g++
 	make

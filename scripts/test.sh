@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The single test command for customer_tracking (fresh Debian bookworm, as root):
 #
-#   bash scripts/test.sh            # everything: build, unit, regression, isolation, scripts
+#   bash scripts/test.sh            # everything: build, unit, regression, isolation, TAP, scripts
 #   bash scripts/test.sh --long     # also the long load/crash tests (CT_LONG_TESTS=1)
 #
 # Steps:
@@ -14,13 +14,17 @@
 #      user postgres, unix socket only, on a free port
 #   6. make installcheck: pg_regress over sql/*.sql, then pg_isolation_regress over
 #      test/isolation/specs/*.spec (run as root, connecting as PGUSER=postgres over the socket)
-#   7. every test/scripts/*.sh, with cwd = repo root and env PGHOST PGPORT PGUSER PGBIN PGDATA
+#   7. make prove_installcheck: the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster; each starts
+#      its own cluster). initdb refuses root, so as root they run as the OS user postgres, from
+#      build/test-logs/tap (owned by postgres; tmp_check/log/ there keeps their logs)
+#   8. every test/scripts/*.sh, with cwd = repo root and env PGHOST PGPORT PGUSER PGBIN PGDATA
 #      PG_CONFIG CT_CLUSTER_DIR CT_CLUSTER_LOG CT_PG_RUNAS CT_SCRATCH CT_LONG_TESTS;
 #      exit status 0 = pass
 #   The cluster is stopped and its temp dir removed on exit, whatever happens.
 #
 # Output ends with one line "N passed, N failed" (unit tests as counted by ctest, each
-# pg_regress test, each isolation spec, each test script; a failed dependency install, build,
+# pg_regress test, each isolation spec, each TAP test file (test/t/*.pl: one test however many
+# assertions it makes), each test script; a failed dependency install, build,
 # warning check, install or lint counts as one failure each, and tests that could not run
 # because of it count as failed). Exit status is 0 only when nothing failed.
 #
@@ -28,7 +32,8 @@
 #   CT_LINT=1             also run scripts/lint.sh (clang-format + clang-tidy); off by default
 #   CT_SKIP_DEPS=1        do not run scripts/install-deps.sh
 #   CT_SKIP_CITUS=1       do not install Citus; test/scripts/citus_cluster.sh then skips
-#   CT_SCRIPT_TIMEOUT=S   timeout per test/scripts/*.sh (default 1200 s, 7200 s with --long)
+#   CT_SCRIPT_TIMEOUT=S   timeout per test/scripts/*.sh and per TAP test file (default 1200 s,
+#                         7200 s with --long)
 #   PG_CONFIG             default /usr/lib/postgresql/15/bin/pg_config
 # Logs of every step are kept in build/test-logs/.
 set -uo pipefail
@@ -157,6 +162,10 @@ ISOLATION_TESTS=()
 for f in test/isolation/specs/*.spec; do
 	[ -e "$f" ] && ISOLATION_TESTS+=("$(basename "$f" .spec)")
 done
+TAP_TESTS=()
+for f in test/t/*.pl; do
+	[ -e "$f" ] && TAP_TESTS+=("$f")
+done
 SCRIPT_TESTS=()
 for f in test/scripts/*.sh; do
 	[ -e "$f" ] && SCRIPT_TESTS+=("$f")
@@ -203,11 +212,12 @@ fail_server_tests()
 	local why=$1 t
 	for t in "${REGRESS_TESTS[@]}"; do fail "regress: $t (not run: $why)"; done
 	for t in "${ISOLATION_TESTS[@]}"; do fail "isolation: $t (not run: $why)"; done
+	for t in "${TAP_TESTS[@]}"; do fail "tap: $t (not run: $why)"; done
 	for t in "${SCRIPT_TESTS[@]}"; do fail "script: $t (not run: $why)"; done
 }
 
 echo "customer_tracking tests: ${#REGRESS_TESTS[@]} regression, ${#ISOLATION_TESTS[@]} isolation," \
-	"${#SCRIPT_TESTS[@]} script tests; long tests: $([ "$LONG" = 1 ] && echo on || echo off)"
+	"${#TAP_TESTS[@]} TAP, ${#SCRIPT_TESTS[@]} script tests; long tests: $([ "$LONG" = 1 ] && echo on || echo off)"
 
 # ---------------------------------------------------------------------------------------------
 section "dependencies"
@@ -220,7 +230,7 @@ elif ! bash "$ROOT/scripts/install-deps.sh"; then
 fi
 mkdir -p "$LOGDIR"
 rm -f "$LOGDIR"/*.log
-rm -rf "$LOGDIR/scripts"
+rm -rf "$LOGDIR/scripts" "$LOGDIR/tap"
 
 # ---------------------------------------------------------------------------------------------
 section "Citus for the cluster test (scripts/install-citus.sh)"
@@ -354,9 +364,52 @@ if [ ${#ISOLATION_TESTS[@]} -gt 0 ]; then
 	fi
 fi
 
+timeout_s=${CT_SCRIPT_TIMEOUT:-$([ "$LONG" = 1 ] && echo 7200 || echo 1200)}
+
+if [ ${#TAP_TESTS[@]} -gt 0 ]; then
+	section "TAP tests (make prove_installcheck, test/t/*.pl)"
+	# Each test starts its own cluster (PostgreSQL::Test::Cluster) from the PostgreSQL of
+	# PG_CONFIG; initdb refuses root, so as root make runs as postgres (runuser), in a build
+	# directory it can write (a VPATH invocation of the Makefile: tmp_check/ goes there).
+	tapdir="$LOGDIR/tap"
+	mkdir -p "$tapdir"
+	RUNAS=()
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$tapdir"
+		RUNAS=(runuser -u postgres --)
+	fi
+	# In the background so that INT/TERM reach our trap at once (cleanup() kills it; runuser
+	# and timeout pass the signal on).
+	"${RUNAS[@]}" timeout --kill-after=30 $((timeout_s * ${#TAP_TESTS[@]})) \
+		make -C "$tapdir" -f "$ROOT/Makefile" prove_installcheck PG_CONFIG="$PG_CONFIG" \
+		PROVE_TESTS="${TAP_TESTS[*]}" >"$LOGDIR/tap.log" 2>&1 </dev/null &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=""
+	cat "$LOGDIR/tap.log"
+	[ "$rc" -ne 124 ] || echo "(timed out after $((timeout_s * ${#TAP_TESTS[@]})) s)"
+	# prove prints "test/t/NAME.pl .. ok" for a file whose every assertion passed.
+	for t in "${TAP_TESTS[@]}"; do
+		if grep -qE "^${t//./\\.} \.+ ok" "$LOGDIR/tap.log"; then
+			pass
+		else
+			fail "tap: $t; log: $tapdir/tmp_check/log/regress_log_$(basename "$t" .pl)"
+			SERVER_TROUBLE=1
+			log="$tapdir/tmp_check/log/regress_log_$(basename "$t" .pl)"
+			if [ -f "$log" ]; then
+				echo "----- $log (failed assertions, then the last 60 lines) -----"
+				grep -E '(^|\) )not ok ' "$log" | head -n 20
+				echo "..."
+				tail -n 60 "$log"
+				echo "-----"
+			fi
+		fi
+	done
+fi
+
 if [ ${#SCRIPT_TESTS[@]} -gt 0 ]; then
 	section "script tests (test/scripts/*.sh)"
-	timeout_s=${CT_SCRIPT_TIMEOUT:-$([ "$LONG" = 1 ] && echo 7200 || echo 1200)}
 	mkdir -p "$LOGDIR/scripts"
 	for script in "${SCRIPT_TESTS[@]}"; do
 		if ! ct_cluster_ensure_up; then

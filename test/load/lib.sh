@@ -1,10 +1,9 @@
 # shellcheck shell=bash disable=SC2034
-# Shared by test/scripts/load.sh and test/scripts/crash.sh (source it with ROOT = the repo root).
+# Used by test/scripts/driver_concurrency.sh (source it with ROOT = the repo root). The TAP load
+# and crash tests (test/t/003_load.pl, 004_crash.pl) have these helpers and the workload's in
+# test/perl/CustomerTracking/TestLib.pm.
 #
-#   load_create_db DB           fresh database: host schema, CREATE EXTENSION, test/load/setup.sql
-#   load_pgbench_cmd DB CLIENTS SECONDS
-#                               PGBENCH_CMD: the mixed order workload (test/load/*.pgbench),
-#                               no retries; run it with PGOPTIONS=$LOAD_PGOPTIONS
+#   q DB SQL                    one result, unaligned
 #   log_offset                  current size of the server log (CT_CLUSTER_LOG)
 #   log_scan OFFSET ALLOWED_RE  scans the server log written since OFFSET; sets LOG_ERRORS,
 #                               LOG_DEADLOCKS, LOG_FATALS (FATAL/PANIC), LOG_SIGNALS (a server
@@ -13,55 +12,10 @@
 #                               found (with their DETAIL/CONTEXT lines, shortened)
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-CT_LOAD_DIR="$ROOT/test/load"
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-
-# Weights: checkout 40, payment 25, refund 15, delete 10, edit 10.
-LOAD_SCRIPTS=(
-	-f "$CT_LOAD_DIR/place.pgbench@40"
-	-f "$CT_LOAD_DIR/pay.pgbench@25"
-	-f "$CT_LOAD_DIR/refund.pgbench@15"
-	-f "$CT_LOAD_DIR/delete.pgbench@10"
-	-f "$CT_LOAD_DIR/edit.pgbench@10"
-)
-
-# The WARNING every order with the unreadable phone ('call me') gets, by design.
-LOG_EXPECTED_RE='saved untracked: invalid_phone'
 
 q() { # q DB SQL: the result, unaligned, no header
 	"${PSQL[@]}" -d "$1" -At -c "$2"
-}
-
-load_create_db()
-{
-	local db=$1
-	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" || return 1
-	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $db" || return 1
-	PGOPTIONS='-c client_min_messages=warning' "${PSQL[@]}" -d "$db" \
-		-f "$ROOT/test/fixtures/host-schema.sql" \
-		-c 'CREATE EXTENSION customer_tracking' \
-		-f "$CT_LOAD_DIR/setup.sql"
-}
-
-# The pgbench command line in PGBENCH_CMD (run it with PGOPTIONS=$LOAD_PGOPTIONS); killed if
-# still running 120 s after its end (exit status 124). No --max-tries: a deadlock or
-# serialization failure is a failed transaction, any other error aborts the client.
-# client_min_messages=error hides the expected invalid_phone warnings from the clients.
-LOAD_PGOPTIONS='-c client_min_messages=error'
-load_pgbench_cmd()
-{
-	local db=$1 clients=$2 seconds=$3 jobs
-	jobs=$(nproc 2>/dev/null || echo 2)
-	[ "$jobs" -le "$clients" ] || jobs=$clients
-	PGBENCH_CMD=(timeout --kill-after=10 $((seconds + 120))
-		"$PGBIN/pgbench" -n -M prepared -c "$clients" -j "$jobs" -T "$seconds"
-		--failures-detailed --verbose-errors "${LOAD_SCRIPTS[@]}" "$db")
-}
-
-# A value from pgbench's report: pgbench_value FILE 'number of failed transactions'
-pgbench_value()
-{
-	sed -nE "s/^$2: ([0-9.]+).*/\1/p" "$1" | head -n 1
 }
 
 log_offset()

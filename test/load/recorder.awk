@@ -1,4 +1,4 @@
-# Generates the psql script of one "recorder" client of the crash test (test/scripts/crash.sh):
+# Generates the psql script of one "recorder" client of the crash test (test/t/004_crash.pl):
 #
 #   awk -v cycle=C -v rec=R -v n=N -f test/load/recorder.awk >rec.sql
 #   psql -v ON_ERROR_STOP=1 -f rec.sql >rec.log

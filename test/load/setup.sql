@@ -1,4 +1,4 @@
--- Load/crash test data (test/scripts/load.sh, test/scripts/crash.sh), loaded after
+-- Load/crash test data (test/t/003_load.pl, test/t/004_crash.pl, test/scripts/driver_concurrency.sh), loaded after
 -- test/fixtures/host-schema.sql and CREATE EXTENSION customer_tracking, with psql -v ON_ERROR_STOP=1.
 --
 -- Few shops and a SMALL pool of customers, so that concurrent clients constantly collide on the

@@ -1,4 +1,6 @@
-#!/usr/bin/env bash
+
+# Copyright (c) customer_tracking contributors; PostgreSQL licence (see LICENSE).
+
 # Dump/restore round trips of a database using customer_tracking.
 #
 #   1. source db: host schema (test/fixtures/host-schema.sql), CREATE EXTENSION, the demo orders
@@ -12,67 +14,23 @@
 #   Each restored database must have the same rows in shop_orders (with shop_customer_id) and in
 #   every table of the extension, the triggers, foreign keys, policies and RLS flags, an empty
 #   customer_tracking_verify(), and must go on tracking new orders (insert, pay, refund, bad phone).
-#
-# Environment (scripts/test.sh): PGHOST PGPORT PGUSER PGBIN CT_SCRATCH. Exit status 0 = pass.
-set -u
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use CustomerTracking::TestLib;
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-SCRATCH=${CT_SCRATCH:-$(mktemp -d)}
-export PGDATABASE=postgres
-PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-SRC=ct_dr_src
-MAP=ct_dr_map
-DBS=("$SRC" ct_dr_custom ct_dr_plain "$MAP" ct_dr_map_custom)
-FAILS=0
-T0=$SECONDS
-
-pass() { echo "PASS: $*"; }
-fail() {
-	echo "FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
-check() { # check DESCRIPTION COMMAND...: PASS if the command succeeds
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-same_numbers() { # same_numbers "1 2.50 3" "1 2.5 3": equal as numbers, non-empty
-	[ -n "$1" ] && [ "$(awk '{print $1+0, $2+0, $3+0}' <<<"$1")" = "$(awk '{print $1+0, $2+0, $3+0}' <<<"$2")" ]
-}
-q() { # q DB SQL: one value, unaligned
-	"${PSQL[@]}" -d "$1" -At -c "$2"
-}
-drop_dbs() {
-	local db
-	for db in "${DBS[@]}"; do
-		"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" 2>/dev/null
-	done
-}
-cleanup() {
-	drop_dbs
-	[ -n "${CT_SCRATCH:-}" ] || rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-
-die() {
-	fail "$*"
-	echo "dump_restore: $FAILS failure(s), stopped early"
-	exit 1
-}
-
-cd "$(dirname "$0")/../.." || die "cannot cd to the repository root"
-drop_dbs
+my $node    = ct_node('dump_restore');
+my $scratch = PostgreSQL::Test::Utils::tempdir();
+my ($src, $map) = qw(ct_dr_src ct_dr_map);
 
 # ---------------------------------------------------------------------------------------------
-# Source database
-# ---------------------------------------------------------------------------------------------
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE $SRC" || die "create $SRC"
-"${PSQL[@]}" -d "$SRC" -f test/fixtures/host-schema.sql >/dev/null || die "host schema"
-"${PSQL[@]}" -d "$SRC" -c "SET client_min_messages = warning; CREATE EXTENSION customer_tracking" ||
-	die "CREATE EXTENSION in $SRC"
-"${PSQL[@]}" -d "$SRC" -c "SET client_min_messages = error" -f test/fixtures/demo-orders.sql >/dev/null 2>&1 ||
-	die "loading test/fixtures/demo-orders.sql"
-"${PSQL[@]}" -d "$SRC" >/dev/null 2>&1 <<'SQL' || die "extra orders in $SRC"
+# Source databases
+ct_create_db($node, $src, host_schema => 1, extension => 1);
+ct_psql_file($node, $src, 'test/fixtures/demo-orders.sql',
+	"SET client_min_messages = error;\n");
+$node->safe_psql($src, q{
 SET client_min_messages = error;
 -- More of everything: refunds, cancellations, deletions, bad phones, overlong text.
 WITH paid AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM shop_orders
@@ -94,11 +52,11 @@ UPDATE shop_orders SET payment_status = 'paid'
  WHERE id IN (SELECT id FROM shop_orders WHERE id::text LIKE 'dddddddd%' AND payment_status = 'pending' ORDER BY id LIMIT 10);
 UPDATE shop_orders SET customer_phone = '0244000111'
  WHERE id = (SELECT id FROM shop_orders WHERE id::text LIKE 'dddddddd%' AND customer_phone = 'no phone given' ORDER BY id LIMIT 1);
-SQL
+});
 
 # A second source: shop_orders with other column names and no slug, installed with a mapping.
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE $MAP" || die "create $MAP"
-"${PSQL[@]}" -d "$MAP" >/dev/null 2>&1 <<'SQL' || die "mapped source $MAP"
+ct_create_db($node, $map);
+$node->safe_psql($map, q{
 SET client_min_messages = error;
 CREATE TABLE user_shops (id uuid PRIMARY KEY, user_id uuid NOT NULL);
 CREATE TABLE shop_orders (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -115,23 +73,26 @@ SELECT 'a5000000-0000-0000-0000-000000000001', 'M' || i % 9, CASE WHEN i % 13 = 
        now() - i * interval '1 day'
   FROM generate_series(1, 60) i;
 UPDATE shop_orders SET status = 'refunded' WHERE amount IN (7, 14, 21);
-SQL
+});
 
-for db in "$SRC" "$MAP"; do
-	n=$(q "$db" "SELECT count(*) FROM customer_tracking_verify()") || die "verify in $db"
-	[ "$n" = 0 ] || die "source $db is not consistent before the dump: customer_tracking_verify() has $n rows"
-done
-echo "sources: $SRC $(q "$SRC" "SELECT count(*) || ' orders, ' || count(shop_customer_id) || ' linked' FROM shop_orders")," \
-	"$(q "$SRC" "SELECT count(*) || ' customers' FROM shop_customers"), $(q "$SRC" "SELECT count(*) || ' issues' FROM customer_tracking_issues");" \
-	"$MAP $(q "$MAP" "SELECT count(*) || ' orders' FROM shop_orders")"
+for my $db ($src, $map)
+{
+	is($node->safe_psql($db, 'SELECT count(*) FROM customer_tracking_verify()'),
+		'0', "source $db is consistent before the dump");
+}
+note("sources: $src "
+	  . $node->safe_psql($src,
+		"SELECT count(*) || ' orders, ' || count(shop_customer_id) || ' linked' FROM shop_orders"));
 
 # ---------------------------------------------------------------------------------------------
 # What must survive: every row of the host tables and of the extension's tables, and the objects.
-# ---------------------------------------------------------------------------------------------
+
 # One line per table: name, row count, md5 of the sorted rows. Tables: the host's and every table
 # that belongs to the extension (so tables added later are covered too).
-fingerprint() {
-	"${PSQL[@]}" -d "$1" -At <<'SQL'
+sub fingerprint
+{
+	my ($db) = @_;
+	return $node->safe_psql($db, q{
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t::text, E''\n'' ORDER BY t::text)), ''-'') FROM %s t',
               c.relname, c.oid::regclass)
   FROM pg_class c
@@ -141,11 +102,14 @@ SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_ag
                         AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'customer_tracking')))
  ORDER BY c.relname
 \gexec
-SQL
+});
 }
+
 # The attachment and the security objects.
-objects() {
-	"${PSQL[@]}" -d "$1" -At <<'SQL'
+sub objects
+{
+	my ($db) = @_;
+	return $node->safe_psql($db, q{
 SELECT 'trigger ' || tgname || ' ' || tgenabled::text || ' ' || pg_get_triggerdef(oid)
   FROM pg_trigger WHERE tgrelid = 'shop_orders'::regclass AND NOT tgisinternal
 UNION ALL
@@ -169,50 +133,53 @@ SELECT 'extension ' || extname || ' ' || extversion || ' ' || coalesce(extconfig
 UNION ALL
 SELECT 'column shop_orders.' || attname || ' ' || format_type(atttypid, atttypmod)
   FROM pg_attribute WHERE attrelid = 'shop_orders'::regclass AND attnum > 0 AND NOT attisdropped
-ORDER BY 1
-SQL
+ORDER BY 1});
 }
 
-# compare SOURCE_DB RESTORED_DB LABEL
-compare() {
-	local src=$1 dst=$2 label=$3 a b
-	a=$(fingerprint "$src") || { fail "$label: fingerprint of $src"; return; }
-	b=$(fingerprint "$dst") || { fail "$label: fingerprint of $dst"; return; }
-	if [ "$a" = "$b" ]; then
-		pass "$label: same rows in $(echo "$a" | wc -l) tables ($(echo "$a" | awk '{printf "%s%s=%s", (NR>1?", ":""), $1, $2}'))"
-	else
-		fail "$label: rows differ (table, count, md5: - source, + restored)"
-		diff <(echo "$a") <(echo "$b") | sed 's/^/    /'
-	fi
-	a=$(objects "$src") || { fail "$label: objects of $src"; return; }
-	b=$(objects "$dst") || { fail "$label: objects of $dst"; return; }
-	if [ "$a" = "$b" ]; then
-		pass "$label: same triggers, constraints, indexes, policies, RLS flags, grants ($(echo "$a" | wc -l) items)"
-	else
-		fail "$label: objects differ (- source, + restored)"
-		diff <(echo "$a") <(echo "$b") | sed 's/^/    /'
-	fi
+sub compare
+{
+	my ($from, $to, $label) = @_;
+	my $a = fingerprint($from);
+	my $b = fingerprint($to);
+	my @tables = map { (split / /)[0] . '=' . (split / /)[1] } split /\n/, $a;
+	ct_same_lines($b, $a,
+		"$label: same rows in "
+		  . scalar(@tables)
+		  . ' tables ('
+		  . join(', ', @tables)
+		  . '; table, count, md5: - source, + restored)');
+	$a = objects($from);
+	$b = objects($to);
+	my $n = () = $a =~ /\n/g;
+	ct_same_lines($b, $a,
+		"$label: same triggers, constraints, indexes, policies, RLS flags, grants ("
+		  . ($n + 1)
+		  . ' items; - source, + restored)');
 	# The essentials, named (so a change that drops them in both databases is still caught).
-	local want
-	for want in "trigger customer_tracking_link O" "trigger customer_tracking_track O" \
-		"trigger customer_tracking_truncate O" \
-		"index idx_shop_orders_customer_id" "rls shop_customers true" "rls customer_tracking true" \
-		"rls customer_tracking_issues true" "policy shop_customers shop_customers_owner_select" \
-		"policy customer_tracking customer_tracking_owner_select" \
-		"policy customer_tracking_issues customer_tracking_issues_owner_select"; do
-		if ! grep -qF -- "$want" <<<"$b"; then
-			fail "$label: missing in $dst: $want"
-		fi
-	done
-	local n
-	n=$(q "$dst" "SELECT count(*) FROM customer_tracking_verify()")
-	check "$label: customer_tracking_verify() is empty after the restore ($n rows)" [ "$n" = 0 ]
+	for my $want (
+		'trigger customer_tracking_link O',
+		'trigger customer_tracking_track O',
+		'trigger customer_tracking_truncate O',
+		'index idx_shop_orders_customer_id',
+		'rls shop_customers true',
+		'rls customer_tracking true',
+		'rls customer_tracking_issues true',
+		'policy shop_customers shop_customers_owner_select',
+		'policy customer_tracking customer_tracking_owner_select',
+		'policy customer_tracking_issues customer_tracking_issues_owner_select')
+	{
+		ok(index($b, $want) >= 0, "$label: $to has $want");
+	}
+	is($node->safe_psql($to, 'SELECT count(*) FROM customer_tracking_verify()'),
+		'0', "$label: customer_tracking_verify() is empty after the restore");
+	return;
 }
 
-# after_restore DB LABEL: new orders in the restored database are tracked.
-after_restore() {
-	local db=$1 label=$2 out
-	out=$("${PSQL[@]}" -d "$db" -At 2>&1 <<'SQL'
+# after_restore(DB, LABEL): new orders in the restored database are tracked.
+sub after_restore
+{
+	my ($db, $label) = @_;
+	my $out = $node->safe_psql($db, q{
 SET client_min_messages = warning;
 \set shop '''11111111-1111-4111-8111-111111111111'''
 -- A customer of the shop (linked, with purchases), found from the data.
@@ -238,23 +205,27 @@ SELECT 'new ' || (total_purchases - :n0) || ' ' || (total_spent - :ns0) FROM sho
 SELECT 'untracked ' || string_agg(reason, ',') FROM customer_tracking_untracked WHERE shop_order_id = 'eeeeeeee-0000-4000-8000-000000000003';
 SELECT 'linked ' || count(*) FILTER (WHERE shop_customer_id IS NOT NULL) || '/' || count(*) FROM shop_orders WHERE id::text LIKE 'eeeeeeee%';
 SELECT 'verify ' || count(*) FROM customer_tracking_verify();
-SQL
-	) || { fail "$label: new orders in the restored database: $out"; return; }
-	local cust exp
-	cust=$(sed -n 's/^customer //p' <<<"$out")
-	exp=$(sed -n 's/^expected //p' <<<"$out")
-	check "$label: an existing customer gains the new purchases and loses the refund (delta purchases/spent/orders: $cust, expected $exp)" \
-		same_numbers "$cust" "$exp"
-	check "$label: the purchase of a new phone is counted ($(sed -n 's/^new //p' <<<"$out"))" grep -qx 'new 1 14.00' <<<"$out"
-	check "$label: an untrackable order is listed ($(sed -n 's/^untracked //p' <<<"$out"))" grep -qx 'untracked invalid_phone' <<<"$out"
-	check "$label: the new orders are linked ($(sed -n 's/^linked //p' <<<"$out"))" grep -qx 'linked 3/4' <<<"$out"
-	check "$label: customer_tracking_verify() is empty after the new orders ($(sed -n 's/^verify //p' <<<"$out") rows)" grep -qx 'verify 0' <<<"$out"
+});
+	my ($cust) = $out =~ /^customer (.*)$/m;
+	my ($exp)  = $out =~ /^expected (.*)$/m;
+	my $num    = sub { join ' ', map { $_ + 0 } split / /, ($_[0] // '') };
+	ok( defined $cust && $cust ne '' && $num->($cust) eq $num->($exp),
+		"$label: an existing customer gains the new purchases and loses the refund (delta purchases/spent/orders: "
+		  . ($cust // '?') . ', expected '
+		  . ($exp // '?') . ')');
+	like($out, qr/^new 1 14.00$/m, "$label: the purchase of a new phone is counted");
+	like($out, qr/^untracked invalid_phone$/m, "$label: an untrackable order is listed");
+	like($out, qr{^linked 3/4$}m, "$label: the new orders are linked");
+	like($out, qr/^verify 0$/m,
+		"$label: customer_tracking_verify() is empty after the new orders");
+	return;
 }
 
-# after_restore_mapped DB LABEL: the restored mapping is used.
-after_restore_mapped() {
-	local db=$1 label=$2 out
-	out=$("${PSQL[@]}" -d "$db" -At 2>&1 <<'SQL'
+# after_restore_mapped(DB, LABEL): the restored mapping is used.
+sub after_restore_mapped
+{
+	my ($db, $label) = @_;
+	my $out = $node->safe_psql($db, q{
 SET client_min_messages = warning;
 INSERT INTO shop_orders (id, shop_id, buyer_phone, network, amount, status, placed_at) VALUES
   ('eeeeeeee-0000-4000-8000-000000000011', 'a5000000-0000-0000-0000-000000000001', '0551 000 001', 'MTN', 100.00, 'pending', now());
@@ -263,61 +234,66 @@ SELECT 'linked ' || (shop_customer_id = customer_tracking_customer_id(shop_id, '
   FROM shop_orders WHERE id = 'eeeeeeee-0000-4000-8000-000000000011';
 SELECT 'tracked ' || purchase_completed || ' ' || purchase_amount FROM customer_tracking WHERE id = 'eeeeeeee-0000-4000-8000-000000000011';
 SELECT 'verify ' || count(*) FROM customer_tracking_verify();
-SQL
-	) || { fail "$label: new orders in the restored database: $out"; return; }
-	check "$label: a new order is tracked through the restored column mapping" \
-		grep -qx 'linked true' <<<"$out"
-	check "$label: its payment is counted" grep -qx 'tracked true 100.00' <<<"$out"
-	check "$label: customer_tracking_verify() is empty after the new order" grep -qx 'verify 0' <<<"$out"
+});
+	like($out, qr/^linked true$/m,
+		"$label: a new order is tracked through the restored column mapping");
+	like($out, qr/^tracked true 100.00$/m, "$label: its payment is counted");
+	like($out, qr/^verify 0$/m,
+		"$label: customer_tracking_verify() is empty after the new order");
+	return;
 }
 
 # ---------------------------------------------------------------------------------------------
 # Round trips
-# ---------------------------------------------------------------------------------------------
-# restore_custom SOURCE TARGET LABEL: pg_dump -Fc, pg_restore into a fresh empty database.
-restore_custom() {
-	local src=$1 dst=$2 label=$3 dump="$SCRATCH/$1.dump" log="$SCRATCH/$2.restore.log"
-	"$PGBIN/pg_dump" -Fc -d "$src" -f "$dump" 2>"$log.dump" || {
-		fail "$label: pg_dump -Fc $src"
-		sed 's/^/    /' "$log.dump"
-		return 1
-	}
-	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $dst TEMPLATE template0" || return 1
-	if "$PGBIN/pg_restore" --exit-on-error -d "$dst" "$dump" >"$log" 2>&1; then
-		pass "$label: pg_restore into an empty database succeeded"
-	else
-		fail "$label: pg_restore failed"
-		sed 's/^/    /' "$log"
-		return 1
-	fi
-}
-# restore_plain SOURCE TARGET LABEL: pg_dump | psql into a fresh empty database.
-restore_plain() {
-	local src=$1 dst=$2 label=$3 log="$SCRATCH/$2.restore.log"
-	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $dst TEMPLATE template0" || return 1
-	if "$PGBIN/pg_dump" -d "$src" 2>"$log.dump" |
-		"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --no-psqlrc -d "$dst" >"$log" 2>&1 &&
-		[ ! -s "$log.dump" ]; then
-		pass "$label: pg_dump | psql into an empty database succeeded"
-	else
-		fail "$label: pg_dump | psql failed"
-		sed 's/^/    /' "$log.dump" "$log"
-		return 1
-	fi
+
+# restore_custom(SOURCE, TARGET, LABEL): pg_dump -Fc, pg_restore into a fresh empty database.
+sub restore_custom
+{
+	my ($from, $to, $label) = @_;
+	my $dump = "$scratch/$from.dump";
+	ok(run_log([ 'pg_dump', '-Fc', '-d', $from, '-f', $dump ]),
+		"$label: pg_dump -Fc $from")
+	  or return 0;
+	$node->safe_psql('postgres', "CREATE DATABASE $to TEMPLATE template0");
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $to, $dump ],
+		'>', \$out, '2>', \$err);
+	ok($ok, "$label: pg_restore into an empty database succeeded")
+	  or diag($out . $err);
+	return $ok;
 }
 
-if restore_custom "$SRC" ct_dr_custom "custom format"; then
-	compare "$SRC" ct_dr_custom "custom format"
-	after_restore ct_dr_custom "custom format"
-fi
-if restore_plain "$SRC" ct_dr_plain "plain format"; then
-	compare "$SRC" ct_dr_plain "plain format"
-	after_restore ct_dr_plain "plain format"
-fi
-if restore_custom "$MAP" ct_dr_map_custom "mapped columns, custom format"; then
-	compare "$MAP" ct_dr_map_custom "mapped columns, custom format"
-	after_restore_mapped ct_dr_map_custom "mapped columns, custom format"
-fi
+# restore_plain(SOURCE, TARGET, LABEL): pg_dump | psql into a fresh empty database.
+sub restore_plain
+{
+	my ($from, $to, $label) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $to TEMPLATE template0");
+	my ($dump, $dump_err) = run_command([ 'pg_dump', '-d', $from ]);
+	is($dump_err, '', "$label: pg_dump $from") or return 0;
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '-d', $to ],
+		'<', \$dump, '>', \$out, '2>', \$err);
+	ok($ok, "$label: pg_dump | psql into an empty database succeeded")
+	  or diag($err);
+	return $ok;
+}
 
-echo "dump_restore: $FAILS failure(s), $((SECONDS - T0)) s"
-[ "$FAILS" -eq 0 ]
+if (restore_custom($src, 'ct_dr_custom', 'custom format'))
+{
+	compare($src, 'ct_dr_custom', 'custom format');
+	after_restore('ct_dr_custom', 'custom format');
+}
+if (restore_plain($src, 'ct_dr_plain', 'plain format'))
+{
+	compare($src, 'ct_dr_plain', 'plain format');
+	after_restore('ct_dr_plain', 'plain format');
+}
+if (restore_custom($map, 'ct_dr_map_custom', 'mapped columns, custom format'))
+{
+	compare($map, 'ct_dr_map_custom', 'mapped columns, custom format');
+	after_restore_mapped('ct_dr_map_custom', 'mapped columns, custom format');
+}
+
+$node->stop;
+done_testing();
