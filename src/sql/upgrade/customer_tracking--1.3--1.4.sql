@@ -260,7 +260,7 @@ DROP FUNCTION shop_last_purchase_decay(uuid, timestamptz);
 -- Backfill and verify of a store with history: set-based, in
 -- chunks of whole shops, resumable (customer_tracking_backfill_all()), with
 -- progress (customer_tracking_progress). Objects as src/sql
--- creates them (same bodies; test/scripts/upgrade.sh compares).
+-- creates them (same bodies; test/t/001_upgrade.pl compares).
 --------------------------------------------------------------------------------
 
 #include "functions/customer_tracking_backfill_decode.sql"
