@@ -90,11 +90,20 @@ struct VisitCatalog
 	Oid counts;				   /* customer_tracking_slug_visits */
 	const char *schema_sql;	   /* quoted schema (TopMemoryContext) */
 	bool usable;			   /* user_shops has a readable shop_slug column */
-	SPIPlanPtr record;		   /* the visit's statement */
+	SPIPlanPtr plans[4];	   /* VisitPlan */
 	bool stale;
 };
-VisitCatalog catalog = {InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid,
-						InvalidOid, nullptr,	false,		nullptr,	true};
+/* The statements of a visit, kept for the backend. */
+enum VisitPlan
+{
+	VP_SHOP,		 /* the shop of a slug (two rows: not one shop) */
+	VP_VISITOR,		 /* the visitor's hash into the day's set */
+	VP_COUNT,		 /* this backend's counter row of (shop, slug, day) */
+	VP_COUNT_CREATE, /* the same, the first time */
+	VP_COUNT_PLANS
+};
+VisitCatalog catalog = {InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid,
+						nullptr,	false,		{},			true};
 
 /* The day's salt as this backend holds it; zeroed as soon as the day changes. */
 uint8 salt[CT_VISIT_SALT_LEN];
@@ -141,11 +150,12 @@ void resolve(Oid function)
 	if (schema_name == nullptr)
 		elog(ERROR, "customer_tracking: schema of function %u not found", function);
 
-	if (catalog.record != nullptr)
-	{
-		SPI_freeplan(catalog.record);
-		catalog.record = nullptr;
-	}
+	for (SPIPlanPtr &plan : catalog.plans)
+		if (plan != nullptr)
+		{
+			SPI_freeplan(plan);
+			plan = nullptr;
+		}
 	catalog.function = function;
 	catalog.owner = owner;
 	catalog.shops = table_of(schema, "user_shops");
@@ -163,39 +173,53 @@ void resolve(Oid function)
 		return; /* no slug to look a shop up by: every call counts nothing */
 
 	/*
-	 * One statement: the shop of the slug (only if exactly one shop has it), the visitor's hash
-	 * into the day's set (when there is one), and the counter of this backend's stripe, with one
-	 * unique visitor more when the hash was new.
+	 * Simple statements, each with a generic plan: the shop of the slug, the visitor's hash
+	 * into the day's set (its row count says whether it was new), then this backend's counter
+	 * row, updated in place (HOT: no indexed column changes) or made the first time.
 	 */
-	const char *s = catalog.schema_sql;
-	const char *sql = psprintf(
-		"WITH s AS (SELECT (pg_catalog.array_agg(u.id))[1] AS id FROM %s.user_shops u "
-		"            WHERE u.shop_slug::pg_catalog.text OPERATOR(pg_catalog.=) $1 "
-		"           HAVING pg_catalog.count(*) OPERATOR(pg_catalog.=) 1), "
-		"v AS (INSERT INTO %s.customer_tracking_visitors AS h (day, shop_id, visitor) "
-		"      SELECT $2, s.id, $3 FROM s WHERE $3 IS NOT NULL "
-		"      ON CONFLICT (day, shop_id, visitor) DO NOTHING RETURNING 1) "
-		"INSERT INTO %s.customer_tracking_slug_visits AS c "
-		"       (shop_id, slug, day, stripe, visits, unique_visitors) "
-		"SELECT s.id, $1, $2, $4, 1, (SELECT pg_catalog.count(*) FROM v) FROM s "
-		"ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE "
-		"   SET visits = c.visits OPERATOR(pg_catalog.+) 1, "
-		"       unique_visitors = c.unique_visitors OPERATOR(pg_catalog.+) "
-		"EXCLUDED.unique_visitors",
-		s, s, s);
-	const Oid types[4] = {TEXTOID, DATEOID, UUIDOID, INT2OID};
+	const char *q = catalog.schema_sql;
+	const char *sql[VP_COUNT_PLANS] = {
+		psprintf("SELECT u.id FROM %s.user_shops u "
+				 "WHERE u.shop_slug::pg_catalog.text OPERATOR(pg_catalog.=) $1 LIMIT 2",
+				 q),
+		psprintf("INSERT INTO %s.customer_tracking_visitors (day, shop_id, visitor) "
+				 "VALUES ($1, $2, $3) ON CONFLICT (day, shop_id, visitor) DO NOTHING",
+				 q),
+		psprintf("UPDATE %s.customer_tracking_slug_visits "
+				 "SET visits = visits OPERATOR(pg_catalog.+) 1, "
+				 "    unique_visitors = unique_visitors OPERATOR(pg_catalog.+) $5 "
+				 "WHERE shop_id OPERATOR(pg_catalog.=) $1 AND slug OPERATOR(pg_catalog.=) $2 "
+				 "  AND day OPERATOR(pg_catalog.=) $3 AND stripe OPERATOR(pg_catalog.=) $4",
+				 q),
+		psprintf("INSERT INTO %s.customer_tracking_slug_visits AS c "
+				 "(shop_id, slug, day, stripe, visits, unique_visitors) "
+				 "VALUES ($1, $2, $3, $4, 1, $5) "
+				 "ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE "
+				 "SET visits = c.visits OPERATOR(pg_catalog.+) 1, "
+				 "    unique_visitors = c.unique_visitors OPERATOR(pg_catalog.+) $5",
+				 q)};
+	const Oid shop_types[1] = {TEXTOID};
+	const Oid visitor_types[3] = {DATEOID, UUIDOID, UUIDOID};
+	const Oid count_types[5] = {UUIDOID, TEXTOID, DATEOID, INT2OID, INT8OID};
+	const int nargs[VP_COUNT_PLANS] = {1, 3, 5, 5};
+	const Oid *types[VP_COUNT_PLANS] = {shop_types, visitor_types, count_types, count_types};
 	CitusTableInfo citus;
-	if (ct_citus_present() && ct_citus_table(catalog.counts, &citus))
+	bool on_citus = ct_citus_present() && ct_citus_table(catalog.counts, &citus);
+	for (int i = 0; i < VP_COUNT_PLANS; i++)
 	{
-		/* On Citus: planned for the values at each call, so that it is routed to the shop. */
-		SPIPlanPtr plan = SPI_prepare_cursor(sql, 4, const_cast<Oid *>(types), 0);
-		if (plan == nullptr || SPI_keepplan(plan) != 0)
-			elog(ERROR, "customer_tracking: could not prepare the visit statement: %s",
-				 SPI_result_code_string(SPI_result));
-		catalog.record = plan;
+		if (on_citus)
+		{
+			/* Planned for the values at each call, so that Citus routes it to the shop. */
+			SPIPlanPtr plan = SPI_prepare_cursor(sql[i], nargs[i], const_cast<Oid *>(types[i]), 0);
+			if (plan == nullptr || SPI_keepplan(plan) != 0)
+				elog(ERROR, "customer_tracking: could not prepare a visit statement: %s",
+					 SPI_result_code_string(SPI_result));
+			catalog.plans[i] = plan;
+		}
+		else
+			catalog.plans[i] =
+				ct_keep_generic_plan(sql[i], nargs[i], types[i], "a visit statement");
 	}
-	else
-		catalog.record = ct_keep_generic_plan(sql, 4, types, "the visit statement");
 	catalog.usable = true;
 }
 
@@ -455,20 +479,48 @@ bool argument(FunctionCallInfo fcinfo, int n, int max, const char **data, int *l
 /* Runs as the function's owner between SPI_connect and SPI_finish. */
 void record(DateADT today, const char *slug, int slug_len, const char *visitor, int visitor_len)
 {
+	/* The shop: exactly one with this slug. */
+	Datum slug_text = PointerGetDatum(cstring_to_text_with_len(slug, slug_len));
+	int rc = SPI_execute_plan(catalog.plans[VP_SHOP], &slug_text, nullptr, true, 2);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "customer_tracking: the visit's shop lookup failed: %s",
+			 SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		return;
+	bool isnull;
+	Datum shop = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;
+	pg_uuid_t shop_id = *DatumGetUUIDP(shop);
+
 	pg_uuid_t hash;
 	bool hashed = visitor != nullptr && visitor_len > 0 && ensure_salt(today) &&
 				  visitor_hash(slug, slug_len, visitor, visitor_len, &hash);
 
-	Datum args[4];
-	char nulls[4] = {' ', ' ', hashed ? ' ' : 'n', ' '};
-	args[0] = PointerGetDatum(cstring_to_text_with_len(slug, slug_len));
-	args[1] = DateADTGetDatum(today);
-	args[2] = hashed ? UUIDPGetDatum(&hash) : (Datum) 0;
-	args[3] = Int16GetDatum(static_cast<int16>(MyBackendId));
-	int rc = SPI_execute_plan(catalog.record, args, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "customer_tracking: the visit statement failed: %s",
-			 SPI_result_code_string(rc));
+	/* A new hash today: a unique visitor. */
+	int64 unique = 0;
+	if (hashed)
+	{
+		Datum args[3] = {DateADTGetDatum(today), UUIDPGetDatum(&shop_id), UUIDPGetDatum(&hash)};
+		rc = SPI_execute_plan(catalog.plans[VP_VISITOR], args, nullptr, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "customer_tracking: the visitor statement failed: %s",
+				 SPI_result_code_string(rc));
+		unique = static_cast<int64>(SPI_processed);
+	}
+
+	Datum args[5] = {UUIDPGetDatum(&shop_id), slug_text, DateADTGetDatum(today),
+					 Int16GetDatum(static_cast<int16>(MyBackendId)), Int64GetDatum(unique)};
+	rc = SPI_execute_plan(catalog.plans[VP_COUNT], args, nullptr, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "customer_tracking: the visit count failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		rc = SPI_execute_plan(catalog.plans[VP_COUNT_CREATE], args, nullptr, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "customer_tracking: the visit count failed: %s",
+				 SPI_result_code_string(rc));
+	}
 
 	if (cleanup_pending && delete_past_hashes(today, CT_VISIT_CLEANUP_BATCH) <
 							   static_cast<uint64>(CT_VISIT_CLEANUP_BATCH))
@@ -511,14 +563,16 @@ CT_FUNCTION(ct_record_visit)
 			PG_RETURN_VOID();
 
 	DateADT today = visit_day();
-	resolve(fcinfo->flinfo->fn_oid);
-	if (!catalog.usable)
-		PG_RETURN_VOID();
-
 	Oid save_user;
 	int save_context;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "customer_tracking: SPI_connect failed");
+	resolve(fcinfo->flinfo->fn_oid);
+	if (!catalog.usable)
+	{
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
 	GetUserIdAndSecContext(&save_user, &save_context);
 	SetUserIdAndSecContext(catalog.owner, save_context | SECURITY_LOCAL_USERID_CHANGE);
 	record(today, slug, slug_len, visitor, visitor_len);
@@ -544,12 +598,14 @@ CT_FUNCTION(ct_visits_rotate)
 		record_fn = LookupFuncName(name, 6, types, false);
 	}
 	DateADT today = visit_day();
-	resolve(record_fn);
-	if (!OidIsValid(catalog.salts) || !OidIsValid(catalog.visitors))
-		PG_RETURN_INT64(0);
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "customer_tracking: SPI_connect failed");
+	resolve(record_fn);
+	if (!OidIsValid(catalog.salts) || !OidIsValid(catalog.visitors))
+	{
+		SPI_finish();
+		PG_RETURN_INT64(0);
+	}
 	if (!(have_salt && salt_day == today))
 	{
 		explicit_bzero(salt, sizeof(salt));
