@@ -104,10 +104,11 @@ SELECT count(*) AS hashes, count(DISTINCT visitor) AS distinct_hashes FROM custo
 -- The daily salt.
 --------------------------------------------------------------------------------
 CREATE EXTENSION IF NOT EXISTS pageinspect;
-SELECT count(*) AS salts, min(day) - (now() AT TIME ZONE 'UTC')::date AS day_offset,
-       min(length(salt)) AS salt_bytes
+-- Today's and tomorrow's (made a day ahead, so that it is committed long before its day).
+SELECT count(*) AS salts, array_agg(day - (now() AT TIME ZONE 'UTC')::date ORDER BY day) AS day_offsets,
+       min(length(salt)) AS salt_bytes, count(DISTINCT salt) AS distinct_salts
   FROM customer_tracking_visit_salt;
-SELECT salt AS salt0 FROM customer_tracking_visit_salt \gset
+SELECT salt AS salt0 FROM customer_tracking_visit_salt WHERE day = (now() AT TIME ZONE 'UTC')::date \gset
 SELECT visitor AS hash0 FROM customer_tracking_visitors WHERE shop_id = :sa ORDER BY visitor LIMIT 1 \gset
 -- Only a superuser moves the clock.
 SET ROLE ct45_anon;
@@ -119,8 +120,8 @@ SELECT customer_tracking_record_visit('ct45-a', 'ip 1 / ua 1');
 SELECT customer_tracking_record_visit('ct45-a', 'ip 1 / ua 1');
 SELECT customer_tracking_record_visit('ct45-a', 'ip 3 / ua 3');
 SELECT * FROM ct45.counts();
-SELECT count(*) AS salts, min(day) - (now() AT TIME ZONE 'UTC')::date AS day_offset,
-       bool_and(salt <> :'salt0'::bytea) AS new_salt
+SELECT count(*) AS salts, array_agg(day - (now() AT TIME ZONE 'UTC')::date ORDER BY day) AS day_offsets,
+       bool_and(salt <> :'salt0'::bytea) AS new_salts
   FROM customer_tracking_visit_salt;
 -- Yesterday's salt is nowhere in the table: not in a live row, not in a dead row version, not
 -- in free space, neither in shared buffers nor in the table's file.
@@ -142,7 +143,7 @@ SELECT count(*) FILTER (WHERE day < (now() AT TIME ZONE 'UTC')::date + 1) AS pas
 SET customer_tracking.visit_day_offset = 0;
 SELECT customer_tracking_record_visit('ct45-a', 'ip 9 / ua 9');
 SELECT * FROM ct45.counts();
-SELECT count(*) AS salts, min(day) - (now() AT TIME ZONE 'UTC')::date AS day_offset FROM customer_tracking_visit_salt;
+SELECT count(*) AS salts, array_agg(day - (now() AT TIME ZONE 'UTC')::date ORDER BY day) AS day_offsets FROM customer_tracking_visit_salt;
 -- Back to tomorrow: the same salt as before, so a visitor already seen is not new.
 SET customer_tracking.visit_day_offset = 1;
 SELECT customer_tracking_record_visit('ct45-a', 'ip 3 / ua 3');
@@ -295,11 +296,12 @@ SELECT count(*) FROM customer_tracking_visitors;
 RESET ROLE;
 
 --------------------------------------------------------------------------------
--- Rotation by a scheduler: past salts destroyed and hashes deleted at once.
+-- Rotation by a scheduler: past salts destroyed and hashes deleted at once; today's and
+-- tomorrow's salts made.
 --------------------------------------------------------------------------------
 SET customer_tracking.visit_day_offset = 2;
 SELECT customer_tracking_visits_rotate() AS hashes_deleted;
-SELECT count(*) AS salts FROM customer_tracking_visit_salt;
+SELECT count(*) AS salts, array_agg(day - (now() AT TIME ZONE 'UTC')::date ORDER BY day) AS day_offsets FROM customer_tracking_visit_salt;
 SELECT count(*) AS hashes FROM customer_tracking_visitors;
 RESET customer_tracking.visit_day_offset;
 

@@ -312,28 +312,29 @@ void zero_past_salts(DateADT today)
 	table_close(rel, NoLock);
 }
 
-/* Past days: salts overwritten and deleted; their hashes left for the batched cleanup. */
+/*
+ * Past days: salts overwritten and deleted (rows another session is deleting are skipped: no
+ * wait); their hashes are left for the batched cleanup.
+ */
 void destroy_past_salts(DateADT today)
 {
 	zero_past_salts(today);
 	Datum args[1] = {DateADTGetDatum(today)};
 	const Oid types[1] = {DATEOID};
 	int rc = SPI_execute_with_args(
-		psprintf("DELETE FROM %s.customer_tracking_visit_salt WHERE day OPERATOR(pg_catalog.<) $1",
-				 catalog.schema_sql),
+		psprintf("DELETE FROM %s.customer_tracking_visit_salt WHERE ctid OPERATOR(pg_catalog.=) "
+				 "ANY (ARRAY(SELECT ctid FROM %s.customer_tracking_visit_salt "
+				 "WHERE day OPERATOR(pg_catalog.<) $1 FOR UPDATE SKIP LOCKED))",
+				 catalog.schema_sql, catalog.schema_sql),
 		1, const_cast<Oid *>(types), args, nullptr, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "customer_tracking: could not delete past visit salts: %s",
 			 SPI_result_code_string(rc));
 }
 
-/* Copies a salt value (bytea) from an SPI result into salt; false if it is not a usable salt. */
-bool take_salt(DateADT today)
+/* Takes a salt value (bytea) into salt, then wipes the value; false if it is not usable. */
+bool take_salt(Datum value, DateADT day)
 {
-	bool isnull;
-	Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return false;
 	bytea *bytes = DatumGetByteaPP(value);
 	bool ok = VARSIZE_ANY_EXHDR(bytes) == CT_VISIT_SALT_LEN &&
 			  !all_zero(reinterpret_cast<uint8 *>(VARDATA_ANY(bytes)), CT_VISIT_SALT_LEN);
@@ -341,17 +342,102 @@ bool take_salt(DateADT today)
 	{
 		memcpy(salt, VARDATA_ANY(bytes), CT_VISIT_SALT_LEN);
 		have_salt = true;
-		salt_day = today;
+		salt_day = day;
 	}
-	/* No copy left in the result's memory. */
 	explicit_bzero(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
 	return ok;
 }
 
+/* Today's salt into salt (if there is one); whether tomorrow's exists. */
+void read_salts(DateADT today, bool *have_tomorrow)
+{
+	Datum args[1] = {DateADTGetDatum(today)};
+	const Oid types[1] = {DATEOID};
+	int rc = SPI_execute_with_args(
+		psprintf("SELECT day, salt FROM %s.customer_tracking_visit_salt "
+				 "WHERE day OPERATOR(pg_catalog.>=) $1 "
+				 "AND day OPERATOR(pg_catalog.<=) ($1 OPERATOR(pg_catalog.+) 1)",
+				 catalog.schema_sql),
+		1, const_cast<Oid *>(types), args, nullptr, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "customer_tracking: could not read the visit salt: %s",
+			 SPI_result_code_string(rc));
+	*have_tomorrow = false;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool isnull;
+		Datum day = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		if (isnull)
+			continue;
+		if (DatumGetDateADT(day) == today)
+			take_salt(value, today);
+		else
+		{
+			*have_tomorrow = true;
+			explicit_bzero(VARDATA_ANY(DatumGetByteaPP(value)),
+						   VARSIZE_ANY_EXHDR(DatumGetByteaPP(value)));
+		}
+	}
+}
+
+/* A fresh random salt, as a bytea; nullptr without randomness. */
+bytea *random_salt(void)
+{
+	bytea *fresh = static_cast<bytea *>(palloc(VARHDRSZ + CT_VISIT_SALT_LEN));
+	SET_VARSIZE(fresh, VARHDRSZ + CT_VISIT_SALT_LEN);
+	if (!pg_strong_random(VARDATA(fresh), CT_VISIT_SALT_LEN))
+	{
+		pfree(fresh);
+		return nullptr;
+	}
+	return fresh;
+}
+
 /*
- * The salt of today, made by the first caller of the day. False when there is none to use: a
- * transaction that began before midnight, once the new day's salt exists (its visit then counts
- * no unique visitor rather than bring a past day's salt back).
+ * Makes the salts of today and tomorrow that are missing, if no other transaction is making
+ * them now (an advisory lock, tried without waiting): a salt row inserted by a transaction
+ * still open would make every other insert of it wait. So tomorrow's salt is made a day ahead
+ * and is long committed when its day comes; only on the first day (after installing, or after
+ * a crash emptied the unlogged table) may a visit find the salt being made, and count without
+ * a unique visitor until its maker commits. A salt is never made for a day when a salt of a day
+ * after the next exists (a transaction of a past day must not bring a destroyed day back).
+ */
+void make_salts(DateADT today)
+{
+	int rc = SPI_execute("SELECT pg_catalog.pg_try_advisory_xact_lock(1129599305, 1)", false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "customer_tracking: could not lock the visit salts: %s",
+			 SPI_result_code_string(rc));
+	bool isnull;
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		return;
+	bytea *first = random_salt();
+	bytea *second = random_salt();
+	if (first == nullptr || second == nullptr)
+		return; /* no randomness: no unique visitors rather than a guessable salt */
+	Datum args[3] = {DateADTGetDatum(today), PointerGetDatum(first), PointerGetDatum(second)};
+	const Oid types[3] = {DATEOID, BYTEAOID, BYTEAOID};
+	const char *s = catalog.schema_sql;
+	rc = SPI_execute_with_args(
+		psprintf("INSERT INTO %s.customer_tracking_visit_salt (day, salt) "
+				 "SELECT v.day, v.salt FROM (VALUES ($1, $2), (($1 OPERATOR(pg_catalog.+) 1), $3)) "
+				 "v(day, salt) WHERE NOT EXISTS (SELECT FROM %s.customer_tracking_visit_salt o "
+				 "WHERE o.day OPERATOR(pg_catalog.>) (v.day OPERATOR(pg_catalog.+) 1)) "
+				 "ON CONFLICT (day) DO NOTHING",
+				 s, s),
+		3, const_cast<Oid *>(types), args, nullptr, false, 0);
+	explicit_bzero(VARDATA(first), CT_VISIT_SALT_LEN);
+	explicit_bzero(VARDATA(second), CT_VISIT_SALT_LEN);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "customer_tracking: could not store the visit salts: %s",
+			 SPI_result_code_string(rc));
+}
+
+/*
+ * Today's salt in salt. False when there is none to use: being made by a transaction still
+ * open (first day only), or a transaction that began before midnight once its day's salt is
+ * destroyed (its visit then counts no unique visitor rather than bring a past salt back).
  */
 bool ensure_salt(DateADT today)
 {
@@ -368,53 +454,14 @@ bool ensure_salt(DateADT today)
 		cleanup_pending = true;
 	}
 
-	Datum args[2];
-	Oid types[2] = {DATEOID, BYTEAOID};
-	args[0] = DateADTGetDatum(today);
-	int rc = SPI_execute_with_args(
-		psprintf("SELECT salt FROM %s.customer_tracking_visit_salt "
-				 "WHERE day OPERATOR(pg_catalog.=) $1",
-				 catalog.schema_sql),
-		1, types, args, nullptr, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "customer_tracking: could not read the visit salt: %s",
-			 SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-		return take_salt(today);
-
-	bytea *fresh = static_cast<bytea *>(palloc(VARHDRSZ + CT_VISIT_SALT_LEN));
-	SET_VARSIZE(fresh, VARHDRSZ + CT_VISIT_SALT_LEN);
-	if (!pg_strong_random(VARDATA(fresh), CT_VISIT_SALT_LEN))
-	{
-		pfree(fresh);
-		return false; /* no randomness: no unique visitors rather than a guessable salt */
-	}
-	args[1] = PointerGetDatum(fresh);
-	rc = SPI_execute_with_args(
-		psprintf("INSERT INTO %s.customer_tracking_visit_salt AS t (day, salt) "
-				 "SELECT $1, $2 WHERE NOT EXISTS (SELECT FROM %s.customer_tracking_visit_salt o "
-				 "                                 WHERE o.day OPERATOR(pg_catalog.>) $1) "
-				 "ON CONFLICT (day) DO NOTHING RETURNING salt",
-				 catalog.schema_sql, catalog.schema_sql),
-		2, types, args, nullptr, false, 1);
-	explicit_bzero(VARDATA(fresh), CT_VISIT_SALT_LEN);
-	pfree(fresh);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "customer_tracking: could not store the visit salt: %s",
-			 SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-		return take_salt(today);
-
-	/* Another session made it first (or a later day exists): read what is there now. */
-	rc = SPI_execute_with_args(
-		psprintf("SELECT salt FROM %s.customer_tracking_visit_salt "
-				 "WHERE day OPERATOR(pg_catalog.=) $1",
-				 catalog.schema_sql),
-		1, types, args, nullptr, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "customer_tracking: could not read the visit salt: %s",
-			 SPI_result_code_string(rc));
-	return SPI_processed == 1 && take_salt(today);
+	bool have_tomorrow;
+	read_salts(today, &have_tomorrow);
+	if (have_salt && have_tomorrow)
+		return true;
+	make_salts(today);
+	if (!have_salt)
+		read_salts(today, &have_tomorrow);
+	return have_salt;
 }
 
 /* HMAC-SHA256(salt, slug || 0 || visitor), its first 16 bytes. */
@@ -583,8 +630,9 @@ CT_FUNCTION(ct_record_visit)
 
 /*
  * customer_tracking_visits_rotate() RETURNS bigint: destroys the salts of past days and
- * deletes their visitor hashes now (what the first visits of a day do otherwise, in batches);
- * the number of hashes deleted. For a scheduler, just after midnight UTC.
+ * deletes their visitor hashes now (what the first visits of a day do otherwise, in batches),
+ * and makes today's and tomorrow's salts if missing; the number of hashes deleted. For a
+ * scheduler, just after midnight UTC; also run by CREATE EXTENSION.
  */
 CT_FUNCTION(ct_visits_rotate)
 {
@@ -616,6 +664,7 @@ CT_FUNCTION(ct_visits_rotate)
 	salt_checked_day = today;
 	uint64 deleted = delete_past_hashes(today, 0);
 	cleanup_pending = false;
+	make_salts(today); /* today's and tomorrow's, committed with this call */
 	SPI_finish();
 	PG_RETURN_INT64(static_cast<int64>(deleted));
 }

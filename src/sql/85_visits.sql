@@ -83,6 +83,10 @@ $visit_grants$;
 #include "functions/customer_tracking_visits_rotate.sql"
 #include "functions/shop_slug_funnel.sql"
 
+-- Today's and tomorrow's salts, committed with the installation: no visit of the first day
+-- has to make one (see src/visits.cpp, make_salts()).
+SELECT @extschema@.customer_tracking_visits_rotate();
+
 -- The funnel is a dashboard function: where Supabase's roles exist, for authenticated and
 -- service_role only (as the others, see 1.4's roles); elsewhere every role (row-level
 -- security decides). The maintenance function for nobody but the owner.
