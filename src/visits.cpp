@@ -82,15 +82,15 @@ namespace {
 /* Resolved once per backend (again after a relcache change of a table involved). */
 struct VisitCatalog
 {
-	Oid function;			   /* customer_tracking_record_visit it was made for */
-	Oid owner;				   /* the function's owner: the statements run as this role */
-	Oid shops;				   /* user_shops */
-	Oid salts;				   /* customer_tracking_visit_salt */
-	Oid visitors;			   /* customer_tracking_visitors */
-	Oid counts;				   /* customer_tracking_slug_visits */
-	const char *schema_sql;	   /* quoted schema (TopMemoryContext) */
-	bool usable;			   /* user_shops has a readable shop_slug column */
-	SPIPlanPtr plans[4];	   /* VisitPlan */
+	Oid function;			/* customer_tracking_record_visit it was made for */
+	Oid owner;				/* the function's owner: the statements run as this role */
+	Oid shops;				/* user_shops */
+	Oid salts;				/* customer_tracking_visit_salt */
+	Oid visitors;			/* customer_tracking_visitors */
+	Oid counts;				/* customer_tracking_slug_visits */
+	const char *schema_sql; /* quoted schema (TopMemoryContext) */
+	bool usable;			/* user_shops has a readable shop_slug column */
+	SPIPlanPtr plans[4];	/* VisitPlan */
 	bool stale;
 };
 /* The statements of a visit, kept for the backend. */
@@ -102,8 +102,8 @@ enum VisitPlan
 	VP_COUNT_CREATE, /* the same, the first time */
 	VP_COUNT_PLANS
 };
-VisitCatalog catalog = {InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid,
-						nullptr,	false,		{},			true};
+VisitCatalog catalog = {InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid,
+						InvalidOid, nullptr,	false,		{},			true};
 
 /* The day's salt as this backend holds it; zeroed as soon as the day changes. */
 uint8 salt[CT_VISIT_SALT_LEN];
@@ -123,10 +123,7 @@ void forget_catalog(Datum, Oid relid)
 }
 
 /* The extension table name of the function's schema, or InvalidOid. */
-Oid table_of(Oid schema, const char *name)
-{
-	return get_relname_relid(name, schema);
-}
+Oid table_of(Oid schema, const char *name) { return get_relname_relid(name, schema); }
 
 /* A text-like type user_shops.shop_slug may have (compared with = to a text value). */
 bool slug_type_ok(Oid type)
@@ -165,8 +162,8 @@ void resolve(Oid function)
 	catalog.schema_sql = MemoryContextStrdup(TopMemoryContext, quote_identifier(schema_name));
 	catalog.usable = false;
 	catalog.stale = false;
-	if (!OidIsValid(catalog.shops) || !OidIsValid(catalog.salts) ||
-		!OidIsValid(catalog.visitors) || !OidIsValid(catalog.counts))
+	if (!OidIsValid(catalog.shops) || !OidIsValid(catalog.salts) || !OidIsValid(catalog.visitors) ||
+		!OidIsValid(catalog.counts))
 		return;
 	AttrNumber slug = get_attnum(catalog.shops, "shop_slug");
 	if (slug == InvalidAttrNumber || !slug_type_ok(get_atttype(catalog.shops, slug)))
@@ -492,10 +489,11 @@ uint64 delete_past_hashes(DateADT today, int limit)
 	const Oid types[1] = {DATEOID};
 	const char *sql =
 		limit > 0
-			? psprintf("DELETE FROM %s.customer_tracking_visitors WHERE ctid OPERATOR(pg_catalog.=) "
-					   "ANY (ARRAY(SELECT ctid FROM %s.customer_tracking_visitors "
-					   "WHERE day OPERATOR(pg_catalog.<) $1 LIMIT %d FOR UPDATE SKIP LOCKED))",
-					   catalog.schema_sql, catalog.schema_sql, limit)
+			? psprintf(
+				  "DELETE FROM %s.customer_tracking_visitors WHERE ctid OPERATOR(pg_catalog.=) "
+				  "ANY (ARRAY(SELECT ctid FROM %s.customer_tracking_visitors "
+				  "WHERE day OPERATOR(pg_catalog.<) $1 LIMIT %d FOR UPDATE SKIP LOCKED))",
+				  catalog.schema_sql, catalog.schema_sql, limit)
 			: psprintf("DELETE FROM %s.customer_tracking_visitors "
 					   "WHERE day OPERATOR(pg_catalog.<) $1",
 					   catalog.schema_sql);
