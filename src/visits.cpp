@@ -16,15 +16,17 @@
  *
  * The salt. One per UTC day, in customer_tracking_visit_salt (UNLOGGED: never written to WAL,
  * hence never in archives, base backups' data or standbys; not dumped; readable by nobody but
- * the extension's owner). The first call of a new day in each backend destroys the salts of
+ * the extension's owner), made a day ahead (make_salts()). The first call of a new day in each
+ * backend destroys the salts of
  * past days: it overwrites their bytes in the table's pages (every row version, and the pages'
  * free space, where an old copy of a moved row may linger), writes the pages out, then deletes
  * the rows; the backend's own copy is zeroed. A past day's salt is then gone, and with it any
  * way to tell whose hash is whose (the kept hashes of past days are deleted too, in batches of
  * CT_VISIT_CLEANUP_BATCH per call, or at once by customer_tracking_visits_rotate(), which a
  * scheduler may call just after midnight UTC so that no storefront request pays for it).
- * A crash empties both unlogged tables: a new salt is made and the day's unique visitors seen
- * before the crash may be counted again.
+ * A crash empties the unlogged salt table: new salts are made and the day's unique visitors
+ * seen before the crash may be counted again. (The hashes are logged: Citus moves shard groups
+ * by logical replication, which refuses unlogged tables; a hash tells nothing without its salt.)
  *
  * Concurrency. The counter rows are striped by backend (stripe = the backend id, like the
  * rollups): 16 sessions counting visits of one slug update 16 rows, none waits for another.

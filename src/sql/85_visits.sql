@@ -21,9 +21,10 @@ COMMENT ON TABLE customer_tracking_slug_visits IS
 SELECT pg_catalog.pg_extension_config_dump('customer_tracking_slug_visits', '');
 
 -- The day's visitor hashes (HMAC-SHA256 of slug and visitor keyed by the day's salt, 16
--- bytes): a new one is a unique visitor. Past days' are deleted. UNLOGGED and not dumped, like
--- the salt they are useless without (a crash empties both).
-CREATE UNLOGGED TABLE customer_tracking_visitors (
+-- bytes): a new one is a unique visitor. Past days' are deleted. Not dumped (useless without
+-- the salt). Logged, unlike the salt: Citus moves a shard group by logical replication, which
+-- refuses unlogged tables, and a hash tells nothing without its salt.
+CREATE TABLE customer_tracking_visitors (
     day      date NOT NULL,
     shop_id  uuid NOT NULL,
     visitor  uuid NOT NULL,
@@ -33,10 +34,11 @@ COMMENT ON TABLE customer_tracking_visitors IS
     'The current UTC day''s visitor hashes per shop (keyed by a salt destroyed at the end of the '
     'day); past days'' rows are deleted. Not readable by clients.';
 
--- The salt of the current UTC day (32 random bytes), one row. Not per shop: one salt for the
--- node (like customer_tracking_settings, it holds no shop's data). UNLOGGED (never in WAL),
--- not dumped, readable only by the extension's owner; past days' rows are overwritten in
--- place and deleted by src/visits.cpp. Vacuumed as soon as a row is dead.
+-- The salts of the current UTC day and the next (32 random bytes each). Not per shop: one
+-- salt for the node (like customer_tracking_settings, it holds no shop's data; not
+-- distributed). UNLOGGED (never in WAL), not dumped, readable only by the extension's owner;
+-- past days' rows are overwritten in place and deleted by src/visits.cpp. Vacuumed as soon
+-- as a row is dead.
 CREATE UNLOGGED TABLE customer_tracking_visit_salt (
     day   date PRIMARY KEY,
     salt  bytea NOT NULL
