@@ -12,4 +12,4 @@ COMMENT ON FUNCTION customer_tracking_record_visit(text, text, text, text, text,
     'Counts a storefront visit of the shop whose user_shops.shop_slug is p_shop_slug (per UTC day): '
     'visits, and unique visitors by a hash of p_visitor made with a salt that is destroyed when the '
     'day ends. Stores nothing else; unknown slugs and oversized arguments count nothing, silently.';
-GRANT EXECUTE ON FUNCTION customer_tracking_record_visit(text, text, text, text, text, text) TO PUBLIC;
+SELECT customer_tracking_set_audience('customer_tracking_record_visit(text, text, text, text, text, text)', 'storefront');

@@ -8,4 +8,4 @@ AS 'MODULE_PATHNAME', 'ct_visits_rotate';
 COMMENT ON FUNCTION customer_tracking_visits_rotate() IS
     'Destroys the visit salts of past UTC days (overwritten, then deleted) and deletes their visitor '
     'hashes; returns how many hashes it deleted. Maintenance: not executable by PUBLIC.';
-REVOKE EXECUTE ON FUNCTION customer_tracking_visits_rotate() FROM PUBLIC;
+SELECT customer_tracking_set_audience('customer_tracking_visits_rotate()', 'dba');

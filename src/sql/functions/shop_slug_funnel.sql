@@ -2,7 +2,7 @@
 -- visits and unique visitors (customer_tracking_slug_visits; over several days the sum of the
 -- daily uniques), then checkouts, paid orders, revenue and customers as shop_slug_analytics()
 -- counts them (called here: one source of truth). Rates in %, 1 decimal, 0 when the
--- denominator is 0. CTEs materialized so that Citus runs each as a query of its own.
+-- denominator is 0; money with 2 decimals. CTEs materialized so that Citus runs each as a query of its own.
 CREATE OR REPLACE FUNCTION shop_slug_funnel(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (slug text, visits bigint, unique_visitors bigint, checkouts bigint, paid_orders bigint,
                visit_to_checkout numeric, checkout_to_paid numeric, visit_to_paid numeric,
@@ -35,7 +35,8 @@ BEGIN
         SELECT coalesce(a.slug, v.slug) AS slug,
                coalesce(v.visits, 0) AS visits, coalesce(v.unique_visitors, 0) AS unique_visitors,
                coalesce(a.checkouts, 0) AS checkouts, coalesce(a.purchases, 0) AS paid_orders,
-               coalesce(a.revenue, 0) AS revenue, coalesce(a.new_customers, 0) AS new_customers,
+               @extschema@.customer_tracking_money(coalesce(a.revenue, 0)) AS revenue,
+               coalesce(a.new_customers, 0) AS new_customers,
                coalesce(a.customers - a.new_customers, 0) AS returning_customers
           FROM a FULL JOIN v ON v.slug = a.slug
     )
@@ -56,3 +57,4 @@ COMMENT ON FUNCTION shop_slug_funnel(uuid, timestamptz, timestamptz) IS
     'rates (%, 1 decimal), revenue, revenue per visit, new customers (first purchase at the shop via '
     'the slug) and returning customers (first purchase via the slug in the period, not their first at '
     'the shop). Orders'' figures are shop_slug_analytics()''s. NULL slug = orders without one.';
+SELECT customer_tracking_set_audience('shop_slug_funnel(uuid, timestamptz, timestamptz)', 'dashboard');
