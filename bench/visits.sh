@@ -85,15 +85,16 @@ for variant in extension plpgsql counter; do
     "$VISITORS" "$fn" >"$WORK/$variant-one.pgbench"
 done
 
-# Lock waits seen while pgbench runs: samples x backends waiting on a heavyweight lock.
+# Lock waits seen while pgbench runs: samples x backends waiting on a row or transaction lock
+# (another visit's row), and separately on a relation extension lock (a table or index growing).
 sample_waits() {
-  local stop=$1 samples=0 waits=0 n
+  local stop=$1 samples=0 waits=0 extend=0 n e
   while [[ ! -e $stop ]]; do
-    n=$(psql -X -At -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND wait_event_type = 'Lock'" 2>/dev/null || echo 0)
-    samples=$((samples + 1)); waits=$((waits + n))
+    read -r n e < <(psql -X -At -F ' ' -d "$DB" -c "SELECT count(*) FILTER (WHERE wait_event <> 'extend'), count(*) FILTER (WHERE wait_event = 'extend') FROM pg_stat_activity WHERE datname = '$DB' AND wait_event_type = 'Lock'" 2>/dev/null || echo "0 0")
+    samples=$((samples + 1)); waits=$((waits + ${n:-0})); extend=$((extend + ${e:-0}))
     sleep 0.05
   done
-  echo "$samples $waits"
+  echo "$samples $waits $extend"
 }
 
 declare -A TPS FAILED WAITS
@@ -115,12 +116,12 @@ for spread in many one; do
       tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
       failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -1)
       aborted=$(grep -c 'client [0-9]* aborted' <<<"$out" || true)
-      read -r samples waits <"$WORK/waits"
+      read -r samples waits extend <"$WORK/waits"
       tps=$(printf '%.0f' "${tps:-0}")
       TPS[$variant-$spread]+="$tps "
       FAILED[$variant-$spread]=$(( ${FAILED[$variant-$spread]:-0} + ${failed:-0} + aborted ))
-      WAITS[$variant-$spread]="${WAITS[$variant-$spread]:-} $waits/$samples"
-      log "$spread slug(s), round $r, $variant: ${tps:-?} visits/s, failed ${failed:-0}, aborted $aborted, lock waits $waits in $samples samples"
+      WAITS[$variant-$spread]="${WAITS[$variant-$spread]:-} $waits+$extend/$samples"
+      log "$spread slug(s), round $r, $variant: ${tps:-?} visits/s, failed ${failed:-0}, aborted $aborted, lock waits $waits (+$extend relation extension) in $samples samples"
     done
   done
 done
@@ -147,7 +148,7 @@ CHECK=$(psql -X -At -d "$DB" -c "
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'), fsync off, synchronous_commit on (the test cluster's settings)."
   echo "$CLIENTS connections, $SECONDS_ s per variant per round, $ROUNDS interleaved rounds; visitors random among $VISITORS."
   echo
-  echo "| slugs | variant | visits/s (median) | per round | failed | lock waits seen (backends waiting / samples) |"
+  echo "| slugs | variant | visits/s (median) | per round | failed | lock waits seen per round (backends waiting for a row or transaction + for a relation extension / samples) |"
   echo "| --- | --- | ---: | --- | ---: | --- |"
   for spread in many one; do
     label=$([[ $spread == many ]] && echo "$SHOPS" || echo 1)
