@@ -206,7 +206,8 @@ SELECT auth.uid(), customer_tracking_current_owner(), customer_tracking_owned_sh
 SELECT relname, ct_test.try('SELECT * FROM ' || relname) AS visible,
        ct_test.try('SELECT * FROM ' || relname || ' WHERE shop_id <> ''a2000000-0000-0000-0000-00000000000a''') AS other_shops
   FROM ct_test.relations
- WHERE relname NOT IN ('customer_tracking_settings', 'customer_tracking_backfill_state', 'customer_tracking_progress')
+ WHERE relname NOT IN ('customer_tracking_settings', 'customer_tracking_backfill_state', 'customer_tracking_progress',
+                       'customer_tracking_visit_salt')
  ORDER BY 1;
 SELECT customer_name, phone_number, total_purchases, total_spent, repeat_customer FROM shop_customers ORDER BY phone_number;
 \set shop '''a2000000-0000-0000-0000-00000000000a'''

@@ -2,6 +2,7 @@
  * module.cpp: module initialisation and the extension's GUCs.
  */
 #include "customer_tracking.h"
+#include "visits.hpp"
 
 #include <climits>
 
@@ -217,6 +218,8 @@ void _PG_init(void)
 		"always readable from other sessions in the view customer_tracking_progress.",
 		&ct_progress_notice_interval, 5000, 0, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
 		nullptr);
+
+	ct_visits_init(); /* its setting, before the placeholders are checked */
 
 	/* Before MarkGUCPrefixReserved(), which removes the placeholders left (misspelt names). */
 	remember_refused(before, nbefore);

@@ -106,7 +106,7 @@ else
 	exit 1
 fi
 for w in w1 w2; do
-	check "$w: the extension (1.4) with its 10 tables, no host tables, nothing attached" "1.4|10|0|0" "$w" \
+	check "$w: the extension (1.4) with its 12 tables, no host tables, nothing attached" "1.4|12|0|0" "$w" \
 		"SELECT (SELECT extversion FROM pg_extension WHERE extname = 'customer_tracking'), ($TABLES_SQL),
 		        (SELECT count(*) FROM pg_class WHERE relname IN ('shop_orders', 'user_shops')),
 		        (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'customer_tracking%')"
@@ -177,7 +177,7 @@ check "... and changes nothing" "0" coord "SELECT count(*) FROM pg_dist_partitio
 echo "== the host changes its primary key; distribute()"
 if out=$(sql coord "$HOST_FIX"); then ok "the host's fix runs"; else fail "the host's fix runs" "$out"; fi
 check "no problem left" "0" coord "SELECT count(*) FROM customer_tracking_distribution_problems()"
-check "distribute() distributes the 12 tables in an order Citus accepts" \
+check "distribute() distributes the 14 tables in an order Citus accepts" \
 	"user_shops|reference|distributed
 customer_tracking_settings|reference|distributed
 shop_orders|by shop_id|distributed
@@ -189,10 +189,12 @@ customer_tracking_shop_totals|by shop_id, colocated with public.shop_orders|dist
 customer_tracking_daily|by shop_id, colocated with public.shop_orders|distributed
 customer_tracking_slug_daily|by shop_id, colocated with public.shop_orders|distributed
 customer_tracking_network_totals|by shop_id, colocated with public.shop_orders|distributed
-customer_tracking_frequency|by shop_id, colocated with public.shop_orders|distributed" coord \
+customer_tracking_frequency|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_slug_visits|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_visitors|by shop_id, colocated with public.shop_orders|distributed" coord \
 	"SELECT * FROM customer_tracking_distribute()"
-check "2 reference tables; 10 tables by shop_id in one colocation group" "n|t|2|1
-h|s|10|1" coord \
+check "2 reference tables; 12 tables by shop_id in one colocation group" "n|t|2|1
+h|s|12|1" coord \
 	"SELECT partmethod, repmodel, count(*), count(DISTINCT colocationid) FROM pg_dist_partition GROUP BY 1, 2 ORDER BY 1 DESC"
 check "nothing lost: the same orders, customers, ledger rows, revenue and issues" "$BEFORE" coord "$COUNTS_SQL"
 check "the coordinator's local copies are truncated" "0" coord \
@@ -203,7 +205,7 @@ customer_tracking_track|O" "$w" \
 		"SELECT DISTINCT regexp_replace(t.tgname, '_[0-9]+$', ''), t.tgenabled FROM pg_trigger t
 		  WHERE t.tgname ~ '^customer_tracking_(link|track)_[0-9]+$' ORDER BY 1"
 done
-check "running it again changes nothing" "12|already" coord \
+check "running it again changes nothing" "14|already" coord \
 	"SELECT count(*), string_agg(DISTINCT action, ',') FROM customer_tracking_distribute()"
 
 echo "== through the coordinator, after distribution"

@@ -13,5 +13,7 @@ AS $$
            ('customer_tracking_daily', 'shop'),
            ('customer_tracking_slug_daily', 'shop'),
            ('customer_tracking_network_totals', 'shop'),
-           ('customer_tracking_frequency', 'shop')
+           ('customer_tracking_frequency', 'shop'),
+           ('customer_tracking_slug_visits', 'shop'),
+           ('customer_tracking_visitors', 'shop')
 $$;

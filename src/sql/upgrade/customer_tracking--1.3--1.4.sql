@@ -370,3 +370,7 @@ DROP FUNCTION normalize_phone(text, text);
 #include "functions/normalize_phone.sql"
 
 DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid);
+
+-- Issue 15, item 3: storefront visits and the funnel per slug (new in 1.4; the install
+-- script's concern file, whole: tables, row-level security, grants and functions).
+#include "85_visits.sql"
