@@ -80,7 +80,7 @@ void ct_loyalty_prepare_statements(HostCache *hc)
 	Oid take[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
 	Oid code_key[2] = {UUIDOID, TEXTOID};
 	Oid read[3] = {UUIDOID, TEXTOID, TIMESTAMPTZOID};
-	Oid reopen[3] = {UUIDOID, UUIDOID, TEXTOID};
+	Oid reopen[4] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID};
 	Oid facts[5] = {UUIDOID, UUIDOID, UUIDOID, TIMESTAMPTZOID, TEXTOID};
 	Oid insert[8] = {UUIDOID,		 UUIDOID,		 UUIDOID, UUIDOID,
 					 TEXTOID,		 TIMESTAMPTZOID, INT4OID, TEXTOID};
@@ -119,12 +119,13 @@ void ct_loyalty_prepare_statements(HostCache *hc)
 						"FROM %s WHERE shop_id = $1 AND code = $2",
 						t[XT_CODES]),
 			   3, read);
+	/* The order's refusal of this very code, open again (the row trigger resolves it on any change). */
 	ct_prepare(hc, P_ISSUE_REOPEN,
 			   psprintf("UPDATE %s SET resolved_at = NULL, last_seen_at = now() "
 						"WHERE shop_id = $1 AND shop_order_id = $2 AND issue = $3 "
-						"AND resolved_at IS NOT NULL",
+						"AND starts_with(detail, $4)",
 						t[XT_ISSUES]),
-			   3, reopen);
+			   4, reopen);
 	ct_prepare(hc, P_REFERRAL_ADVOCATE,
 			   psprintf("SELECT customer_id FROM %s WHERE shop_id = $1 AND code = $2",
 						t[XT_REFERRAL_CODES]),
@@ -333,10 +334,20 @@ static void take_use(const HostCache *hc, const OrderWork *w, const LoyaltyWork 
 
 void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 {
-	const LoyaltyWork *lw = w->loyalty;
+	LoyaltyWork *lw = w->loyalty;
 	if (lw == nullptr || w->skip)
 		return;
 	const OrderImage *img = w->img;
+	/*
+	 * What the ledger said before this apply: ct_order_apply() reads it for
+	 * an order inserted in this transaction whose ledger row exists already
+	 * (applied earlier, e.g. by customer_tracking_apply_pending() inside a
+	 * savepoint): applying again then changes nothing.
+	 */
+	lw->was_paid = w->ledger.present && w->ledger.purchase;
+	lw->moved = lw->was_paid && (!lw->now_paid || !uuid_eq(&w->ledger.customer, &img->customer));
+	if (lw->was_paid && lw->referral != nullptr)
+		lw->referral = nullptr; /* made by the earlier apply, or not at all */
 
 	/* Codes: reconcile the use the order holds with the one it should hold. */
 	if (lw->was_paid)
@@ -365,10 +376,18 @@ void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 		}
 		else if (lw->now_paid && (lw->code != nullptr || lw->code_bad))
 		{
-			/* Paid before without a use: its code was refused then; the record stays open. */
-			Datum reopen[3] = {UUIDPGetDatum(&w->shop), UUIDPGetDatum(&w->id),
-							   CStringGetTextDatum("discount_code_not_used")};
+			/*
+			 * Paid before without a use: if this code was refused then, the
+			 * refusal stands (listed again); a code new to the paid order is
+			 * taken now.
+			 */
+			Datum reopen[4] = {
+				UUIDPGetDatum(&w->shop), UUIDPGetDatum(&w->id),
+				CStringGetTextDatum("discount_code_not_used"),
+				CStringGetTextDatum(psprintf("code \"%s\":", lw->code != nullptr ? lw->code : lw->raw_code))};
 			ct_exec(hc, P_ISSUE_REOPEN, reopen, nullptr, SPI_OK_UPDATE);
+			if (SPI_processed == 0)
+				take_use(hc, w, lw);
 		}
 	}
 	else if (lw->now_paid && (lw->code != nullptr || lw->code_bad))
