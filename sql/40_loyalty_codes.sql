@@ -98,6 +98,10 @@ SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 0, p_min_spent 
 SELECT count(*) FROM customer_tracking_issue_codes(NULL, 'fixed', 5, p_min_spent => 1);
 DELETE FROM customer_tracking_codes WHERE shop_id = :s1 AND code <> :'code';
 
+-- How codes are matched: spaces and dashes dropped, upper case; anything else is no code.
+SELECT c AS written, customer_tracking_normalize_code(c) AS matched
+  FROM unnest(ARRAY['k7qm-v2 pa', E'\tab\n', 'V-V', 'ab_c', E'\u00e9t\u00e9', '', ' - ', repeat('a', 33)]) c;
+
 -- The storefront check: the phone in any spelling, the code in any case, with spaces or dashes.
 SELECT * FROM shop_check_code('ct40-one', '+233 24 123 4567', :'code');
 SELECT * FROM shop_check_code('ct40-one', '0241234567', lower(left(:'code', 5)) || '-' || right(:'code', 5));

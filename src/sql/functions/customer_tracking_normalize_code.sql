@@ -7,7 +7,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN s.c ~ '^[A-Za-z0-9]{1,32}$' THEN upper(s.c) END
       FROM (SELECT CASE WHEN length(p_code) <= 200
-                        THEN translate(p_code, E' -\t\n\r\f\v', '') END AS c) s
+                        THEN translate(p_code, E' -\t\n\r\f' || chr(11), '') END AS c) s
 $$;
 COMMENT ON FUNCTION customer_tracking_normalize_code(text) IS
     'A loyalty or referral code as matched: spaces and dashes dropped, upper case; NULL when it '
