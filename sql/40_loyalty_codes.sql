@@ -279,7 +279,7 @@ SELECT count(*) AS guesses, count(DISTINCT (r.valid, r.kind, r.value, r.reason))
        min(r.reason) AS reason
   FROM generate_series(1, 2000) g,
        LATERAL shop_check_code('ct40-one', '0241234567',
-                               CASE WHEN g % 4 = 0 THEN md5(g::text) ELSE customer_tracking_random_code(10) END) r;
+                               CASE WHEN g % 4 = 0 THEN md5(g::text) ELSE translate(upper(left(md5('x' || g), 10)), '01', 'YZ') END) r;
 -- The real code still answers (the check needs the code and the phone together).
 SELECT valid, reason FROM shop_check_code('ct40-one', '0241234567', :'code');
 SELECT count(*) FROM customer_tracking_codes;

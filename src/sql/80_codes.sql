@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- Loyalty codes and referrals (issue 15, items 1 and 2; src/codes.cpp, src/referrals.cpp).
+-- Loyalty codes and referrals (src/codes.cpp, src/referrals.cpp).
 --
 -- A code belongs to one customer of one shop; an order carrying it (the optional
 -- shop_orders column mapped to the field discount_code) uses it when the order
@@ -146,40 +146,3 @@ $loyalty_grants$;
 #include "functions/shop_referral_summary.sql"
 #include "functions/customer_tracking_verify_loyalty.sql"
 
--- Who may call what. shop_check_code(): everyone, anon included (it reveals nothing beyond its
--- answer). The owner-facing functions: where Supabase's roles exist, authenticated and
--- service_role only (the owner check inside decides which shops); elsewhere every role.
-DO $loyalty_function_grants$
-DECLARE
-    r record;
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
-        FOR r IN
-            SELECT DISTINCT p.oid::regprocedure AS fn,
-                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee
-              FROM pg_catalog.pg_proc p,
-                   LATERAL pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
-             WHERE p.pronamespace = '@extschema@'::regnamespace AND a.grantee <> p.proowner
-               AND p.proname IN ('customer_tracking_issue_code', 'customer_tracking_issue_codes',
-                                 'customer_tracking_void_code', 'shop_loyalty_codes',
-                                 'customer_tracking_referral_code', 'customer_tracking_set_referral_settings',
-                                 'shop_referrals', 'shop_referral_summary')
-             ORDER BY 1, 2
-        LOOP
-            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', r.fn, r.grantee);
-        END LOOP;
-        GRANT EXECUTE ON FUNCTION
-            @extschema@.customer_tracking_issue_code(uuid, uuid, text, numeric, timestamptz, integer),
-            @extschema@.customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer),
-            @extschema@.customer_tracking_void_code(uuid, text),
-            @extschema@.shop_loyalty_codes(uuid, uuid, text),
-            @extschema@.customer_tracking_referral_code(uuid, uuid),
-            @extschema@.customer_tracking_set_referral_settings(uuid, integer, integer),
-            @extschema@.shop_referrals(uuid, text),
-            @extschema@.shop_referral_summary(uuid)
-            TO authenticated, service_role;
-    END IF;
-    GRANT EXECUTE ON FUNCTION @extschema@.shop_check_code(text, text, text) TO PUBLIC;
-END
-$loyalty_function_grants$;

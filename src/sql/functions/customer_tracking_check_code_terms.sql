@@ -34,3 +34,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_tracking_check_code_terms(text, numeric, timestamptz, integer) IS
     'Checks the terms of a loyalty code to issue; returns the kind in its one spelling.';
+SELECT customer_tracking_set_audience('customer_tracking_check_code_terms(text, numeric, timestamptz, integer)', 'dba');

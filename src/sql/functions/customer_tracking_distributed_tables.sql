@@ -13,5 +13,10 @@ AS $$
            ('customer_tracking_daily', 'shop'),
            ('customer_tracking_slug_daily', 'shop'),
            ('customer_tracking_network_totals', 'shop'),
-           ('customer_tracking_frequency', 'shop')
+           ('customer_tracking_frequency', 'shop'),
+           ('customer_tracking_codes', 'shop'),
+           ('customer_tracking_code_uses', 'shop'),
+           ('customer_tracking_referral_codes', 'shop'),
+           ('customer_tracking_referrals', 'shop'),
+           ('customer_tracking_referral_settings', 'shop')
 $$;

@@ -36,3 +36,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_tracking_issue_code(uuid, uuid, text, numeric, timestamptz, integer) IS
     'Issues a loyalty code to a customer of the shop (owner only) and returns it.';
+SELECT customer_tracking_set_audience('customer_tracking_issue_code(uuid, uuid, text, numeric, timestamptz, integer)', 'dashboard');

@@ -74,3 +74,4 @@ $$;
 COMMENT ON FUNCTION customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer) IS
     'Issues one loyalty code to each selected customer of the shop (owner only): by id list, '
     'minimum paid orders, minimum lifetime value.';
+SELECT customer_tracking_set_audience('customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer)', 'dashboard');

@@ -12,3 +12,4 @@ $$;
 COMMENT ON FUNCTION customer_tracking_normalize_code(text) IS
     'A loyalty or referral code as matched: spaces and dashes dropped, upper case; NULL when it '
     'cannot be a code.';
+SELECT customer_tracking_set_audience('customer_tracking_normalize_code(text)', 'storefront');

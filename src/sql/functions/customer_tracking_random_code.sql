@@ -14,3 +14,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION customer_tracking_random_code(integer) IS
     'A random code of p_length characters (1 to 15) from ABCDEFGHJKLMNPQRSTUVWXYZ23456789.';
+SELECT customer_tracking_set_audience('customer_tracking_random_code(integer)', 'dba');

@@ -30,3 +30,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_tracking_referral_code(uuid, uuid) IS
     'A customer''s stable referral code (owner only), made on first call.';
+SELECT customer_tracking_set_audience('customer_tracking_referral_code(uuid, uuid)', 'dashboard');

@@ -9,3 +9,4 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION customer_tracking_require_shop_owner(uuid) IS
     'Raises insufficient_privilege unless the requesting role owns the shop (or is a superuser or '
     'bypasses row-level security). Used by the owner-facing loyalty functions.';
+SELECT customer_tracking_set_audience('customer_tracking_require_shop_owner(uuid)', 'dba');

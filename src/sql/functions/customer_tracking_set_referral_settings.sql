@@ -27,3 +27,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_tracking_set_referral_settings(uuid, integer, integer) IS
     'Sets a shop''s referral review period (days) and per-advocate daily limit (owner only).';
+SELECT customer_tracking_set_audience('customer_tracking_set_referral_settings(uuid, integer, integer)', 'dashboard');

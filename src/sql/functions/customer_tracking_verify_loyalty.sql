@@ -69,3 +69,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_tracking_verify_loyalty(uuid) IS
     'Loyalty code uses and pending referrals checked against shop_orders and the ledger; empty when exact.';
+SELECT customer_tracking_set_audience('customer_tracking_verify_loyalty(uuid)', 'dba');

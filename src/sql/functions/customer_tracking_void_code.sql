@@ -23,3 +23,4 @@ END
 $$;
 COMMENT ON FUNCTION customer_tracking_void_code(uuid, text) IS
     'Voids a loyalty code of the shop (owner only): true if voided now, false if it was already.';
+SELECT customer_tracking_set_audience('customer_tracking_void_code(uuid, text)', 'dashboard');

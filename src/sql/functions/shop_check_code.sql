@@ -60,3 +60,4 @@ $$;
 COMMENT ON FUNCTION shop_check_code(text, text, text) IS
     'Storefront check of a loyalty code for a phone before payment: valid, kind, value, reason '
     '(ok, used_up, expired, voided, not_found); reveals nothing about codes of other customers.';
+SELECT customer_tracking_set_audience('shop_check_code(text, text, text)', 'storefront');

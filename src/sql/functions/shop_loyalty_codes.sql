@@ -41,3 +41,4 @@ END
 $$;
 COMMENT ON FUNCTION shop_loyalty_codes(uuid, uuid, text) IS
     'A shop''s loyalty codes with uses, uses left and status (owner''s view), newest first.';
+SELECT customer_tracking_set_audience('shop_loyalty_codes(uuid, uuid, text)', 'dashboard');

@@ -52,3 +52,4 @@ $$;
 COMMENT ON FUNCTION shop_referral_summary(uuid) IS
     'Advocates, referrals by status, and referred customers'' repeat rate and average LTV against '
     'the shop''s other customers (owner''s view).';
+SELECT customer_tracking_set_audience('shop_referral_summary(uuid)', 'dashboard');

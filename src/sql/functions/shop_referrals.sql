@@ -41,3 +41,4 @@ END
 $$;
 COMMENT ON FUNCTION shop_referrals(uuid, text) IS
     'A shop''s referrals with status pending / approved / voided / blocked (owner''s view), newest first.';
+SELECT customer_tracking_set_audience('shop_referrals(uuid, text)', 'dashboard');

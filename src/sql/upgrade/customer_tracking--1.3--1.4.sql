@@ -370,3 +370,8 @@ DROP FUNCTION normalize_phone(text, text);
 #include "functions/normalize_phone.sql"
 
 DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid);
+
+-- Loyalty codes and referrals (new in 1.4): two optional shop_orders fields, their tables,
+-- functions and policies (src/sql/80_codes.sql as a whole: nothing of it existed in 1.3).
+#include "functions/customer_tracking_fields.sql"
+#include "80_codes.sql"
