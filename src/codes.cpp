@@ -74,6 +74,8 @@ static bool uuid_eq(const pg_uuid_t *a, const pg_uuid_t *b)
 
 void ct_loyalty_prepare_statements(HostCache *hc)
 {
+	if (!hc->loyalty)
+		return;
 	const char *const *t = hc->table_sql;
 	Oid two_uuids[2] = {UUIDOID, UUIDOID};
 	Oid use_insert[5] = {UUIDOID, UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
@@ -171,6 +173,8 @@ void ct_loyalty_prepare_statements(HostCache *hc)
 const char *ct_loyalty_truncate_sql(const HostCache *hc)
 {
 	/* Every order is gone: no use is held and no referral stands; the codes stay issued. */
+	if (!hc->loyalty)
+		return "";
 	return psprintf("DELETE FROM %s; UPDATE %s SET uses = 0 WHERE uses <> 0; DELETE FROM %s;",
 					hc->table_sql[XT_CODE_USES], hc->table_sql[XT_CODES],
 					hc->table_sql[XT_REFERRALS]);
@@ -190,7 +194,7 @@ void ct_loyalty_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 	char *referral = nullptr;
 
 	w->loyalty = nullptr;
-	if (w->skip || (!was_paid && !now_paid))
+	if (!hc->loyalty || w->skip || (!was_paid && !now_paid))
 		return;
 	if (now_paid && !was_paid)
 		referral = ct_referral_code_of(hc, img);

@@ -533,8 +533,17 @@ static void resolve_tables(HostCache *hc)
 	CitusShard shard;
 	CitusTableInfo orders_info;
 
+	hc->loyalty = true;
 	for (int t = 0; t < XT_COUNT; t++)
 	{
+		/* The loyalty tables are new in 1.4: without them, no codes or referrals (codes.cpp). */
+		if (t >= XT_CODES && t <= XT_REFERRAL_SETTINGS &&
+			!OidIsValid(get_relname_relid(ct_table_names[t], hc->schema)))
+		{
+			hc->loyalty = false;
+			logical[t] = hc->table_relid[t] = InvalidOid;
+			continue;
+		}
 		logical[t] = relation_in(hc->schema, ct_table_names[t]);
 		hc->table_relid[t] = logical[t];
 	}
@@ -557,6 +566,8 @@ static void resolve_tables(HostCache *hc)
 		{
 			CitusTableInfo info;
 			Oid local = InvalidOid;
+			if (!OidIsValid(logical[t]))
+				continue;
 			if (!ct_citus_table(logical[t], &info))
 			{
 				/* Still a plain table: right only next to a Citus local shop_orders. */
@@ -581,7 +592,7 @@ static void resolve_tables(HostCache *hc)
 									   ct_table_names[t], get_rel_name(hc->orders_relid));
 		}
 	for (int t = 0; t < XT_COUNT; t++)
-		hc->table_sql[t] = qualified_name(hc->table_relid[t]);
+		hc->table_sql[t] = OidIsValid(hc->table_relid[t]) ? qualified_name(hc->table_relid[t]) : "";
 	hc->customers_relid = hc->table_relid[XT_CUSTOMERS];
 	hc->ledger_relid = hc->table_relid[XT_LEDGER];
 	hc->issues_relid = hc->table_relid[XT_ISSUES];

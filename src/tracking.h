@@ -219,7 +219,7 @@ enum ExtensionTable
 	XT_CODE_USES,		  /* customer_tracking_code_uses */
 	XT_REFERRAL_CODES,	  /* customer_tracking_referral_codes */
 	XT_REFERRALS,		  /* customer_tracking_referrals */
-	XT_REFERRAL_SETTINGS, /* customer_tracking_referral_settings */
+	XT_REFERRAL_SETTINGS, /* customer_tracking_referral_settings (last loyalty table) */
 	XT_ROLLUPS, /* R_TABLES of them, in RollupTable order */
 	XT_COUNT = XT_ROLLUPS + R_TABLES
 };
@@ -246,6 +246,12 @@ struct HostCache
 	bool citus_shard;	  /* orders_relid is a shard of a Citus table */
 	bool citus_table;	  /* orders_relid is a Citus table itself (its rows are in its shards) */
 	const char *unready;  /* why orders cannot be tracked here (nullptr: they can) */
+	/*
+	 * The loyalty tables (XT_CODES .. XT_REFERRAL_SETTINGS) exist: false on
+	 * an install older than 1.4 running this library before ALTER EXTENSION
+	 * ... UPDATE (codes and referrals are then left alone, orders tracked).
+	 */
+	bool loyalty;
 	Oid customers_relid;
 	Oid ledger_relid;
 	Oid issues_relid;
