@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# bench/codes.sh: what loyalty codes cost, in one throwaway cluster (issue 15).
+#
+#   checks/s   shop_check_code() calls per second from CLIENTS pgbench clients, half of them for
+#              a customer's real code, half guesses (not_found), over POOL customers
+#   uses/s     paid orders carrying a valid code per second from CLIENTS clients (each takes a
+#              use at commit; codes of POOL customers with 1,000,000 uses each), and refunds of
+#              such orders (each gives its use back)
+#   per order  one client, one autocommit paid INSERT per transaction, median latency of ROUNDS
+#              interleaved runs of SECONDS each:
+#                off       shop_orders without a discount_code column (the feature unused)
+#                no code   the column present, orders without a code
+#                code      the column present, every order carrying its customer's valid code
+#              the added cost is the difference of the medians.
+#
+# Usage: PG_CONFIG=... bash bench/codes.sh [--seconds N] [--rounds N] [--clients N] [--pool N]
+# Prints a Markdown table; bench/README.md keeps the latest figures.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+SECONDS_RUN=10
+ROUNDS=3
+CLIENTS=2
+POOL=2000
+while [ $# -gt 0 ]; do
+	case $1 in
+		--seconds) SECONDS_RUN=$2; shift 2 ;;
+		--rounds) ROUNDS=$2; shift 2 ;;
+		--clients) CLIENTS=$2; shift 2 ;;
+		--pool) POOL=$2; shift 2 ;;
+		*) echo "unknown option $1" >&2; exit 2 ;;
+	esac
+done
+
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# shellcheck source=scripts/lib/cluster.sh
+source "$REPO_DIR/scripts/lib/cluster.sh"
+CT_PG_EXTRA_CONF="fsync = off
+synchronous_commit = off
+shared_buffers = 256MB" ct_cluster_start >/dev/null
+trap ct_cluster_stop EXIT
+PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1)
+WORK=$(mktemp -d "${CT_TMP_BASE:-/tmp}/ct-bench-codes.XXXXXX")
+
+make_db() { # make_db NAME WITH_COLUMN
+	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $1"
+	PGOPTIONS='-c client_min_messages=warning' "${PSQL[@]}" -d "$1" -f "$REPO_DIR/test/fixtures/host-schema.sql"
+	if [ "$2" = 1 ]; then
+		"${PSQL[@]}" -d "$1" -c "ALTER TABLE shop_orders ADD COLUMN discount_code text"
+	fi
+	"${PSQL[@]}" -d "$1" -c "CREATE EXTENSION customer_tracking" \
+		-c "INSERT INTO user_shops (id, user_id, shop_slug) VALUES ('b0000000-0000-0000-0000-000000000001', 'b0000000-0000-0000-0000-000000000001', 'bench-shop')" \
+		-c "INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status)
+		    SELECT 'b0000000-0000-0000-0000-000000000001', '024' || lpad(c::text, 7, '0'), 10, 'paid' FROM generate_series(1, $POOL) c"
+	if [ "$2" = 1 ]; then
+		# One code per customer, kept in a table the scripts read: code of customer c.
+		"${PSQL[@]}" -d "$1" -c "CREATE TABLE bench_codes (c int PRIMARY KEY, code text NOT NULL)" \
+			-c "INSERT INTO bench_codes SELECT c, customer_tracking_issue_code('b0000000-0000-0000-0000-000000000001',
+			        customer_tracking_customer_id('b0000000-0000-0000-0000-000000000001', normalize_phone('024' || lpad(c::text, 7, '0'))),
+			        'percent', 5, NULL, 1000000) FROM generate_series(1, $POOL) c" \
+			-c "VACUUM ANALYZE"
+	fi
+}
+make_db bench_off 0
+make_db bench_on 1
+
+cat > "$WORK/check.pgbench" <<EOF2
+\set c random(1, $POOL)
+SELECT code AS code FROM bench_codes WHERE c = :c \gset
+SELECT * FROM shop_check_code('bench-shop', '024' || lpad((:c)::text, 7, '0'), CASE WHEN (:c)::int % 2 = 0 THEN (:code)::text ELSE 'GUESS' || (:c)::text END);
+EOF2
+cat > "$WORK/check_only.pgbench" <<EOF2
+\set c random(1, $POOL)
+SELECT code AS code FROM bench_codes WHERE c = :c \gset
+EOF2
+cat > "$WORK/use.pgbench" <<EOF2
+\set c random(1, $POOL)
+SELECT code AS code FROM bench_codes WHERE c = :c \gset
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status, discount_code) VALUES ('b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid', (:code)::text);
+EOF2
+cat > "$WORK/refund.pgbench" <<EOF2
+UPDATE shop_orders SET payment_status = 'refunded' WHERE id = (SELECT u.order_id FROM customer_tracking_code_uses u WHERE u.shop_id = 'b0000000-0000-0000-0000-000000000001' ORDER BY u.order_id LIMIT 1 OFFSET (random() * 1000)::int FOR UPDATE SKIP LOCKED);
+EOF2
+cat > "$WORK/plain.pgbench" <<EOF2
+\set c random(1, $POOL)
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid');
+EOF2
+cat > "$WORK/coded.pgbench" <<EOF2
+\set c random(1, $POOL)
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status, discount_code) SELECT 'b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid', b.code FROM bench_codes b WHERE b.c = :c;
+EOF2
+cat > "$WORK/plain_lookup.pgbench" <<EOF2
+\set c random(1, $POOL)
+INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status, discount_code) SELECT 'b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid', NULL FROM bench_codes b WHERE b.c = :c;
+EOF2
+
+tps() { # tps DB SCRIPT CLIENTS SECONDS -> transactions per second
+	"$PGBIN/pgbench" -n -M prepared -c "$3" -j "$3" -T "$4" -f "$2" "$1" 2>>"$WORK/pgbench.err" |
+		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+lat() { # lat DB SCRIPT SECONDS -> average latency in ms (one client)
+	"$PGBIN/pgbench" -n -M prepared -c 1 -j 1 -T "$3" -f "$2" "$1" 2>>"$WORK/pgbench.err" |
+		sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+declare -A R
+for r in $(seq 1 "$ROUNDS"); do
+	R[check]+="$(tps bench_on "$WORK/check.pgbench" "$CLIENTS" "$SECONDS_RUN") "
+	R[check_floor]+="$(tps bench_on "$WORK/check_only.pgbench" "$CLIENTS" "$SECONDS_RUN") "
+	R[use]+="$(tps bench_on "$WORK/use.pgbench" "$CLIENTS" "$SECONDS_RUN") "
+	R[refund]+="$(tps bench_on "$WORK/refund.pgbench" "$CLIENTS" "$SECONDS_RUN") "
+	R[off]+="$(lat bench_off "$WORK/plain.pgbench" "$SECONDS_RUN") "
+	R[nocode]+="$(lat bench_on "$WORK/plain_lookup.pgbench" "$SECONDS_RUN") "
+	R[code]+="$(lat bench_on "$WORK/coded.pgbench" "$SECONDS_RUN") "
+done
+m() { tr ' ' '\n' <<<"${R[$1]}" | grep -v '^$' | median; }
+problems=$("${PSQL[@]}" -d bench_on -At -c "SELECT (SELECT count(*) FROM customer_tracking_verify_loyalty()) + (SELECT count(*) FROM customer_tracking_verify())")
+echo "| measure ($ROUNDS rounds of ${SECONDS_RUN} s, medians; pool $POOL customers, one code each) | value |"
+echo "| --- | ---: |"
+echo "| shop_check_code() calls/s, $CLIENTS clients (half real codes, half guesses) | $(m check) |"
+echo "| the same clients' code lookup alone (bench_codes), transactions/s | $(m check_floor) |"
+echo "| paid orders using a code /s, $CLIENTS clients (one use taken each at commit) | $(m use) |"
+echo "| refunds of such orders /s, $CLIENTS clients (one use given back each) | $(m refund) |"
+echo "| per-order latency, 1 client, feature unused (no discount_code column), ms | $(m off) |"
+echo "| per-order latency, column present, no code (same lookup as below), ms | $(m nocode) |"
+echo "| per-order latency, column present, a valid code, ms | $(m code) |"
+echo "| verify problems after the run | $problems |"
+if grep -q "error\|ERROR" "$WORK/pgbench.err" 2>/dev/null; then
+	echo "pgbench errors:" >&2
+	grep -m5 "error\|ERROR" "$WORK/pgbench.err" >&2
+fi
+rm -rf "$WORK"
