@@ -84,14 +84,13 @@ void ct_loyalty_prepare_statements(HostCache *hc)
 	Oid read[3] = {UUIDOID, TEXTOID, TIMESTAMPTZOID};
 	Oid reopen[4] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID};
 	Oid facts[5] = {UUIDOID, UUIDOID, UUIDOID, TIMESTAMPTZOID, TEXTOID};
-	Oid insert[8] = {UUIDOID,		 UUIDOID,		 UUIDOID, UUIDOID,
-					 TEXTOID,		 TIMESTAMPTZOID, INT4OID, TEXTOID};
+	Oid insert[8] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTOID};
 	Oid void_types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
 
-	ct_prepare(hc, P_LOYALTY_LOCK,
-			   psprintf("SELECT 1 FROM %s WHERE id = $1 AND shop_id = $2 FOR UPDATE",
-						t[XT_CUSTOMERS]),
-			   2, two_uuids);
+	ct_prepare(
+		hc, P_LOYALTY_LOCK,
+		psprintf("SELECT 1 FROM %s WHERE id = $1 AND shop_id = $2 FOR UPDATE", t[XT_CUSTOMERS]), 2,
+		two_uuids);
 	ct_prepare(hc, P_CODE_USE_FIND,
 			   psprintf("SELECT code, customer_id FROM %s WHERE shop_id = $1 AND order_id = $2",
 						t[XT_CODE_USES]),
@@ -217,8 +216,8 @@ void ct_loyalty_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 				blank = t->data[i] == ' ' || t->data[i] == '\t' || t->data[i] == '-';
 			lw->code_bad = !blank; /* a blank code is no code */
 		}
-		lw->raw_code = MemoryContextStrdup(
-			cxt, psprintf("%.*s%s", std::min(t->full_len, 40), t->data, t->full_len > 40 ? "..." : ""));
+		lw->raw_code = MemoryContextStrdup(cxt, psprintf("%.*s%s", std::min(t->full_len, 40),
+														 t->data, t->full_len > 40 ? "..." : ""));
 	}
 	if (referral != nullptr)
 	{
@@ -278,11 +277,10 @@ void ct_loyalty_issue(const HostCache *hc, const OrderImage *img, const char *co
 	values[4] = BoolGetDatum(false);
 	ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
 	if (ct_report_level != 0)
-		ereport(ct_report_level,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("customer_tracking: order %s tracked with a caveat: %s",
-						uuid_str(&img->id), code),
-				 errdetail("%s", detail)));
+		ereport(ct_report_level, (errcode(ERRCODE_DATA_EXCEPTION),
+								  errmsg("customer_tracking: order %s tracked with a caveat: %s",
+										 uuid_str(&img->id), code),
+								  errdetail("%s", detail)));
 }
 
 /* Why a code could not be used (it was not taken). */
@@ -385,10 +383,10 @@ void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 			 * refusal stands (listed again); a code new to the paid order is
 			 * taken now.
 			 */
-			Datum reopen[4] = {
-				UUIDPGetDatum(&w->shop), UUIDPGetDatum(&w->id),
-				CStringGetTextDatum("discount_code_not_used"),
-				CStringGetTextDatum(psprintf("code \"%s\":", lw->code != nullptr ? lw->code : lw->raw_code))};
+			Datum reopen[4] = {UUIDPGetDatum(&w->shop), UUIDPGetDatum(&w->id),
+							   CStringGetTextDatum("discount_code_not_used"),
+							   CStringGetTextDatum(psprintf(
+								   "code \"%s\":", lw->code != nullptr ? lw->code : lw->raw_code))};
 			ct_exec(hc, P_ISSUE_REOPEN, reopen, nullptr, SPI_OK_UPDATE);
 			if (SPI_processed == 0)
 				take_use(hc, w, lw);

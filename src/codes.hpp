@@ -16,13 +16,13 @@
  */
 struct LoyaltyWork
 {
-	bool was_paid;	 /* its ledger row said it was a purchase */
-	bool now_paid;	 /* its latest version is a tracked purchase */
-	bool moved;		 /* was paid for another customer than it is now */
-	char *code;		 /* its discount code, normalized; nullptr: none */
-	bool code_bad;	 /* a discount code that cannot be one (characters, length) */
-	char *raw_code;	 /* as written, clipped (issue details) */
-	char *referral;	 /* its referral code, normalized (first purchase only); nullptr: none */
+	bool was_paid;	/* its ledger row said it was a purchase */
+	bool now_paid;	/* its latest version is a tracked purchase */
+	bool moved;		/* was paid for another customer than it is now */
+	char *code;		/* its discount code, normalized; nullptr: none */
+	bool code_bad;	/* a discount code that cannot be one (characters, length) */
+	char *raw_code; /* as written, clipped (issue details) */
+	char *referral; /* its referral code, normalized (first purchase only); nullptr: none */
 	bool has_advocate;
 	pg_uuid_t advocate;
 };

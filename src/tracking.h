@@ -220,7 +220,7 @@ enum ExtensionTable
 	XT_REFERRAL_CODES,	  /* customer_tracking_referral_codes */
 	XT_REFERRALS,		  /* customer_tracking_referrals */
 	XT_REFERRAL_SETTINGS, /* customer_tracking_referral_settings (last loyalty table) */
-	XT_ROLLUPS, /* R_TABLES of them, in RollupTable order */
+	XT_ROLLUPS,			  /* R_TABLES of them, in RollupTable order */
 	XT_COUNT = XT_ROLLUPS + R_TABLES
 };
 extern const char *const ct_table_names[XT_COUNT];
@@ -384,7 +384,7 @@ struct OrderImage
 	TextValue text[CT_TEXT_FIELDS]; /* email, name, network, slug, referrer, utm x3 */
 	TextValue discount_code;		/* unclipped; null without the column */
 	TextValue referral_code;
-	bool link_null;					/* the shop_customer_id column */
+	bool link_null; /* the shop_customer_id column */
 	pg_uuid_t link;
 
 	/* derived */
