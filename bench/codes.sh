@@ -6,12 +6,16 @@
 #   uses/s     paid orders carrying a valid code per second from CLIENTS clients (each takes a
 #              use at commit; codes of POOL customers with 1,000,000 uses each), and refunds of
 #              such orders (each gives its use back)
-#   per order  one client, one autocommit paid INSERT per transaction, median latency of ROUNDS
-#              interleaved runs of SECONDS each:
+#   per order  server side, without client round trips: a procedure inserting ORDERS paid orders
+#              of random customers, one transaction each (COMMIT after every INSERT, so each
+#              runs the commit-time apply), timed with clock_timestamp(); ROUNDS interleaved
+#              runs of each variant, medians, in microseconds per order:
 #                off       shop_orders without a discount_code column (the feature unused)
 #                no code   the column present, orders without a code
 #                code      the column present, every order carrying its customer's valid code
-#              the added cost is the difference of the medians.
+#              all three look up the customer's code first (the same statement), so the
+#              differences are the feature's cost. Also server side: shop_check_code() calls
+#              per second in one backend.
 #
 # Usage: PG_CONFIG=... bash bench/codes.sh [--seconds N] [--rounds N] [--clients N] [--pool N]
 # Prints a Markdown table; bench/README.md keeps the latest figures.
@@ -19,7 +23,8 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 SECONDS_RUN=10
-ROUNDS=3
+ROUNDS=5
+ORDERS=2000
 CLIENTS=2
 POOL=2000
 while [ $# -gt 0 ]; do
@@ -28,6 +33,7 @@ while [ $# -gt 0 ]; do
 		--rounds) ROUNDS=$2; shift 2 ;;
 		--clients) CLIENTS=$2; shift 2 ;;
 		--pool) POOL=$2; shift 2 ;;
+		--orders) ORDERS=$2; shift 2 ;;
 		*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -57,21 +63,48 @@ make_db() { # make_db NAME WITH_COLUMN
 		"${PSQL[@]}" -d "$1" -c "CREATE TABLE bench_codes (c int PRIMARY KEY, code text NOT NULL)" \
 			-c "INSERT INTO bench_codes SELECT c, customer_tracking_issue_code('b0000000-0000-0000-0000-000000000001',
 			        customer_tracking_customer_id('b0000000-0000-0000-0000-000000000001', normalize_phone('024' || lpad(c::text, 7, '0'))),
-			        'percent', 5, NULL, 1000000) FROM generate_series(1, $POOL) c" \
-			-c "VACUUM ANALYZE"
+			        'percent', 5, NULL, 1000000) FROM generate_series(1, $POOL) c"
+		column=", discount_code"
+		value=", CASE WHEN coded THEN v_code END"
+	else
+		"${PSQL[@]}" -d "$1" -c "CREATE TABLE bench_codes (c int PRIMARY KEY, code text NOT NULL)" \
+			-c "INSERT INTO bench_codes SELECT c, md5(c::text) FROM generate_series(1, $POOL) c"
+		column=""
+		value=""
 	fi
+	# n paid orders of random customers, one transaction each; NOTICE: microseconds per order.
+	"${PSQL[@]}" -d "$1" -c "CREATE PROCEDURE bench_orders(n int, coded boolean) LANGUAGE plpgsql AS \$\$
+		DECLARE v_c int; v_code text; t0 timestamptz := clock_timestamp();
+		BEGIN
+		    FOR i IN 1..n LOOP
+		        v_c := 1 + (random() * ($POOL - 1))::int;
+		        SELECT b.code INTO v_code FROM bench_codes b WHERE b.c = v_c;
+		        INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status$column)
+		        VALUES ('b0000000-0000-0000-0000-000000000001', '024' || lpad(v_c::text, 7, '0'), 12, 'paid'$value);
+		        COMMIT;
+		    END LOOP;
+		    RAISE NOTICE 'us_per_order=%', round(extract(epoch FROM clock_timestamp() - t0) * 1e6 / n, 1);
+		END \$\$" -c "VACUUM ANALYZE"
 }
 make_db bench_off 0
 make_db bench_on 1
+"${PSQL[@]}" -d bench_on -c "CREATE PROCEDURE bench_checks(n int) LANGUAGE plpgsql AS \$\$
+	DECLARE v_code text; v_ok int := 0; t0 timestamptz := clock_timestamp();
+	BEGIN
+	    FOR i IN 1..n LOOP
+	        SELECT b.code INTO v_code FROM bench_codes b WHERE b.c = 1 + i % $POOL;
+	        v_ok := v_ok + (SELECT count(*) FROM shop_check_code('bench-shop', '024' || lpad((1 + i % $POOL)::text, 7, '0'),
+	                                                             CASE WHEN i % 2 = 0 THEN v_code ELSE 'GUESS' || i END) r
+	                         WHERE r.valid)::int;
+	    END LOOP;
+	    IF v_ok <> n / 2 THEN RAISE EXCEPTION 'bench_checks: % valid answers of %', v_ok, n; END IF;
+	    RAISE NOTICE 'checks_per_s=%', round(n / extract(epoch FROM clock_timestamp() - t0));
+	END \$\$"
 
 cat > "$WORK/check.pgbench" <<EOF2
 \set c random(1, $POOL)
 SELECT code AS code FROM bench_codes WHERE c = :c \gset
 SELECT * FROM shop_check_code('bench-shop', '024' || lpad((:c)::text, 7, '0'), CASE WHEN (:c)::int % 2 = 0 THEN (:code)::text ELSE 'GUESS' || (:c)::text END);
-EOF2
-cat > "$WORK/check_only.pgbench" <<EOF2
-\set c random(1, $POOL)
-SELECT code AS code FROM bench_codes WHERE c = :c \gset
 EOF2
 cat > "$WORK/use.pgbench" <<EOF2
 \set c random(1, $POOL)
@@ -81,50 +114,44 @@ EOF2
 cat > "$WORK/refund.pgbench" <<EOF2
 UPDATE shop_orders SET payment_status = 'refunded' WHERE id = (SELECT u.order_id FROM customer_tracking_code_uses u WHERE u.shop_id = 'b0000000-0000-0000-0000-000000000001' ORDER BY u.order_id LIMIT 1 OFFSET (random() * 1000)::int FOR UPDATE SKIP LOCKED);
 EOF2
-cat > "$WORK/plain.pgbench" <<EOF2
-\set c random(1, $POOL)
-INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status) VALUES ('b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid');
-EOF2
-cat > "$WORK/coded.pgbench" <<EOF2
-\set c random(1, $POOL)
-INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status, discount_code) SELECT 'b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid', b.code FROM bench_codes b WHERE b.c = :c;
-EOF2
-cat > "$WORK/plain_lookup.pgbench" <<EOF2
-\set c random(1, $POOL)
-INSERT INTO shop_orders (shop_id, customer_phone, total_price, payment_status, discount_code) SELECT 'b0000000-0000-0000-0000-000000000001', '024' || lpad((:c)::text, 7, '0'), 12, 'paid', NULL FROM bench_codes b WHERE b.c = :c;
-EOF2
-
 tps() { # tps DB SCRIPT CLIENTS SECONDS -> transactions per second
 	"$PGBIN/pgbench" -n -M prepared -c "$3" -j "$3" -T "$4" -f "$2" "$1" 2>>"$WORK/pgbench.err" |
 		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
-lat() { # lat DB SCRIPT SECONDS -> average latency in ms (one client)
-	"$PGBIN/pgbench" -n -M prepared -c 1 -j 1 -T "$3" -f "$2" "$1" 2>>"$WORK/pgbench.err" |
-		sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
-}
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
+per_order() { # per_order DB CODED -> microseconds per order (after a warm-up call in the session)
+	"${PSQL[@]}" -d "$1" -c "CALL bench_orders(50, $2)" -c "CALL bench_orders($ORDERS, $2)" 2>&1 |
+		sed -n 's/.*us_per_order=\([0-9.]*\).*/\1/p' | tail -1
+}
+checks_per_s() { # one backend, server side (after a warm-up call)
+	"${PSQL[@]}" -d bench_on -c "CALL bench_checks(100)" -c "CALL bench_checks(5000)" 2>&1 |
+		sed -n 's/.*checks_per_s=\([0-9.]*\).*/\1/p' | tail -1
+}
 declare -A R
 for r in $(seq 1 "$ROUNDS"); do
+	R[off]+="$(per_order bench_off false) "
+	R[nocode]+="$(per_order bench_on false) "
+	R[code]+="$(per_order bench_on true) "
+	R[check1]+="$(checks_per_s) "
+done
+for r in $(seq 1 "$ROUNDS"); do
 	R[check]+="$(tps bench_on "$WORK/check.pgbench" "$CLIENTS" "$SECONDS_RUN") "
-	R[check_floor]+="$(tps bench_on "$WORK/check_only.pgbench" "$CLIENTS" "$SECONDS_RUN") "
 	R[use]+="$(tps bench_on "$WORK/use.pgbench" "$CLIENTS" "$SECONDS_RUN") "
 	R[refund]+="$(tps bench_on "$WORK/refund.pgbench" "$CLIENTS" "$SECONDS_RUN") "
-	R[off]+="$(lat bench_off "$WORK/plain.pgbench" "$SECONDS_RUN") "
-	R[nocode]+="$(lat bench_on "$WORK/plain_lookup.pgbench" "$SECONDS_RUN") "
-	R[code]+="$(lat bench_on "$WORK/coded.pgbench" "$SECONDS_RUN") "
 done
 m() { tr ' ' '\n' <<<"${R[$1]}" | grep -v '^$' | median; }
 problems=$("${PSQL[@]}" -d bench_on -At -c "SELECT (SELECT count(*) FROM customer_tracking_verify_loyalty()) + (SELECT count(*) FROM customer_tracking_verify())")
-echo "| measure ($ROUNDS rounds of ${SECONDS_RUN} s, medians; pool $POOL customers, one code each) | value |"
+off=$(m off); nocode=$(m nocode); code=$(m code)
+echo "| measure ($ROUNDS interleaved rounds, medians; pool $POOL customers, one code each) | value |"
 echo "| --- | ---: |"
-echo "| shop_check_code() calls/s, $CLIENTS clients (half real codes, half guesses) | $(m check) |"
-echo "| the same clients' code lookup alone (bench_codes), transactions/s | $(m check_floor) |"
-echo "| paid orders using a code /s, $CLIENTS clients (one use taken each at commit) | $(m use) |"
-echo "| refunds of such orders /s, $CLIENTS clients (one use given back each) | $(m refund) |"
-echo "| per-order latency, 1 client, feature unused (no discount_code column), ms | $(m off) |"
-echo "| per-order latency, column present, no code (same lookup as below), ms | $(m nocode) |"
-echo "| per-order latency, column present, a valid code, ms | $(m code) |"
+echo "| per order, server side, feature unused (no discount_code column), µs | $off |"
+echo "| per order, column present, no code, µs (added: $(awk -v a="$nocode" -v b="$off" 'BEGIN {printf "%+.1f", a - b}')) | $nocode |"
+echo "| per order, a valid code (one use taken at commit), µs (added: $(awk -v a="$code" -v b="$off" 'BEGIN {printf "%+.1f", a - b}')) | $code |"
+echo "| shop_check_code() calls/s, one backend, server side | $(m check1) |"
+echo "| shop_check_code() calls/s, $CLIENTS pgbench clients (with a lookup of the code each) | $(m check) |"
+echo "| paid orders using a code /s, $CLIENTS pgbench clients (one use taken each at commit) | $(m use) |"
+echo "| refunds of such orders /s, $CLIENTS pgbench clients (one use given back each) | $(m refund) |"
 echo "| verify problems after the run | $problems |"
 if grep -q "error\|ERROR" "$WORK/pgbench.err" 2>/dev/null; then
 	echo "pgbench errors:" >&2
