@@ -74,8 +74,10 @@ make_db() { # make_db NAME WITH_COLUMN
 	fi
 	# n paid orders of random customers, one transaction each; NOTICE: microseconds per order.
 	"${PSQL[@]}" -d "$1" -c "CREATE PROCEDURE bench_orders(n int, coded boolean) LANGUAGE plpgsql AS \$\$
-		DECLARE v_c int; v_code text; t0 timestamptz := clock_timestamp();
+		DECLARE v_c int; v_code text; t0 timestamptz := clock_timestamp(); c0 bigint; c1 bigint;
 		BEGIN
+		    -- this backend's CPU time (utime + stime, clock ticks): steadier than wall time on a busy machine
+		    SELECT a[14]::bigint + a[15]::bigint INTO c0 FROM string_to_array(pg_read_file('/proc/self/stat'), ' ') a;
 		    FOR i IN 1..n LOOP
 		        v_c := 1 + (random() * ($POOL - 1))::int;
 		        SELECT b.code INTO v_code FROM bench_codes b WHERE b.c = v_c;
@@ -83,7 +85,9 @@ make_db() { # make_db NAME WITH_COLUMN
 		        VALUES ('b0000000-0000-0000-0000-000000000001', '024' || lpad(v_c::text, 7, '0'), 12, 'paid'$value);
 		        COMMIT;
 		    END LOOP;
-		    RAISE NOTICE 'us_per_order=%', round(extract(epoch FROM clock_timestamp() - t0) * 1e6 / n, 1);
+		    SELECT a[14]::bigint + a[15]::bigint INTO c1 FROM string_to_array(pg_read_file('/proc/self/stat'), ' ') a;
+		    RAISE NOTICE 'us_per_order=% cpu_us_per_order=%', round(extract(epoch FROM clock_timestamp() - t0) * 1e6 / n, 1),
+		                 round((c1 - c0) * 1e6 / $(getconf CLK_TCK) / n, 1);
 		END \$\$" -c "VACUUM ANALYZE"
 }
 make_db bench_off 0
@@ -120,9 +124,9 @@ tps() { # tps DB SCRIPT CLIENTS SECONDS -> transactions per second
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-per_order() { # per_order DB CODED -> microseconds per order (after a warm-up call in the session)
+per_order() { # per_order DB CODED -> "wall cpu" microseconds per order (after a warm-up call in the session)
 	"${PSQL[@]}" -d "$1" -c "CALL bench_orders(50, $2)" -c "CALL bench_orders($ORDERS, $2)" 2>&1 |
-		sed -n 's/.*us_per_order=\([0-9.]*\).*/\1/p' | tail -1
+		sed -n 's/.* us_per_order=\([0-9.]*\) cpu_us_per_order=\([0-9.]*\).*/\1 \2/p' | tail -1
 }
 checks_per_s() { # one backend, server side (after a warm-up call)
 	"${PSQL[@]}" -d bench_on -c "CALL bench_checks(100)" -c "CALL bench_checks(5000)" 2>&1 |
@@ -130,9 +134,11 @@ checks_per_s() { # one backend, server side (after a warm-up call)
 }
 declare -A R
 for r in $(seq 1 "$ROUNDS"); do
-	R[off]+="$(per_order bench_off false) "
-	R[nocode]+="$(per_order bench_on false) "
-	R[code]+="$(per_order bench_on true) "
+	for v in off nocode code; do
+		case $v in off) out=$(per_order bench_off false) ;; nocode) out=$(per_order bench_on false) ;; code) out=$(per_order bench_on true) ;; esac
+		R[$v]+="${out% *} "
+		R[cpu_$v]+="${out#* } "
+	done
 	R[check1]+="$(checks_per_s) "
 done
 for r in $(seq 1 "$ROUNDS"); do
@@ -143,11 +149,13 @@ done
 m() { tr ' ' '\n' <<<"${R[$1]}" | grep -v '^$' | median; }
 problems=$("${PSQL[@]}" -d bench_on -At -c "SELECT (SELECT count(*) FROM customer_tracking_verify_loyalty()) + (SELECT count(*) FROM customer_tracking_verify())")
 off=$(m off); nocode=$(m nocode); code=$(m code)
+coff=$(m cpu_off); cnocode=$(m cpu_nocode); ccode=$(m cpu_code)
 echo "| measure ($ROUNDS interleaved rounds, medians; pool $POOL customers, one code each) | value |"
 echo "| --- | ---: |"
-echo "| per order, server side, feature unused (no discount_code column), µs | $off |"
-echo "| per order, column present, no code, µs (added: $(awk -v a="$nocode" -v b="$off" 'BEGIN {printf "%+.1f", a - b}')) | $nocode |"
-echo "| per order, a valid code (one use taken at commit), µs (added: $(awk -v a="$code" -v b="$off" 'BEGIN {printf "%+.1f", a - b}')) | $code |"
+d() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f", a - b}'; }
+echo "| per order, feature unused (no discount_code column): backend CPU µs / wall µs | $coff / $off |"
+echo "| per order, column present, no code: backend CPU µs / wall µs (added CPU: $(d "$cnocode" "$coff")) | $cnocode / $nocode |"
+echo "| per order, a valid code, one use taken at commit: backend CPU µs / wall µs (added CPU: $(d "$ccode" "$coff")) | $ccode / $code |"
 echo "| shop_check_code() calls/s, one backend, server side | $(m check1) |"
 echo "| shop_check_code() calls/s, $CLIENTS pgbench clients (with a lookup of the code each) | $(m check) |"
 echo "| paid orders using a code /s, $CLIENTS pgbench clients (one use taken each at commit) | $(m use) |"
