@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION shop_loyalty_codes(p_shop_id uuid, p_customer_id uuid DEFAULT NULL,
                                              p_status text DEFAULT NULL)
 RETURNS TABLE (code text, customer_id uuid, phone_number text, customer_name text, kind text,
-               value numeric, expires_at timestamptz, max_uses integer, uses integer, uses_left integer,
+               value numeric, expires_at timestamptz, max_uses bigint, uses bigint, uses_left bigint,
                status text, last_used_at timestamptz, created_at timestamptz, voided_at timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -21,7 +21,7 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT x.code, x.customer_id, x.phone_number, x.customer_name, x.kind, x.value, x.expires_at,
-           x.max_uses, x.uses, x.max_uses - x.uses, x.status, x.last_used_at, x.created_at, x.voided_at
+           x.max_uses::bigint, x.uses::bigint, (x.max_uses - x.uses)::bigint, x.status, x.last_used_at, x.created_at, x.voided_at
       FROM (SELECT k.code, k.customer_id, c.phone_number::text AS phone_number,
                    c.customer_name::text AS customer_name, k.kind, k.value, k.expires_at, k.max_uses,
                    k.uses, k.created_at, k.voided_at,
