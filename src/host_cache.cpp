@@ -42,16 +42,22 @@ static const char *const field_names[FIELD_COUNT] = {
 	"id",		  "shop_id",		"customer_phone", "total_price",
 	"created_at", "payment_status", "customer_email", "customer_name",
 	"network",	  "shop_slug",		"referrer",		  "utm_source",
-	"utm_medium", "utm_campaign"};
+	"utm_medium", "utm_campaign",	"discount_code",  "referral_code"};
 
-static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false, false,
-												 false, false, false, false, false, false, false};
+static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false,
+												 false, false, false, false, false, false,
+												 false, false, false, false};
 
 const char *const ct_table_names[XT_COUNT] = {"shop_customers",
 											  "customer_tracking",
 											  "customer_tracking_slug_customers",
 											  "customer_tracking_issues",
 											  "customer_tracking_settings",
+											  "customer_tracking_codes",
+											  "customer_tracking_code_uses",
+											  "customer_tracking_referral_codes",
+											  "customer_tracking_referrals",
+											  "customer_tracking_referral_settings",
 											  "customer_tracking_shop_totals",
 											  "customer_tracking_daily",
 											  "customer_tracking_slug_daily",
@@ -496,10 +502,12 @@ static void prepare_statements(HostCache *hc)
 			   psprintf("DELETE FROM %s WHERE shop_id = $1 AND shop_order_id = $2", issues), 2,
 			   two_uuids);
 	ct_rollup_prepare(hc);
+	ct_loyalty_prepare_statements(hc);
 
 	hc->truncate_sql = MemoryContextStrdup(
-		hc->cxt, psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; %s", ledger,
-						  hc->table_sql[XT_CUSTOMERS], issues, ct_rollup_truncate_sql(hc)));
+		hc->cxt, psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; %s %s", ledger,
+						  hc->table_sql[XT_CUSTOMERS], issues, ct_rollup_truncate_sql(hc),
+						  ct_loyalty_truncate_sql(hc)));
 }
 
 static const char *qualified_name(Oid relid)
@@ -525,8 +533,17 @@ static void resolve_tables(HostCache *hc)
 	CitusShard shard;
 	CitusTableInfo orders_info;
 
+	hc->loyalty = true;
 	for (int t = 0; t < XT_COUNT; t++)
 	{
+		/* The loyalty tables are new in 1.4: without them, no codes or referrals (codes.cpp). */
+		if (t >= XT_CODES && t <= XT_REFERRAL_SETTINGS &&
+			!OidIsValid(get_relname_relid(ct_table_names[t], hc->schema)))
+		{
+			hc->loyalty = false;
+			logical[t] = hc->table_relid[t] = InvalidOid;
+			continue;
+		}
 		logical[t] = relation_in(hc->schema, ct_table_names[t]);
 		hc->table_relid[t] = logical[t];
 	}
@@ -549,6 +566,8 @@ static void resolve_tables(HostCache *hc)
 		{
 			CitusTableInfo info;
 			Oid local = InvalidOid;
+			if (!OidIsValid(logical[t]))
+				continue;
 			if (!ct_citus_table(logical[t], &info))
 			{
 				/* Still a plain table: right only next to a Citus local shop_orders. */
@@ -573,7 +592,7 @@ static void resolve_tables(HostCache *hc)
 									   ct_table_names[t], get_rel_name(hc->orders_relid));
 		}
 	for (int t = 0; t < XT_COUNT; t++)
-		hc->table_sql[t] = qualified_name(hc->table_relid[t]);
+		hc->table_sql[t] = OidIsValid(hc->table_relid[t]) ? qualified_name(hc->table_relid[t]) : "";
 	hc->customers_relid = hc->table_relid[XT_CUSTOMERS];
 	hc->ledger_relid = hc->table_relid[XT_LEDGER];
 	hc->issues_relid = hc->table_relid[XT_ISSUES];

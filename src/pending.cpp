@@ -316,10 +316,12 @@ static void apply(PendingEntry **entries, int n, bool at_commit)
 		w->completed_at = v->paid_since != 0 ? v->paid_since : GetCurrentStatementStartTimestamp();
 		w->img = v->tuple != nullptr ? ct_order_decode(v->hc, v->desc, v->tuple) : nullptr;
 		ct_order_prepare(v->hc, w, cxt);
+		ct_loyalty_prepare(v->hc, w, cxt);
 	}
 
 	/* 3. The customers involved, in id order, when there is more than one. */
-	locks = static_cast<CustomerLock *>(palloc(sizeof(CustomerLock) * (2 * n + 1)));
+	locks = static_cast<CustomerLock *>(
+		palloc(sizeof(CustomerLock) * ((CT_MAX_CUSTOMERS + 1) * n + 1)));
 	for (int i = 0; i < n; i++)
 		for (int c = 0; c < work[i].ncustomers; c++)
 		{
@@ -355,7 +357,10 @@ static void apply(PendingEntry **entries, int n, bool at_commit)
 
 	/* 4. Each order against its ledger row, then the rollups. */
 	for (int i = 0; i < n; i++)
+	{
 		ct_order_apply(entries[i]->top->hc, &work[i], cxt);
+		ct_loyalty_apply(entries[i]->top->hc, &work[i], cxt);
+	}
 	ct_rollup_flush(owner_hc);
 	ct_end_as_owner(&save_userid, &save_sec_context);
 	PopActiveSnapshot();

@@ -38,6 +38,8 @@ enum OrderField
 	FIELD_UTM_SOURCE,
 	FIELD_UTM_MEDIUM,
 	FIELD_UTM_CAMPAIGN,
+	FIELD_DISCOUNT_CODE, /* loyalty codes (codes.cpp) */
+	FIELD_REFERRAL_CODE, /* referrals (referrals.cpp) */
 	FIELD_COUNT
 };
 
@@ -124,6 +126,19 @@ enum PlanId
 	P_ISSUE_RESOLVE,
 	P_ISSUE_DELETE,
 	P_ROLLUP,
+	/* loyalty codes and referrals (codes.cpp, referrals.cpp) */
+	P_LOYALTY_LOCK,
+	P_CODE_USE_FIND,
+	P_CODE_USE_DELETE,
+	P_CODE_USE_INSERT,
+	P_CODE_TAKE,
+	P_CODE_GIVE_BACK,
+	P_CODE_READ,
+	P_ISSUE_REOPEN,
+	P_REFERRAL_ADVOCATE,
+	P_REFERRAL_FACTS,
+	P_REFERRAL_INSERT,
+	P_REFERRAL_VOID,
 	P_COUNT
 };
 
@@ -200,7 +215,12 @@ enum ExtensionTable
 	XT_PAIRS,
 	XT_ISSUES,
 	XT_SETTINGS,
-	XT_ROLLUPS, /* R_TABLES of them, in RollupTable order */
+	XT_CODES,			  /* customer_tracking_codes */
+	XT_CODE_USES,		  /* customer_tracking_code_uses */
+	XT_REFERRAL_CODES,	  /* customer_tracking_referral_codes */
+	XT_REFERRALS,		  /* customer_tracking_referrals */
+	XT_REFERRAL_SETTINGS, /* customer_tracking_referral_settings (last loyalty table) */
+	XT_ROLLUPS,			  /* R_TABLES of them, in RollupTable order */
 	XT_COUNT = XT_ROLLUPS + R_TABLES
 };
 extern const char *const ct_table_names[XT_COUNT];
@@ -226,6 +246,12 @@ struct HostCache
 	bool citus_shard;	  /* orders_relid is a shard of a Citus table */
 	bool citus_table;	  /* orders_relid is a Citus table itself (its rows are in its shards) */
 	const char *unready;  /* why orders cannot be tracked here (nullptr: they can) */
+	/*
+	 * The loyalty tables (XT_CODES .. XT_REFERRAL_SETTINGS) exist: false on
+	 * an install older than 1.4 running this library before ALTER EXTENSION
+	 * ... UPDATE (codes and referrals are then left alone, orders tracked).
+	 */
+	bool loyalty;
 	Oid customers_relid;
 	Oid ledger_relid;
 	Oid issues_relid;
@@ -356,7 +382,9 @@ struct OrderImage
 	bool at_null;
 	TimestampTz at;
 	TextValue text[CT_TEXT_FIELDS]; /* email, name, network, slug, referrer, utm x3 */
-	bool link_null;					/* the shop_customer_id column */
+	TextValue discount_code;		/* unclipped; null without the column */
+	TextValue referral_code;
+	bool link_null; /* the shop_customer_id column */
 	pg_uuid_t link;
 
 	/* derived */
@@ -402,15 +430,26 @@ struct OrderWork
 	LedgerRow ledger;
 	bool ledger_fetched;
 	bool ledger_deleted;
-	int ncustomers; /* customers it counted for and counts for now */
-	pg_uuid_t customers[CT_MAX_CUSTOMERS];
-	pg_uuid_t customer_shops[CT_MAX_CUSTOMERS];
+	int ncustomers; /* customers it counted for and counts for now, and its referral's advocate */
+	pg_uuid_t customers[CT_MAX_CUSTOMERS + 1];
+	pg_uuid_t customer_shops[CT_MAX_CUSTOMERS + 1];
+	struct LoyaltyWork *loyalty; /* codes.cpp: what ct_loyalty_prepare() found */
 };
 
 /* Applying orders (trigger.cpp): decode a version, read its ledger row, apply. */
 OrderImage *ct_order_decode(const HostCache *hc, TupleDesc desc, HeapTuple tuple);
 void ct_order_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt);
 void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt);
+/*
+ * Loyalty codes and referrals (codes.cpp), hooked into the commit-time apply:
+ * ct_loyalty_prepare() after ct_order_prepare() (no shared row locked yet; may
+ * add a referral's advocate to the customers to lock), ct_loyalty_apply()
+ * after ct_order_apply() (the order's customers are locked).
+ */
+void ct_loyalty_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt);
+void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt);
+void ct_loyalty_prepare_statements(HostCache *hc);
+const char *ct_loyalty_truncate_sql(const HostCache *hc);
 
 /*
  * Orders changed by the running transaction, applied once at commit

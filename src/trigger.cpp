@@ -237,6 +237,8 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 	for (int i = 0; i < CT_TEXT_FIELDS; i++)
 		read_text(hc, tuple, desc, ct_text_field_of[i], text_limit_of[i], &img->text[i]);
 	normalize_network(&img->text[CT_TEXT_NETWORK], text_limit_of[CT_TEXT_NETWORK]);
+	read_text(hc, tuple, desc, FIELD_DISCOUNT_CODE, 0, &img->discount_code);
+	read_text(hc, tuple, desc, FIELD_REFERRAL_CODE, 0, &img->referral_code);
 
 	img->amount_null = true;
 	if (hc->attnum[FIELD_AMOUNT] != InvalidAttrNumber)

@@ -106,7 +106,7 @@ else
 	exit 1
 fi
 for w in w1 w2; do
-	check "$w: the extension (1.4) with its 12 tables, no host tables, nothing attached" "1.4|12|0|0" "$w" \
+	check "$w: the extension (1.4) with its 17 tables, no host tables, nothing attached" "1.4|17|0|0" "$w" \
 		"SELECT (SELECT extversion FROM pg_extension WHERE extname = 'customer_tracking'), ($TABLES_SQL),
 		        (SELECT count(*) FROM pg_class WHERE relname IN ('shop_orders', 'user_shops')),
 		        (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'customer_tracking%')"
@@ -191,10 +191,15 @@ customer_tracking_slug_daily|by shop_id, colocated with public.shop_orders|distr
 customer_tracking_network_totals|by shop_id, colocated with public.shop_orders|distributed
 customer_tracking_frequency|by shop_id, colocated with public.shop_orders|distributed
 customer_tracking_slug_visits|by shop_id, colocated with public.shop_orders|distributed
-customer_tracking_visitors|by shop_id, colocated with public.shop_orders|distributed" coord \
+customer_tracking_visitors|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_codes|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_code_uses|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_referral_codes|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_referrals|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_referral_settings|by shop_id, colocated with public.shop_orders|distributed" coord \
 	"SELECT * FROM customer_tracking_distribute()"
-check "2 reference tables; 12 tables by shop_id in one colocation group" "n|t|2|1
-h|s|12|1" coord \
+check "2 reference tables; 17 tables by shop_id in one colocation group" "n|t|2|1
+h|s|17|1" coord \
 	"SELECT partmethod, repmodel, count(*), count(DISTINCT colocationid) FROM pg_dist_partition GROUP BY 1, 2 ORDER BY 1 DESC"
 check "nothing lost: the same orders, customers, ledger rows, revenue and issues" "$BEFORE" coord "$COUNTS_SQL"
 check "the coordinator's local copies are truncated" "0" coord \
@@ -401,7 +406,7 @@ fi
 wait "$LOAD_PID" "$LOAD_PID2"
 bad=$(load_failures "$SCRATCH/move-coord.log" "$SCRATCH/move-w1.log")
 if [ -z "$bad" ]; then ok "no transaction failed during the move"; else fail "no transaction failed during the move" "$bad"; fi
-check "the shards moved together" "$to_port|10" coord \
+check "the shards moved together" "$to_port|15" coord \
 	"SELECT n.nodeport, count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
 	  WHERE s.shardid IN (SELECT s2.shardid FROM pg_dist_shard s2 JOIN pg_dist_shard s1 ON s1.shardminvalue = s2.shardminvalue
 	                       JOIN pg_dist_partition p1 ON p1.logicalrelid = s1.logicalrelid

@@ -33,7 +33,7 @@ BEGIN
             END IF;
             CONTINUE WHEN r.column_name = '';
             -- Attribution columns are used when present, unless explicitly mapped.
-            CONTINUE WHEN NOT r.mapped AND r.field IN ('referrer', 'utm_source', 'utm_medium', 'utm_campaign');
+            CONTINUE WHEN NOT r.mapped AND r.field IN ('referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'discount_code', 'referral_code');
             IF NOT EXISTS (SELECT 1 FROM pg_attribute a
                             WHERE a.attrelid = v_orders AND a.attname = r.column_name
                               AND a.attnum > 0 AND NOT a.attisdropped) THEN

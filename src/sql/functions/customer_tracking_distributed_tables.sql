@@ -15,5 +15,10 @@ AS $$
            ('customer_tracking_network_totals', 'shop'),
            ('customer_tracking_frequency', 'shop'),
            ('customer_tracking_slug_visits', 'shop'),
-           ('customer_tracking_visitors', 'shop')
+           ('customer_tracking_visitors', 'shop'),
+           ('customer_tracking_codes', 'shop'),
+           ('customer_tracking_code_uses', 'shop'),
+           ('customer_tracking_referral_codes', 'shop'),
+           ('customer_tracking_referrals', 'shop'),
+           ('customer_tracking_referral_settings', 'shop')
 $$;

@@ -16,7 +16,9 @@ AS $$
            ('referrer',       'referrer',             false),
            ('utm_source',     'utm_source',           false),
            ('utm_medium',     'utm_medium',           false),
-           ('utm_campaign',   'utm_campaign',         false)
+           ('utm_campaign',   'utm_campaign',         false),
+           ('discount_code',  'discount_code',        false),
+           ('referral_code',  'referral_code',        false)
 $$;
 COMMENT ON FUNCTION customer_tracking_fields() IS
     'The shop_orders fields customer_tracking reads. Required fields must exist; optional '
