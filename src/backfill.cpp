@@ -54,9 +54,11 @@
  * Boundary rule (pg_boundary.hpp): this file calls PostgreSQL throughout and
  * holds no object with a destructor in any frame.
  */
-#include "customer_tracking.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "backfill.h"
+#include "host_cache.h"
+#include "order.h"
+#include "phone_glue.h"
 
 extern "C" {
 #include "access/htup_details.h"

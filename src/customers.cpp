@@ -15,7 +15,8 @@
  * path for tables the direct writer does not take, and the reference that
  * sql/07_customer_writes compares it with.
  */
-#include "tracking.h"
+#include "customers.h"
+#include "row_writer.h"
 
 extern "C" {
 #include "access/xact.h"

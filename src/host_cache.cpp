@@ -12,9 +12,12 @@
  * customer_tracking_map_column() sends such an invalidation). A cache that
  * was replaced while a trigger may still use it is freed at transaction end.
  */
-#include "customer_tracking.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "host_cache.h"
+#include "citus.h"
+#include "customers.h"
+#include "rollup.h"
+#include "row_writer.h"
 
 extern "C" {
 #include "access/heapam.h"
@@ -76,16 +79,10 @@ static void free_cache(HostCache *hc)
 	MemoryContextDelete(hc->cxt);
 }
 
-/*
- * The extension's one relcache callback (PostgreSQL has room for few, and
- * Citus takes several): the host caches, and the statements other modules keep.
- */
-static void invalidate_on_relcache(Datum arg, Oid relid)
+/* A relation changed: the caches of it, or of an extension table next to it, are rebuilt. */
+void ct_host_cache_relcache(Oid relid)
 {
 	ListCell *lc;
-	ct_owner_relcache(relid);
-	ct_metrics_relcache(relid);
-	ct_pending_relcache(relid);
 	foreach (lc, caches)
 	{
 		HostCache *hc = static_cast<HostCache *>(lfirst(lc));
@@ -118,11 +115,7 @@ static void free_retired_at_xact_end(XactEvent event, void *arg)
 	}
 }
 
-void ct_trigger_init(void)
-{
-	CacheRegisterRelcacheCallback(invalidate_on_relcache, (Datum) 0);
-	RegisterXactCallback(free_retired_at_xact_end, nullptr);
-}
+void ct_host_cache_init(void) { RegisterXactCallback(free_retired_at_xact_end, nullptr); }
 
 static Oid relation_in(Oid schema, const char *name)
 {
@@ -603,15 +596,10 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	resolve_tables(hc);
 	hc->owner = relation_owner(hc->customers_relid);
 	hc->zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
-	memset(&hc->nil_uuid, 0, sizeof(hc->nil_uuid));
 	hc->search_path = static_cast<OverrideSearchPath *>(palloc0(sizeof(OverrideSearchPath)));
 	hc->search_path->schemas = list_make1_oid(hc->schema);
 	hc->search_path->addCatalog = true;
 	hc->search_path->addTemp = false;
-	for (int i = 0; i < CT_TEXT_FIELDS; i++)
-	{
-		hc->truncated_code[i] = psprintf("%s_truncated", field_names[ct_text_field_of[i]]);
-	}
 	/* Settings and columns: a drifted host table is reported, never an error. */
 	ct_read_settings_of(hc->settings_relid, &settings, cxt);
 	if (settings.paid != nullptr)

@@ -21,10 +21,13 @@
  * Boundary rule (pg_boundary.hpp): no object with a destructor lives in a
  * frame that calls PostgreSQL; the C++ helpers that allocate return before.
  */
-#include "customer_tracking.h"
 #include "order_rules.hpp"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "host_guard.h"
+#include "citus.h"
+#include "host_cache.h"
+#include "order.h"
+#include "pending.h"
 
 #include <string>
 #include <vector>

@@ -13,7 +13,8 @@
  * nor deadlock across multi-statement transactions. Stripes are bounded by
  * max_connections; readers sum them. Stripe 0 is left to repairs.
  */
-#include "tracking.h"
+#include "rollup.h"
+#include "row_writer.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
