@@ -84,95 +84,6 @@ void ct_read_settings_of(Oid relid, HostSettings *out, MemoryContext cxt);
 const char *ct_field_type_problem(int field, Oid type);
 void ct_resolve_host(Oid orders_relid, const HostSettings *settings, HostColumn *cols);
 
-/* Prepared statements, kept for the life of the cache. */
-enum PlanId
-{
-	P_LEDGER_INSERT,
-	P_LEDGER_UPDATE,
-	P_LEDGER_SELECT,
-	P_LEDGER_DELETE,
-	P_CUSTOMER_INCREMENT,
-	P_CUSTOMER_CREATE,
-	P_CUSTOMER_ENSURE,
-	P_CUSTOMER_LOCK,
-	P_CUSTOMER_RECOMPUTE,
-	P_CUSTOMER_DELETE,
-	P_PAIR_INCREMENT,
-	P_PAIR_CREATE,
-	P_PAIR_READ,
-	P_PAIR_RECOMPUTE,
-	P_ISSUE_UPSERT,
-	P_ISSUE_RESOLVE,
-	P_ISSUE_DELETE,
-	P_ROLLUP,
-	P_COUNT
-};
-
-/* Columns of shop_customers and of the per-slug purchases that direct writes set (customers.cpp). */
-#define CT_CUSTOMER_COLUMNS 14
-#define CT_PAIR_COLUMNS		5
-/* customer_tracking, every column, as a direct insert fills them (host_cache.cpp). */
-enum LedgerColumn
-{
-	LC_ID,
-	LC_SHOP,
-	LC_ORDER,
-	LC_CUSTOMER,
-	LC_SLUG,
-	LC_AT,
-	LC_PURCHASE,
-	LC_COMPLETED_AT,
-	LC_AMOUNT,
-	LC_NETWORK,
-	LC_REFERRER,
-	LC_UTM_SOURCE,
-	LC_UTM_MEDIUM,
-	LC_UTM_CAMPAIGN,
-	LC_CREATED_AT,
-	LC_UPDATED_AT,
-	CT_LEDGER_COLUMNS
-};
-
-/* The shop rollups, in the order they are written. */
-enum RollupTable
-{
-	R_SHOP_TOTALS,
-	R_DAILY,
-	R_SLUG_DAILY,
-	R_NETWORK_TOTALS,
-	R_FREQUENCY,
-	R_TABLES
-};
-
-/* Where a rollup column's value comes from (rollup.cpp). */
-enum RollupSource : int8
-{
-	RS_SHOP,
-	RS_STRIPE,
-	RS_DAY,
-	RS_TEXT,	  /* slug or network */
-	RS_COUNT_KEY, /* purchases bucket */
-	RS_CHECKOUTS,
-	RS_PURCHASES,
-	RS_REVENUE,
-	RS_NEW_CUSTOMERS,
-	RS_REPEAT_CUSTOMERS,
-	RS_CUSTOMERS,
-	RS_LAST_PURCHASERS,
-	RS_PREFERRING
-};
-
-#define CT_ROLLUP_MAX_COLUMNS 16
-struct RollupLayout
-{
-	Oid relid;
-	int natts;
-	RollupSource source[CT_ROLLUP_MAX_COLUMNS]; /* by attribute number - 1 */
-};
-
-#define CT_LEDGER_NARGS		  13
-#define CT_CUSTOMER_ADD_NARGS 12
-
 /* The extension's tables the trigger writes or reads (host_cache.cpp: ct_table_names). */
 enum ExtensionTable
 {
@@ -181,8 +92,8 @@ enum ExtensionTable
 	XT_PAIRS,
 	XT_ISSUES,
 	XT_SETTINGS,
-	XT_ROLLUPS, /* R_TABLES of them, in RollupTable order */
-	XT_COUNT = XT_ROLLUPS + R_TABLES
+	XT_ROLLUPS, /* CT_ROLLUP_TABLES of them, in rollup.cpp's RollupTable order */
+	XT_COUNT = XT_ROLLUPS + 5
 };
 extern const char *const ct_table_names[XT_COUNT];
 
@@ -190,6 +101,7 @@ extern const char *const ct_table_names[XT_COUNT];
 struct HostCache
 {
 	bool valid;
+	uint64 generation; /* unique per build: what statements.cpp keeps is made again for a new one */
 	MemoryContext cxt;
 	Oid orders_relid;
 	Oid schema;
@@ -227,18 +139,8 @@ struct HostCache
 	bool link_has_foreign_key; /* the pre-1.4 foreign key to shop_customers is still there */
 	ct::rules::StatusVocabulary *statuses;
 	OverrideSearchPath *search_path;
-	SPIPlanPtr plans[P_COUNT];
-	const char *truncate_sql;
-	Datum zero; /* numeric 0 */
-	RollupLayout rollups[R_TABLES];
-	bool rollups_direct; /* every rollup table qualifies for ct_row_writer_add() */
-	bool ledger_direct;	 /* customer_tracking qualifies for direct inserts */
-	AttrNumber ledger_att[CT_LEDGER_COLUMNS];
-	bool customers_direct; /* shop_customers qualifies for direct increments */
-	AttrNumber customer_att[CT_CUSTOMER_COLUMNS];
+	Datum zero;		 /* numeric 0 */
 	Oid pairs_relid; /* customer_tracking_slug_customers */
-	bool pairs_direct;
-	AttrNumber pair_att[CT_PAIR_COLUMNS];
 };
 
 /*
@@ -255,11 +157,6 @@ bool ct_tracked_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple be
 /* The same, ignoring shop_customer_id. */
 bool ct_order_fields_changed(const HostCache *hc, TupleDesc desc, HeapTuple before,
 							 HeapTuple after);
-
-/* Prepared statements (host_cache.cpp): prepare and keep; execute or fail loudly. */
-SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what);
-void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types);
-void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls, int expected);
 
 /* SPI as the owner of the extension's tables with the pinned search_path (host_cache.cpp). */
 void ct_begin_as_owner(const HostCache *hc, Oid *save_userid, int *save_sec_context);

@@ -6,6 +6,8 @@
  */
 #include "issues.h"
 
+#include "statements.h"
+
 extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -13,6 +15,57 @@ extern "C" {
 }
 
 static const pg_uuid_t nil_uuid = {{0}};
+
+/* $1 shop, $2 order, $3 issue, $4 detail, $5 untracked */
+static char *upsert_sql(const HostCache *hc)
+{
+	return psprintf(
+		"INSERT INTO %s AS i (shop_id, shop_order_id, issue, detail, "
+		"untracked) "
+		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
+		"detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
+		"resolved_at = NULL",
+		hc->table_sql[XT_ISSUES]);
+}
+static const Oid upsert_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID};
+static Statement issue_upsert = {"issue upsert", upsert_sql, 5, upsert_types};
+
+/* $1 shop, $2 order, $3 the issues it has now */
+static char *resolve_sql(const HostCache *hc)
+{
+	return psprintf("UPDATE %s SET resolved_at = now() "
+					"WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND "
+					"issue <> ALL ($3)",
+					hc->table_sql[XT_ISSUES]);
+}
+static const Oid resolve_types[3] = {UUIDOID, UUIDOID, TEXTARRAYOID};
+static Statement issue_resolve = {"issue resolve", resolve_sql, 3, resolve_types};
+
+/* $1 shop, $2 order */
+static char *delete_sql(const HostCache *hc)
+{
+	return psprintf("DELETE FROM %s WHERE shop_id = $1 AND shop_order_id = $2",
+					hc->table_sql[XT_ISSUES]);
+}
+static const Oid delete_types[2] = {UUIDOID, UUIDOID};
+static Statement issue_delete = {"issue delete", delete_sql, 2, delete_types};
+
+static void upsert(const HostCache *hc, const pg_uuid_t *shop, const pg_uuid_t *order,
+				   const char *code, const char *detail, bool untracked)
+{
+	Datum values[5];
+	char nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(shop));
+	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(order));
+	values[2] = CStringGetTextDatum(code);
+	if (detail == nullptr)
+		nulls[3] = 'n';
+	else
+		values[3] = CStringGetTextDatum(detail);
+	values[4] = BoolGetDatum(untracked);
+	ct_exec(hc, &issue_upsert, values, nulls, SPI_OK_INSERT);
+}
 
 void ct_issues_record(const HostCache *hc, const OrderImage *img, const OrderImage *before)
 {
@@ -22,22 +75,12 @@ void ct_issues_record(const HostCache *hc, const OrderImage *img, const OrderIma
 	{
 		const Issue *issue = &img->issues[i];
 		bool seen_before = false;
-		Datum values[5];
-		char nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		for (int j = 0; before != nullptr && j < before->nissues; j++)
 			if (strcmp(before->issues[j].code, issue->code) == 0)
 				seen_before = true;
 
-		values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(shop));
-		values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
-		values[2] = CStringGetTextDatum(issue->code);
-		if (issue->detail == nullptr)
-			nulls[3] = 'n';
-		else
-			values[3] = CStringGetTextDatum(issue->detail);
-		values[4] = BoolGetDatum(issue->untracked);
-		ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
+		upsert(hc, shop, &img->id, issue->code, issue->detail, issue->untracked);
 
 		/* One line per new issue, at customer_tracking.report_level (recorded above anyway). */
 		if (!seen_before && ct_report_level != 0)
@@ -65,7 +108,7 @@ void ct_issues_resolve(const HostCache *hc, const OrderImage *before, const Orde
 		UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
 	values[2] = PointerGetDatum(current);
-	ct_exec(hc, P_ISSUE_RESOLVE, values, nullptr, SPI_OK_UPDATE);
+	ct_exec(hc, &issue_resolve, values, nullptr, SPI_OK_UPDATE);
 }
 
 void ct_issues_forget(const HostCache *hc, const OrderImage *before)
@@ -76,19 +119,12 @@ void ct_issues_forget(const HostCache *hc, const OrderImage *before)
 	values[0] =
 		UUIDPGetDatum(const_cast<pg_uuid_t *>(before->shop_null ? &nil_uuid : &before->shop));
 	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&before->id));
-	ct_exec(hc, P_ISSUE_DELETE, values, nullptr, SPI_OK_DELETE);
+	ct_exec(hc, &issue_delete, values, nullptr, SPI_OK_DELETE);
 }
 
 
 void ct_issue_not_counted(const HostCache *hc, const pg_uuid_t *shop, const pg_uuid_t *order,
 						  const char *message)
 {
-	Datum values[5];
-	char nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(shop));
-	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(order));
-	values[2] = CStringGetTextDatum("not_counted");
-	values[3] = CStringGetTextDatum(message);
-	values[4] = BoolGetDatum(false);
-	ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
+	upsert(hc, shop, order, "not_counted", message, false);
 }

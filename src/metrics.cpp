@@ -16,7 +16,7 @@
 #include "pg_boundary.hpp"
 #include "metrics.h"
 #include "citus.h"
-#include "host_cache.h"
+#include "statements.h"
 
 extern "C" {
 #include "access/htup_details.h"

@@ -12,6 +12,7 @@
 #include "pending.h"
 #include "phone_glue.h"
 #include "rollup.h"
+#include "statements.h"
 
 #include <climits>
 
@@ -247,6 +248,7 @@ void _PG_init(void)
 
 	ct_phone_init();
 	ct_host_cache_init();
+	ct_statements_init();
 	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
 	ct_rollup_init();
 	ct_customers_init();

@@ -14,6 +14,8 @@
  * max_connections; readers sum them. Stripe 0 is left to repairs.
  */
 #include "rollup.h"
+
+#include "statements.h"
 #include "row_writer.h"
 
 extern "C" {
@@ -29,6 +31,45 @@ extern "C" {
 #include "utils/numeric.h"
 }
 
+
+/* The shop rollups, in the order they are written. */
+enum RollupTable
+{
+	R_SHOP_TOTALS,
+	R_DAILY,
+	R_SLUG_DAILY,
+	R_NETWORK_TOTALS,
+	R_FREQUENCY,
+	R_TABLES
+};
+
+/* Where a rollup column's value comes from . */
+enum RollupSource : int8
+{
+	RS_SHOP,
+	RS_STRIPE,
+	RS_DAY,
+	RS_TEXT,	  /* slug or network */
+	RS_COUNT_KEY, /* purchases bucket */
+	RS_CHECKOUTS,
+	RS_PURCHASES,
+	RS_REVENUE,
+	RS_NEW_CUSTOMERS,
+	RS_REPEAT_CUSTOMERS,
+	RS_CUSTOMERS,
+	RS_LAST_PURCHASERS,
+	RS_PREFERRING
+};
+
+#define CT_ROLLUP_MAX_COLUMNS 16
+struct RollupLayout
+{
+	Oid relid;
+	int natts;
+	RollupSource source[CT_ROLLUP_MAX_COLUMNS]; /* by attribute number - 1 */
+};
+
+static_assert(XT_COUNT == XT_ROLLUPS + R_TABLES, "every rollup table is an extension table");
 
 /* One rollup row's delta. Keys are (day), (slug, day), (network) or (purchases). */
 struct RollupDelta
@@ -166,81 +207,100 @@ static bool resolve_layout(const HostCache *hc, int table, RollupLayout *layout)
 	return known;
 }
 
-void ct_rollup_prepare(HostCache *hc)
-{
-	hc->rollups_direct = true;
-	for (int t = 0; t < R_TABLES; t++)
-		if (!resolve_layout(hc, t, &hc->rollups[t]))
-			hc->rollups_direct = false;
+/*
+ * The statement for tables direct writes do not take: every rollup row of one
+ * shop in one statement. Parameters: $1 shop, $2 stripe, $3-$7 the shop's
+ * totals, then one array per column of each keyed table (first_param_of).
+ */
+static const Oid rollup_types[] = {
+	UUIDOID,		 INT2OID,	   INT8OID,		 INT8OID,
+	INT8OID,		 NUMERICOID,   INT8OID, /* totals */
+	DATEARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID,
+	INT8ARRAYOID,	 INT8ARRAYOID, /* daily */
+	TEXTARRAYOID,	 DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	NUMERICARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,	  /* slug */
+	TEXTARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, /* network */
+	INT4ARRAYOID,	 INT8ARRAYOID};
 
+/* Where each keyed table's arrays start ($N = index + 1). */
+enum RollupParam
+{
+	RP_SHOP = 0,
+	RP_STRIPE = 1,
+	RP_TOTALS = 2,	   /* customers, repeat customers, purchases, revenue, checkouts */
+	RP_DAILY = 7,	   /* day, checkouts, purchases, revenue, new customers, last purchasers */
+	RP_SLUG = 13,	   /* slug, day, checkouts, purchases, revenue, new, repeat, customers */
+	RP_NETWORK = 21,   /* network, preferring, purchases, revenue */
+	RP_FREQUENCY = 25, /* purchases bucket, customers */
+	RP_COUNT = 27
+};
+static_assert(lengthof(rollup_types) == RP_COUNT, "one type per parameter");
+
+static char *rollup_sql(const HostCache *hc)
+{
 	const char *const *t = &hc->table_sql[XT_ROLLUPS];
-	static const Oid types[] = {
-		UUIDOID,		 INT2OID,	   INT8OID,		 INT8OID,
-		INT8OID,		 NUMERICOID,   INT8OID, /* totals */
-		DATEARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID,
-		INT8ARRAYOID,	 INT8ARRAYOID, /* daily */
-		TEXTARRAYOID,	 DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		NUMERICARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,	  /* slug */
-		TEXTARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, /* network */
-		INT4ARRAYOID,	 INT8ARRAYOID};								  /* frequency */
-
-	ct_prepare(
-		hc, P_ROLLUP,
-		psprintf(
-			"WITH t AS (INSERT INTO %s AS r "
-			"(shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts) "
-			"SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $3 <> 0 OR $4 <> 0 OR $5 <> 0 OR $6 <> 0 OR "
-			"$7 <> 0 "
-			"ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + "
-			"EXCLUDED.customers, "
-			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
-			"checkouts = r.checkouts + EXCLUDED.checkouts), "
-			"d AS (INSERT INTO %s AS r "
-			"(shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers) "
-			"SELECT $1, u.day, $2, u.c, u.p, u.v, u.n, u.l FROM unnest($8, $9, $10, $11, $12, $13) "
-			"AS u(day, c, p, v, n, l) "
-			"ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
-			"EXCLUDED.checkouts, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
-			"new_customers = r.new_customers + EXCLUDED.new_customers, "
-			"last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers), "
-			"s AS (INSERT INTO %s AS r "
-			"(shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, "
-			"repeat_customers, customers) "
-			"SELECT $1, u.slug, u.day, $2, u.c, u.p, u.v, u.n, u.r, u.k "
-			"FROM unnest($14, $15, $16, $17, $18, $19, $20, $21) AS u(slug, day, c, p, v, n, r, k) "
-			"ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
-			"EXCLUDED.checkouts, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
-			"new_customers = r.new_customers + EXCLUDED.new_customers, "
-			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
-			"customers = r.customers + EXCLUDED.customers), "
-			"n AS (INSERT INTO %s AS r "
-			"(shop_id, network, stripe, customers_preferring, purchases, revenue) "
-			"SELECT $1, u.network, $2, u.k, u.p, u.v FROM unnest($22, $23, $24, $25) AS u(network, "
-			"k, p, v) "
-			"ON CONFLICT (shop_id, network, stripe) DO UPDATE SET "
-			"customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue) "
-			"INSERT INTO %s AS r (shop_id, purchases, stripe, "
-			"customers) "
-			"SELECT $1, u.k, $2, u.c FROM unnest($26, $27) AS u(k, c) "
-			"ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + "
-			"EXCLUDED.customers",
-			t[R_SHOP_TOTALS], t[R_DAILY], t[R_SLUG_DAILY], t[R_NETWORK_TOTALS], t[R_FREQUENCY]),
-		lengthof(types), types);
+	return psprintf(
+		"WITH t AS (INSERT INTO %s AS r "
+		"(shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts) "
+		"SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $3 <> 0 OR $4 <> 0 OR $5 <> 0 OR $6 <> 0 OR "
+		"$7 <> 0 "
+		"ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + "
+		"EXCLUDED.customers, "
+		"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
+		"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
+		"checkouts = r.checkouts + EXCLUDED.checkouts), "
+		"d AS (INSERT INTO %s AS r "
+		"(shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers) "
+		"SELECT $1, u.day, $2, u.c, u.p, u.v, u.n, u.l FROM unnest($8, $9, $10, $11, $12, $13) "
+		"AS u(day, c, p, v, n, l) "
+		"ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
+		"EXCLUDED.checkouts, "
+		"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
+		"new_customers = r.new_customers + EXCLUDED.new_customers, "
+		"last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers), "
+		"s AS (INSERT INTO %s AS r "
+		"(shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, "
+		"repeat_customers, customers) "
+		"SELECT $1, u.slug, u.day, $2, u.c, u.p, u.v, u.n, u.r, u.k "
+		"FROM unnest($14, $15, $16, $17, $18, $19, $20, $21) AS u(slug, day, c, p, v, n, r, k) "
+		"ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
+		"EXCLUDED.checkouts, "
+		"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
+		"new_customers = r.new_customers + EXCLUDED.new_customers, "
+		"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
+		"customers = r.customers + EXCLUDED.customers), "
+		"n AS (INSERT INTO %s AS r "
+		"(shop_id, network, stripe, customers_preferring, purchases, revenue) "
+		"SELECT $1, u.network, $2, u.k, u.p, u.v FROM unnest($22, $23, $24, $25) AS u(network, "
+		"k, p, v) "
+		"ON CONFLICT (shop_id, network, stripe) DO UPDATE SET "
+		"customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring, "
+		"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue) "
+		"INSERT INTO %s AS r (shop_id, purchases, stripe, "
+		"customers) "
+		"SELECT $1, u.k, $2, u.c FROM unnest($26, $27) AS u(k, c) "
+		"ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + "
+		"EXCLUDED.customers",
+		t[R_SHOP_TOTALS], t[R_DAILY], t[R_SLUG_DAILY], t[R_NETWORK_TOTALS], t[R_FREQUENCY]);
 }
+static Statement rollup_write = {"rollup write", rollup_sql, RP_COUNT, rollup_types};
 
-const char *ct_rollup_truncate_sql(const HostCache *hc)
+/* Whether every rollup table takes direct writes, and their layouts. */
+struct RollupState
 {
-	const char *const *t = hc->table_sql;
-	return psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; "
-					"DELETE FROM %s; DELETE FROM %s;",
-					t[XT_PAIRS], t[XT_ROLLUPS + R_SHOP_TOTALS], t[XT_ROLLUPS + R_DAILY],
-					t[XT_ROLLUPS + R_SLUG_DAILY], t[XT_ROLLUPS + R_NETWORK_TOTALS],
-					t[XT_ROLLUPS + R_FREQUENCY]);
+	bool direct;
+	RollupLayout tables[R_TABLES];
+};
+
+static void build_state(const HostCache *hc, void *p)
+{
+	RollupState *state = static_cast<RollupState *>(p);
+	state->direct = true;
+	for (int t = 0; t < R_TABLES; t++)
+		if (!resolve_layout(hc, t, &state->tables[t]))
+			state->direct = false;
 }
+static ModuleState rollup_state = {"rollups", sizeof(RollupState), build_state};
 
 /* The UTC calendar day of a time: the rollups' day. */
 static DateADT utc_day(TimestampTz t)
@@ -442,10 +502,10 @@ static Datum *row_values(const RollupLayout *layout, const ShopDeltas *d, const 
 }
 
 /* The rows of one table with a nonzero delta, written directly. */
-static void write_rows(const HostCache *hc, int table, const ShopDeltas *d, const KeyArray *keys,
-					   Datum zero)
+static void write_rows(const RollupState *state, int table, const ShopDeltas *d,
+					   const KeyArray *keys, Datum zero)
 {
-	const RollupLayout *layout = &hc->rollups[table];
+	const RollupLayout *layout = &state->tables[table];
 	Datum **rows = static_cast<Datum **>(palloc(sizeof(Datum *) * (keys->n + 1)));
 	int n = 0;
 	for (int i = 0; i < keys->n; i++)
@@ -454,7 +514,7 @@ static void write_rows(const HostCache *hc, int table, const ShopDeltas *d, cons
 	ct_row_writer_add(layout->relid, n, rows);
 }
 
-static void write_shop_direct(const HostCache *hc, const ShopDeltas *d, Datum zero)
+static void write_shop_direct(const RollupState *state, const ShopDeltas *d, Datum zero)
 {
 	RollupDelta totals;
 	memset(&totals, 0, sizeof(totals));
@@ -471,17 +531,17 @@ static void write_shop_direct(const HostCache *hc, const ShopDeltas *d, Datum ze
 	 * lockable. Another after, so later readers in this command see the writes.
 	 */
 	CommandCounterIncrement();
-	write_rows(hc, R_SHOP_TOTALS, d, &total_keys, zero);
-	write_rows(hc, R_DAILY, d, &d->daily, zero);
-	write_rows(hc, R_SLUG_DAILY, d, &d->slug, zero);
-	write_rows(hc, R_NETWORK_TOTALS, d, &d->network, zero);
-	write_rows(hc, R_FREQUENCY, d, &d->frequency, zero);
+	write_rows(state, R_SHOP_TOTALS, d, &total_keys, zero);
+	write_rows(state, R_DAILY, d, &d->daily, zero);
+	write_rows(state, R_SLUG_DAILY, d, &d->slug, zero);
+	write_rows(state, R_NETWORK_TOTALS, d, &d->network, zero);
+	write_rows(state, R_FREQUENCY, d, &d->frequency, zero);
 	CommandCounterIncrement();
 }
 
 static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 {
-	Datum values[27];
+	Datum values[RP_COUNT];
 	Datum *col[6];
 	int n;
 	bool any = d->customers || d->repeat_customers || d->purchases || d->checkouts ||
@@ -497,19 +557,24 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		any = nonzero(&d->frequency.rows[i], zero);
 	if (!any)
 		return;
-	if (hc->rollups_direct && ct_direct_writes)
+	if (ct_direct_writes)
 	{
-		write_shop_direct(hc, d, zero);
-		return;
+		const RollupState *state =
+			static_cast<const RollupState *>(ct_module_state(hc, &rollup_state));
+		if (state->direct)
+		{
+			write_shop_direct(state, d, zero);
+			return;
+		}
 	}
 
-	values[0] = UUIDPGetDatum(&d->shop);
-	values[1] = Int16GetDatum(static_cast<int16>(MyBackendId));
-	values[2] = Int64GetDatum(d->customers);
-	values[3] = Int64GetDatum(d->repeat_customers);
-	values[4] = Int64GetDatum(d->purchases);
-	values[5] = d->revenue;
-	values[6] = Int64GetDatum(d->checkouts);
+	values[RP_SHOP] = UUIDPGetDatum(&d->shop);
+	values[RP_STRIPE] = Int16GetDatum(static_cast<int16>(MyBackendId));
+	values[RP_TOTALS] = Int64GetDatum(d->customers);
+	values[RP_TOTALS + 1] = Int64GetDatum(d->repeat_customers);
+	values[RP_TOTALS + 2] = Int64GetDatum(d->purchases);
+	values[RP_TOTALS + 3] = d->revenue;
+	values[RP_TOTALS + 4] = Int64GetDatum(d->checkouts);
 
 	int most = 1 + Max(Max(d->daily.n, d->slug.n), Max(d->network.n, d->frequency.n));
 	for (int c = 0; c < 6; c++)
@@ -529,12 +594,12 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		col[5][n] = Int64GetDatum(r->last_purchasers);
 		n++;
 	}
-	values[7] = PointerGetDatum(array_of(col[0], n, DATEOID));
-	values[8] = PointerGetDatum(array_of(col[1], n, INT8OID));
-	values[9] = PointerGetDatum(array_of(col[2], n, INT8OID));
-	values[10] = PointerGetDatum(array_of(col[3], n, NUMERICOID));
-	values[11] = PointerGetDatum(array_of(col[4], n, INT8OID));
-	values[12] = PointerGetDatum(array_of(col[5], n, INT8OID));
+	values[RP_DAILY] = PointerGetDatum(array_of(col[0], n, DATEOID));
+	values[RP_DAILY + 1] = PointerGetDatum(array_of(col[1], n, INT8OID));
+	values[RP_DAILY + 2] = PointerGetDatum(array_of(col[2], n, INT8OID));
+	values[RP_DAILY + 3] = PointerGetDatum(array_of(col[3], n, NUMERICOID));
+	values[RP_DAILY + 4] = PointerGetDatum(array_of(col[4], n, INT8OID));
+	values[RP_DAILY + 5] = PointerGetDatum(array_of(col[5], n, INT8OID));
 
 	{
 		Datum *slug = static_cast<Datum *>(palloc(sizeof(Datum) * most));
@@ -555,14 +620,14 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 			k[n] = Int64GetDatum(r->customers);
 			n++;
 		}
-		values[13] = PointerGetDatum(array_of(slug, n, TEXTOID));
-		values[14] = PointerGetDatum(array_of(col[0], n, DATEOID));
-		values[15] = PointerGetDatum(array_of(col[1], n, INT8OID));
-		values[16] = PointerGetDatum(array_of(col[2], n, INT8OID));
-		values[17] = PointerGetDatum(array_of(col[3], n, NUMERICOID));
-		values[18] = PointerGetDatum(array_of(col[4], n, INT8OID));
-		values[19] = PointerGetDatum(array_of(col[5], n, INT8OID));
-		values[20] = PointerGetDatum(array_of(k, n, INT8OID));
+		values[RP_SLUG] = PointerGetDatum(array_of(slug, n, TEXTOID));
+		values[RP_SLUG + 1] = PointerGetDatum(array_of(col[0], n, DATEOID));
+		values[RP_SLUG + 2] = PointerGetDatum(array_of(col[1], n, INT8OID));
+		values[RP_SLUG + 3] = PointerGetDatum(array_of(col[2], n, INT8OID));
+		values[RP_SLUG + 4] = PointerGetDatum(array_of(col[3], n, NUMERICOID));
+		values[RP_SLUG + 5] = PointerGetDatum(array_of(col[4], n, INT8OID));
+		values[RP_SLUG + 6] = PointerGetDatum(array_of(col[5], n, INT8OID));
+		values[RP_SLUG + 7] = PointerGetDatum(array_of(k, n, INT8OID));
 
 		n = 0;
 		for (int i = 0; i < d->network.n; i++)
@@ -576,10 +641,10 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 			col[2][n] = r->revenue;
 			n++;
 		}
-		values[21] = PointerGetDatum(array_of(slug, n, TEXTOID));
-		values[22] = PointerGetDatum(array_of(col[0], n, INT8OID));
-		values[23] = PointerGetDatum(array_of(col[1], n, INT8OID));
-		values[24] = PointerGetDatum(array_of(col[2], n, NUMERICOID));
+		values[RP_NETWORK] = PointerGetDatum(array_of(slug, n, TEXTOID));
+		values[RP_NETWORK + 1] = PointerGetDatum(array_of(col[0], n, INT8OID));
+		values[RP_NETWORK + 2] = PointerGetDatum(array_of(col[1], n, INT8OID));
+		values[RP_NETWORK + 3] = PointerGetDatum(array_of(col[2], n, NUMERICOID));
 
 		n = 0;
 		for (int i = 0; i < d->frequency.n; i++)
@@ -591,11 +656,11 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 			col[1][n] = Int64GetDatum(r->customers);
 			n++;
 		}
-		values[25] = PointerGetDatum(array_of(col[0], n, INT4OID));
-		values[26] = PointerGetDatum(array_of(col[1], n, INT8OID));
+		values[RP_FREQUENCY] = PointerGetDatum(array_of(col[0], n, INT4OID));
+		values[RP_FREQUENCY + 1] = PointerGetDatum(array_of(col[1], n, INT8OID));
 	}
 
-	ct_exec(hc, P_ROLLUP, values, nullptr, SPI_OK_INSERT);
+	ct_exec(hc, &rollup_write, values, nullptr, SPI_OK_INSERT);
 }
 
 /* Adds an event's deltas to shops (in the current memory context). */
