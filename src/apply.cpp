@@ -145,65 +145,52 @@ void ct_order_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 }
 
 /*
- * Applies an order's latest version against its ledger row: the ledger,
- * its customers' stats, per-slug counts and rollup deltas. Runs inside SPI,
- * as the extension's owner, after ct_order_prepare().
+ * The fast path: the change only adds to its customer, or only rewrites the
+ * ledger row (checkouts move). False for a change that needs the recompute
+ * path.
  */
-void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
+static bool apply_increment(const HostCache *hc, OrderWork *w, ChangeKind kind,
+							EventChanges *changes, MemoryContext cxt)
 {
 	OrderImage *after = w->img;
-	LedgerRow &ledger = w->ledger;
-	ct::rules::Contribution was;
-	ct::rules::Contribution now;
-	ChangeKind kind;
-	EventChanges changes;
 	TimestampTz completed_at = w->completed_at;
-
-	if (w->skip)
-		return;
-	memset(&changes, 0, sizeof(changes));
-
-	if (!w->ledger_fetched)
-	{
-		/* New in this transaction: no ledger row, unless a stale one is left for this id. */
-		if (ct_ledger_insert(hc, after, after->at))
-		{
-			add_to_customer(hc, after, 1, &changes, cxt);
-			ct_rollup_apply(hc, &ledger, after, &changes);
-			return;
-		}
-		ct_ledger_read(hc, &w->id, &w->shop, &ledger, cxt);
-	}
-
-	contribution_of_ledger(&ledger, &w->id, &was);
-	if (after != nullptr)
-		contribution_of_order(after, &ledger, &now);
-	else
-		now.present = false;
-	kind = ct::rules::Classify(was, now);
 
 	switch (kind)
 	{
 		case ChangeKind::kNothing:
-			return;
+			return true;
 		case ChangeKind::kLedgerOnly:
 			/* Attribution, or the slug/time of an order that is not a purchase (checkouts move). */
 			ct_ledger_update(hc, after, completed_at);
-			ct_rollup_apply(hc, &ledger, after, &changes);
-			return;
+			ct_rollup_apply(hc, &w->ledger, after, changes);
+			return true;
 		case ChangeKind::kAddOrder:
 			ct_ledger_insert(hc, after, after->purchase ? completed_at : 0);
-			add_to_customer(hc, after, 1, &changes, cxt);
-			ct_rollup_apply(hc, &ledger, after, &changes);
-			return;
+			add_to_customer(hc, after, 1, changes, cxt);
+			ct_rollup_apply(hc, &w->ledger, after, changes);
+			return true;
 		case ChangeKind::kBecamePurchase:
 			ct_ledger_update(hc, after, completed_at);
-			add_to_customer(hc, after, 0, &changes, cxt);
-			ct_rollup_apply(hc, &ledger, after, &changes);
-			return;
+			add_to_customer(hc, after, 0, changes, cxt);
+			ct_rollup_apply(hc, &w->ledger, after, changes);
+			return true;
 		case ChangeKind::kRecompute:
 			break;
 	}
+	return false;
+}
+
+/*
+ * The recompute path: anything that removes or changes a counted purchase.
+ * now: what the order's latest version counts for.
+ */
+static void apply_recompute(const HostCache *hc, OrderWork *w, const ct::rules::Contribution &now,
+							EventChanges *changes_out, MemoryContext cxt)
+{
+	OrderImage *after = w->img;
+	LedgerRow &ledger = w->ledger;
+	EventChanges &changes = *changes_out;
+	TimestampTz completed_at = w->completed_at;
 
 	/*
 	 * Lock every customer involved, in id order (the apply locked them all
@@ -269,4 +256,42 @@ void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 	for (int i = 0; i < changes.npairs; i++)
 		ct_pair_recompute(hc, &changes.pairs[i]);
 	ct_rollup_apply(hc, &ledger, now.present ? after : nullptr, &changes);
+}
+
+/*
+ * Applies an order's latest version against its ledger row: the ledger,
+ * its customers' stats, per-slug counts and rollup deltas. Runs inside SPI,
+ * as the extension's owner, after ct_order_prepare().
+ */
+void ct_order_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
+{
+	OrderImage *after = w->img;
+	LedgerRow &ledger = w->ledger;
+	ct::rules::Contribution was;
+	ct::rules::Contribution now;
+	EventChanges changes;
+
+	if (w->skip)
+		return;
+	memset(&changes, 0, sizeof(changes));
+
+	if (!w->ledger_fetched)
+	{
+		/* New in this transaction: no ledger row, unless a stale one is left for this id. */
+		if (ct_ledger_insert(hc, after, after->at))
+		{
+			add_to_customer(hc, after, 1, &changes, cxt);
+			ct_rollup_apply(hc, &ledger, after, &changes);
+			return;
+		}
+		ct_ledger_read(hc, &w->id, &w->shop, &ledger, cxt);
+	}
+
+	contribution_of_ledger(&ledger, &w->id, &was);
+	if (after != nullptr)
+		contribution_of_order(after, &ledger, &now);
+	else
+		now.present = false;
+	if (!apply_increment(hc, w, ct::rules::Classify(was, now), &changes, cxt))
+		apply_recompute(hc, w, now, &changes, cxt);
 }
