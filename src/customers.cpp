@@ -52,20 +52,21 @@ enum CustomerColumn
 	CC_UPDATED_AT,
 	CC_COUNT
 };
-static const DirectColumn customer_columns[CC_COUNT] = {{"id", UUIDOID, 0},
-														{"shop_id", UUIDOID, 0},
-														{"email", VARCHAROID, 255},
-														{"customer_name", VARCHAROID, 255},
-														{"total_orders", INT4OID, 0},
-														{"total_purchases", INT4OID, 0},
-														{"total_spent", NUMERICOID, 0},
-														{"first_purchase_at", TIMESTAMPTZOID, 0},
-														{"first_order_id", UUIDOID, 0},
-														{"first_source_slug", VARCHAROID, 255},
-														{"last_purchase_at", TIMESTAMPTZOID, 0},
-														{"network_purchases", JSONBOID, 0},
-														{"preferred_network", VARCHAROID, 50},
-														{"updated_at", TIMESTAMPTZOID, 0}};
+static const DirectColumn customer_columns[CC_COUNT] = {
+	{"id", UUIDOID, 0},
+	{"shop_id", UUIDOID, 0},
+	{"email", VARCHAROID, 0},
+	{"customer_name", VARCHAROID, 0},
+	{"total_orders", INT4OID, 0},
+	{"total_purchases", INT4OID, 0},
+	{"total_spent", NUMERICOID, 0},
+	{"first_purchase_at", TIMESTAMPTZOID, 0},
+	{"first_order_id", UUIDOID, 0},
+	{"first_source_slug", VARCHAROID, 0} /* min_width: build_state() */,
+	{"last_purchase_at", TIMESTAMPTZOID, 0},
+	{"network_purchases", JSONBOID, 0},
+	{"preferred_network", VARCHAROID, 0} /* min_width: build_state() */,
+	{"updated_at", TIMESTAMPTZOID, 0}};
 
 /* customer_tracking_slug_customers columns; the key first. */
 enum PairColumn
@@ -347,13 +348,28 @@ struct CustomersState
 	AttrNumber pair_att[PC_COUNT];
 };
 
+/* The width a column must have to take a text field's values (no limit: only an unlimited one). */
+static int32 width_needed(const HostCache *hc, int text_field)
+{
+	int width = ct_text_width(hc, text_field);
+	return width > 0 ? width : PG_INT32_MAX - VARHDRSZ;
+}
+
 static void build_state(const HostCache *hc, void *p)
 {
 	CustomersState *state = static_cast<CustomersState *>(p);
+	/*
+	 * Email and name are clipped to their own columns; the first slug and the
+	 * preferred network to the ledger's (ct_text_width): a narrower column
+	 * here is written by the statements, which check widths.
+	 */
+	DirectColumn columns[CC_COUNT];
+	memcpy(columns, customer_columns, sizeof(columns));
+	columns[CC_FIRST_SLUG].min_width = width_needed(hc, CT_TEXT_SLUG);
+	columns[CC_PREFERRED].min_width = width_needed(hc, CT_TEXT_NETWORK);
 	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
-	state->customers_direct =
-		ct_direct_resolve(hc->table_relid[XT_CUSTOMERS], customer_columns, CC_COUNT, 2,
-						  CT_DIRECT_REFERENCED, state->customer_att);
+	state->customers_direct = ct_direct_resolve(hc->table_relid[XT_CUSTOMERS], columns, CC_COUNT, 2,
+												CT_DIRECT_REFERENCED, state->customer_att);
 	state->pairs_direct =
 		ct_direct_resolve(hc->table_relid[XT_PAIRS], pair_columns, PC_COUNT, 3, 0, state->pair_att);
 }

@@ -45,9 +45,6 @@ static const char *const field_names[FIELD_COUNT] = {
 	"network",	  "shop_slug",		"referrer",		  "utm_source",
 	"utm_medium", "utm_campaign"};
 
-static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false, false,
-												 false, false, false, false, false, false, false};
-
 const char *const ct_table_names[XT_COUNT] = {"shop_customers",
 											  "customer_tracking",
 											  "customer_tracking_slug_customers",

@@ -121,7 +121,10 @@ static Statement ledger_update = {"ledger update", update_sql, LP_COUNT, write_t
 static Statement ledger_select = {"ledger select", select_sql, 2, key_types};
 static Statement ledger_delete = {"ledger delete", delete_sql, 2, key_types};
 
-/* customer_tracking, every column, as a direct insert fills them. */
+/*
+ * customer_tracking, every column, as a direct insert fills them. Text values
+ * are clipped to these very columns (ct_text_width), so they fit any width.
+ */
 enum LedgerColumn
 {
 	LC_ID,
@@ -146,16 +149,16 @@ static const DirectColumn direct_columns[LC_COUNT] = {{"id", UUIDOID, 0},
 													  {"shop_id", UUIDOID, 0},
 													  {"shop_order_id", UUIDOID, 0},
 													  {"shop_customer_id", UUIDOID, 0},
-													  {"accessed_via_slug", VARCHAROID, 255},
+													  {"accessed_via_slug", VARCHAROID, 0},
 													  {"accessed_at", TIMESTAMPTZOID, 0},
 													  {"purchase_completed", BOOLOID, 0},
 													  {"completed_at", TIMESTAMPTZOID, 0},
 													  {"purchase_amount", NUMERICOID, 0},
-													  {"network", VARCHAROID, 50},
-													  {"referrer", VARCHAROID, 255},
-													  {"utm_source", VARCHAROID, 255},
-													  {"utm_medium", VARCHAROID, 255},
-													  {"utm_campaign", VARCHAROID, 255},
+													  {"network", VARCHAROID, 0},
+													  {"referrer", VARCHAROID, 0},
+													  {"utm_source", VARCHAROID, 0},
+													  {"utm_medium", VARCHAROID, 0},
+													  {"utm_campaign", VARCHAROID, 0},
 													  {"created_at", TIMESTAMPTZOID, 0},
 													  {"updated_at", TIMESTAMPTZOID, 0}};
 /* The parameter each column of a direct insert takes (-1: the transaction's start). */

@@ -18,6 +18,7 @@
 #include "customer_id.h"
 #include "order_rules.hpp"
 #include "phone_glue.h"
+#include "statements.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -25,6 +26,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -82,7 +84,44 @@ static void read_text(const HostCache *hc, HeapTuple tuple, TupleDesc desc, int 
 	out->len = limit > 0 ? pg_mbcharcliplen(out->data, out->full_len, limit) : out->full_len;
 }
 
-static const int text_limit_of[CT_TEXT_FIELDS] = {255, 255, 50, 255, 255, 255, 255, 255};
+/* Where each text field is kept: the width of that column is the width it is clipped to. */
+struct TextColumn
+{
+	int table;
+	const char *column;
+};
+static const TextColumn text_kept_in[CT_TEXT_FIELDS] = {
+	{XT_CUSTOMERS, "email"},		  {XT_CUSTOMERS, "customer_name"}, {XT_LEDGER, "network"},
+	{XT_LEDGER, "accessed_via_slug"}, {XT_LEDGER, "referrer"},		   {XT_LEDGER, "utm_source"},
+	{XT_LEDGER, "utm_medium"},		  {XT_LEDGER, "utm_campaign"}};
+
+struct TextWidths
+{
+	int width[CT_TEXT_FIELDS]; /* characters; 0: no limit */
+};
+
+static void build_widths(const HostCache *hc, void *p)
+{
+	TextWidths *widths = static_cast<TextWidths *>(p);
+	for (int i = 0; i < CT_TEXT_FIELDS; i++)
+	{
+		Oid relid = hc->table_relid[text_kept_in[i].table];
+		AttrNumber attnum = get_attnum(relid, text_kept_in[i].column);
+		Oid type;
+		int32 typmod = -1;
+		Oid collation;
+		if (attnum != InvalidAttrNumber)
+			get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+		/* varchar(n) and char(n): n + VARHDRSZ; text: -1 */
+		widths->width[i] = typmod > static_cast<int32>(VARHDRSZ) ? typmod - VARHDRSZ : 0;
+	}
+}
+static ModuleState text_widths = {"text widths", sizeof(TextWidths), build_widths};
+
+int ct_text_width(const HostCache *hc, int text_field)
+{
+	return static_cast<const TextWidths *>(ct_module_state(hc, &text_widths))->width[text_field];
+}
 
 /*
  * The amount as numeric; (Datum) 0 when it is text that is not a plain
@@ -171,7 +210,7 @@ static void normalize_network(TextValue *t, int limit)
 	name[len] = '\0';
 	t->data = name;
 	t->full_len = static_cast<int>(len);
-	t->len = pg_mbcharcliplen(t->data, t->full_len, limit);
+	t->len = limit > 0 ? pg_mbcharcliplen(t->data, t->full_len, limit) : t->full_len;
 	if (len == 0)
 		t->isnull = true; /* blank: no network */
 }
@@ -218,9 +257,10 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 
 	read_text(hc, tuple, desc, FIELD_PHONE, 0, &img->phone);
 	read_text(hc, tuple, desc, FIELD_STATUS, 0, &img->status);
+	const int *limit = static_cast<const TextWidths *>(ct_module_state(hc, &text_widths))->width;
 	for (int i = 0; i < CT_TEXT_FIELDS; i++)
-		read_text(hc, tuple, desc, ct_text_field_of[i], text_limit_of[i], &img->text[i]);
-	normalize_network(&img->text[CT_TEXT_NETWORK], text_limit_of[CT_TEXT_NETWORK]);
+		read_text(hc, tuple, desc, ct_text_field_of[i], limit[i], &img->text[i]);
+	normalize_network(&img->text[CT_TEXT_NETWORK], limit[CT_TEXT_NETWORK]);
 
 	img->amount_null = true;
 	if (hc->attnum[FIELD_AMOUNT] != InvalidAttrNumber)
@@ -344,7 +384,7 @@ static void decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, O
 			add_issue(img, truncated_code(i), false,
 					  psprintf("%d characters, kept the first %d",
 							   pg_mbstrlen_with_len(img->text[i].data, img->text[i].full_len),
-							   text_limit_of[i]));
+							   limit[i]));
 
 	if (img->trackable)
 		ct_customer_id(&img->shop, img->e164, strlen(img->e164), &img->customer);

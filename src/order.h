@@ -85,6 +85,12 @@ void ct_decode_order(const HostCache *hc, HeapTuple tuple, TupleDesc desc, Order
 /* The latest version of an order, decoded for the commit-time apply (not_linked checked). */
 OrderImage *ct_order_decode(const HostCache *hc, TupleDesc desc, HeapTuple tuple);
 
+/*
+ * The characters a text field is clipped to: the width of the column of the
+ * extension's table that keeps it, read from the catalog (0: no limit).
+ */
+int ct_text_width(const HostCache *hc, int text_field);
+
 /* Text parameter from an order field (clipped); sets *null for NULL. */
 Datum ct_text_datum(const TextValue *t, char *null);
 /* The slug as a key of per-slug counts and rollups ('' = no slug), palloc'd. */
