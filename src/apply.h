@@ -11,7 +11,7 @@
 #include "order.h"
 
 /*
- * An order as the commit-time apply sees it (pending.cpp, trigger.cpp): its
+ * An order as the commit-time apply sees it (pending.cpp, apply.cpp): its
  * key, its latest version in this transaction, and what its ledger row says.
  */
 struct OrderWork

@@ -6,7 +6,7 @@
  *
  *   1. Orders (customer_tracking_backfill_orders(), here): one statement reads
  *      every order of the group through the trigger's own decoder
- *      (customer_tracking_backfill_decode(): decode_order() in trigger.cpp,
+ *      (customer_tracking_backfill_decode(): decode_order() in order.cpp,
  *      with a phone memo, so each distinct raw phone is parsed once), compares
  *      it with its link, ledger row and open issues, and for each order that
  *      differs sets the link (an UPDATE, which also locks the order until the

@@ -12,7 +12,7 @@
  *   1. takes each changed order's latest version in the transaction,
  *   2. reads what its ledger row says it counted so far,
  *   3. locks every customer involved in customer id order, and
- *   4. applies each order against its ledger row (trigger.cpp), then writes
+ *   4. applies each order against its ledger row (apply.cpp), then writes
  *      the rollup deltas.
  *
  * Locks on shared rows are thus only taken by committing transactions, in
