@@ -6,7 +6,7 @@
  * exactly once even if earlier changes bypassed the trigger.
  *
  * New rows are inserted directly (row_writer.cpp) when the table has the
- * extension's layout, else by P_LEDGER_INSERT.
+ * extension's layout, else by the ledger insert statement.
  */
 #include "ledger.h"
 
