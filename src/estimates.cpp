@@ -16,7 +16,7 @@
  * indexes, as they would with statistics. ANALYZE (or autovacuum) replaces the estimate with real
  * statistics and invalidates the plans made with this one.
  */
-#include "customer_tracking.h"
+#include "estimates.h"
 
 extern "C" {
 #include "access/genam.h"

@@ -42,10 +42,11 @@
  * for the call and back (as owner.cpp does), so anon needs no right on any table: it can only
  * add one visit per call.
  */
-#include "visits.hpp"
+#include "visits.h"
 
+#include "citus.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "statements.h"
 
 extern "C" {
 #include "access/detoast.h"
@@ -116,13 +117,6 @@ bool salt_checked = false;
 DateADT salt_checked_day = 0;
 /* Past days' visitor hashes may remain: delete a batch per call. */
 bool cleanup_pending = false;
-
-void forget_catalog(Datum, Oid relid)
-{
-	if (relid == InvalidOid || relid == catalog.shops || relid == catalog.salts ||
-		relid == catalog.visitors || relid == catalog.counts)
-		catalog.stale = true; /* resolved again at the next call (nothing freed in a callback) */
-}
 
 /* The extension table name of the function's schema, or InvalidOid. */
 Oid table_of(Oid schema, const char *name) { return get_relname_relid(name, schema); }
@@ -585,7 +579,13 @@ void ct_visits_init(void)
 		"rotate. 0 (the default) in production.",
 		&ct_visit_day_offset, 0, -36500, 36500, PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 		nullptr, nullptr, nullptr);
-	CacheRegisterRelcacheCallback(forget_catalog, (Datum) 0);
+}
+
+void ct_visits_relcache(Oid relid)
+{
+	if (relid == InvalidOid || relid == catalog.shops || relid == catalog.salts ||
+		relid == catalog.visitors || relid == catalog.counts)
+		catalog.stale = true; /* resolved again at the next call (nothing freed in a callback) */
 }
 
 /*

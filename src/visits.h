@@ -1,17 +1,22 @@
 /*
- * visits.hpp: storefront visits (visits.cpp): customer_tracking_record_visit() and the daily
+ * visits.h: storefront visits (visits.cpp): customer_tracking_record_visit() and the daily
  * salt its visitor hashes are made with.
  */
-#ifndef CT_VISITS_HPP
-#define CT_VISITS_HPP
+#ifndef CT_VISITS_H
+#define CT_VISITS_H
 
 #include "customer_tracking.h"
 
 /* customer_tracking.visit_day_offset: days added to the clock visits are counted by (tests). */
 extern int ct_visit_day_offset;
 
-/* Defines the module's setting and registers its relcache callback; called from _PG_init. */
+/* Defines the module's setting; called from _PG_init. */
 void ct_visits_init(void);
+/*
+ * A relation changed (module.cpp's relcache callback): when it is one of the
+ * visit tables, the statements are made again at the next call.
+ */
+void ct_visits_relcache(Oid relid);
 
 /* Bounds of what a call may carry; a longer argument makes the call count nothing. */
 #define CT_VISIT_MAX_SLUG	  255
