@@ -371,11 +371,12 @@ DROP FUNCTION normalize_phone(text, text);
 
 DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid);
 
--- Storefront visits and the funnel per slug (new in 1.4; the install
--- script's concern file, whole: tables, row-level security, grants and functions).
-#include "85_visits.sql"
 
 -- Loyalty codes and referrals (new in 1.4): two optional shop_orders fields, their tables,
 -- functions and policies (src/sql/80_codes.sql as a whole: nothing of it existed in 1.3).
 #include "functions/customer_tracking_fields.sql"
 #include "80_codes.sql"
+
+-- Storefront visits and the funnel per slug (new in 1.4; the install
+-- script's concern file, whole: tables, row-level security, grants and functions).
+#include "85_visits.sql"
