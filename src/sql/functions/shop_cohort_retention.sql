@@ -71,7 +71,9 @@ BEGIN
                                   - extract(month FROM u.cohort))::integer END AS k
                   FROM cust u
                   JOIN @extschema@.customer_tracking t ON t.shop_customer_id = u.cid AND t.shop_id = p_shop_id
-                 WHERE t.purchase_completed AND t.accessed_at <= p_as_of) b
+                 WHERE t.purchase_completed AND t.accessed_at <= p_as_of
+                   -- implied by the cohorts (a customer's purchases start with their first one)
+                   AND t.accessed_at >= (v_first AT TIME ZONE v_zone)) b
          WHERE b.k < p_periods
          GROUP BY b.cohort, b.k
     )

@@ -12,10 +12,11 @@ AS $$
 BEGIN
     -- A role that may not read what it reads gets an error naming this function (not the
     -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT') THEN
+    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
+       OR NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
         RAISE EXCEPTION 'permission denied for function shop_customer_rfm'
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking; role %s may not read it.', current_user);
+                  DETAIL = format('It reads customer_tracking and shop_customers; role %s may not read them.', current_user);
     END IF;
     IF p_as_of IS NULL OR NOT isfinite(p_as_of) THEN
         RAISE EXCEPTION 'shop_customer_rfm: p_as_of must be a finite time'
@@ -28,10 +29,22 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH c AS (
-        SELECT t.shop_customer_id AS cid, count(*)::integer AS frequency, sum(t.purchase_amount) AS monetary,
-               floor(extract(epoch FROM p_as_of - max(t.accessed_at)) / 86400)::integer AS recency_days
+        -- Nothing created after p_as_of (the usual case, p_as_of = now()): the customers' own
+        -- stats are the answer. Otherwise the purchases up to p_as_of, from the ledger. One
+        -- statement, one snapshot: both branches see the same commits.
+        SELECT cu.id AS cid, cu.total_purchases AS frequency, cu.total_spent AS monetary,
+               floor(extract(epoch FROM p_as_of - cu.last_purchase_at) / 86400)::integer AS recency_days
+          FROM @extschema@.shop_customers cu
+         WHERE cu.shop_id = p_shop_id AND cu.total_purchases > 0
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.customer_tracking l
+                            WHERE l.shop_id = p_shop_id AND l.accessed_at > p_as_of)
+        UNION ALL
+        SELECT t.shop_customer_id, count(*)::integer, sum(t.purchase_amount),
+               floor(extract(epoch FROM p_as_of - max(t.accessed_at)) / 86400)::integer
           FROM @extschema@.customer_tracking t
          WHERE t.shop_id = p_shop_id AND t.purchase_completed AND t.accessed_at <= p_as_of
+           AND EXISTS (SELECT 1 FROM @extschema@.customer_tracking l
+                        WHERE l.shop_id = p_shop_id AND l.accessed_at > p_as_of)
          GROUP BY t.shop_customer_id
     ), ranked AS (
         -- Customers with a strictly worse value than this one (ties share a quintile).
