@@ -12,3 +12,4 @@ $$;
 COMMENT ON FUNCTION customer_tracking_time_zone() IS
     'The zone the analytics functions read calendars in by default: the stored setting '
     'naive_time_zone (customer_tracking_set_naive_time_zone(), default UTC).';
+SELECT customer_tracking_set_audience('customer_tracking_time_zone()', 'dashboard');

@@ -1,4 +1,4 @@
--- Cohorts by first purchase (issue 14): per cohort (the week or month of the first purchase, in
+-- Cohorts by first purchase: per cohort (the week or month of the first purchase, in
 -- the zone p_time_zone, default customer_tracking_time_zone()) and period since, the customers
 -- who bought again and their revenue, as of p_as_of.
 CREATE OR REPLACE FUNCTION shop_cohort_retention(p_shop_id uuid, p_grain text DEFAULT 'month',
@@ -97,3 +97,4 @@ COMMENT ON FUNCTION shop_cohort_retention(uuid, text, integer, timestamptz, text
     'customer so far. Purchases after p_as_of are ignored. p_first_slug / p_first_network: only '
     'customers whose first purchase came through that slug ('''' = none) or network. Calendar in '
     'p_time_zone (default customer_tracking_time_zone()).';
+SELECT customer_tracking_set_audience('shop_cohort_retention(uuid, text, integer, timestamptz, text, text, text)', 'dashboard');

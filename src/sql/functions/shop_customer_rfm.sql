@@ -1,6 +1,6 @@
--- RFM scores and segments of a shop's customers as of p_as_of (issue 14). Computed at read from
+-- RFM scores and segments of a shop's customers as of p_as_of. Computed at read from
 -- the ledger (customer_tracking): the purchases (orders in a paid status now; refunded ones
--- never count) created at or before p_as_of. The rules are in the README ("RFM segments").
+-- never count) created at or before p_as_of. The rules are in the README ("Segments, rates, cohorts and seasons").
 CREATE OR REPLACE FUNCTION shop_customer_rfm(p_shop_id uuid, p_as_of timestamptz DEFAULT now(),
                                              p_segment text DEFAULT NULL)
 RETURNS TABLE (customer_id uuid, recency_days integer, frequency integer, monetary numeric,
@@ -110,3 +110,4 @@ COMMENT ON FUNCTION shop_customer_rfm(uuid, timestamptz, text) IS
     'Per customer with a purchase at or before p_as_of: days since the last purchase, purchases, '
     'amount spent, R/F/M scores 1-5 (the shop''s quintiles; fixed cutoffs from its repurchase '
     'interval below 100 customers) and the named segment; p_segment keeps one segment.';
+SELECT customer_tracking_set_audience('shop_customer_rfm(uuid, timestamptz, text)', 'dashboard');

@@ -1,4 +1,4 @@
--- Customers, revenue and share per RFM segment as of p_as_of (issue 14): every segment, in a
+-- Customers, revenue and share per RFM segment as of p_as_of: every segment, in a
 -- fixed order, zeros included.
 CREATE OR REPLACE FUNCTION shop_customer_segments(p_shop_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS TABLE (segment text, customers bigint, revenue numeric, share numeric)
@@ -34,3 +34,4 @@ $$;
 COMMENT ON FUNCTION shop_customer_segments(uuid, timestamptz) IS
     'Per RFM segment (shop_customer_rfm() as of p_as_of; all ten, fixed order): customers, their '
     'revenue up to p_as_of and their share of the customers (%, 1 decimal).';
+SELECT customer_tracking_set_audience('shop_customer_segments(uuid, timestamptz)', 'dashboard');

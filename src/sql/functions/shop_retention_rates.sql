@@ -1,4 +1,4 @@
--- Shopify's returning customer rate and the repeat purchase rate over [p_from, p_to) (issue 14).
+-- Shopify's returning customer rate and the repeat purchase rate over [p_from, p_to).
 CREATE OR REPLACE FUNCTION shop_retention_rates(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (customers bigint, returning_customers bigint, returning_customer_rate numeric,
                repeat_customers bigint, repeat_purchase_rate numeric)
@@ -40,3 +40,4 @@ COMMENT ON FUNCTION shop_retention_rates(uuid, timestamptz, timestamptz) IS
     'Over purchases in [p_from, p_to): customers who bought, those with more than one purchase '
     'before p_to (returning, Shopify''s returning customer rate) and those with two or more in the '
     'range (repeat purchase rate); rates in %, 1 decimal, 0 without customers.';
+SELECT customer_tracking_set_audience('shop_retention_rates(uuid, timestamptz, timestamptz)', 'dashboard');

@@ -1,4 +1,4 @@
--- When a shop sells (issue 14): purchases in [p_from, p_to) by day of week, hour, day of month or
+-- When a shop sells: purchases in [p_from, p_to) by day of week, hour, day of month or
 -- month, in the zone p_time_zone (default customer_tracking_time_zone()).
 CREATE OR REPLACE FUNCTION shop_seasonality(p_shop_id uuid, p_by text, p_from timestamptz, p_to timestamptz,
                                             p_time_zone text DEFAULT NULL)
@@ -82,3 +82,4 @@ COMMENT ON FUNCTION shop_seasonality(uuid, text, timestamptz, timestamptz, text)
     'revenue, distinct customers, customers whose first purchase it was, and the bucket''s orders per '
     'occurrence over the range''s mean (1.00 = average; NULL when the bucket does not occur or there '
     'are no orders).';
+SELECT customer_tracking_set_audience('shop_seasonality(uuid, text, timestamptz, timestamptz, text)', 'dashboard');

@@ -1,4 +1,4 @@
--- How customers moved between RFM segments from p_from to p_to (issue 14): from_segment NULL for
+-- How customers moved between RFM segments from p_from to p_to: from_segment NULL for
 -- customers whose first purchase is after p_from.
 CREATE OR REPLACE FUNCTION shop_segment_flow(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (from_segment text, to_segment text, customers bigint)
@@ -33,3 +33,4 @@ $$;
 COMMENT ON FUNCTION shop_segment_flow(uuid, timestamptz, timestamptz) IS
     'Customers per (RFM segment as of p_from, RFM segment as of p_to); from_segment NULL: first '
     'purchase after p_from.';
+SELECT customer_tracking_set_audience('shop_segment_flow(uuid, timestamptz, timestamptz)', 'dashboard');
