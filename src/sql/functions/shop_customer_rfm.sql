@@ -46,13 +46,25 @@ BEGIN
            AND EXISTS (SELECT 1 FROM @extschema@.customer_tracking l
                         WHERE l.shop_id = p_shop_id AND l.accessed_at > p_as_of)
          GROUP BY t.shop_customer_id
+    ), n AS (
+        SELECT count(*) AS n FROM c
+    ), rh AS (
+        -- Per distinct value, the customers with a strictly worse one (ties share a quintile):
+        -- a histogram, so that a value most customers share (one purchase) costs one row.
+        SELECT h.v, coalesce(sum(h.k) OVER (ORDER BY h.v DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS below
+          FROM (SELECT c.recency_days AS v, count(*) AS k FROM c GROUP BY c.recency_days) h
+    ), fh AS (
+        SELECT h.v, coalesce(sum(h.k) OVER (ORDER BY h.v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS below
+          FROM (SELECT c.frequency AS v, count(*) AS k FROM c GROUP BY c.frequency) h
+    ), mh AS (
+        SELECT h.v, coalesce(sum(h.k) OVER (ORDER BY h.v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS below
+          FROM (SELECT c.monetary AS v, count(*) AS k FROM c GROUP BY c.monetary) h
     ), ranked AS (
-        -- Customers with a strictly worse value than this one (ties share a quintile).
-        SELECT c.*, count(*) OVER () AS n,
-               rank() OVER (ORDER BY c.recency_days DESC) - 1 AS r_below,
-               rank() OVER (ORDER BY c.frequency) - 1 AS f_below,
-               rank() OVER (ORDER BY c.monetary) - 1 AS m_below
-          FROM c
+        SELECT c.*, n.n, rh.below AS r_below, fh.below AS f_below, mh.below AS m_below
+          FROM c CROSS JOIN n
+          JOIN rh ON rh.v = c.recency_days
+          JOIN fh ON fh.v = c.frequency
+          JOIN mh ON mh.v = c.monetary
     ), small AS (
         -- Fixed cutoffs for shops with fewer than 100 customers, evaluated only for them: the
         -- median gap between a customer's consecutive purchases (days, 1 to 365; 30 without any
