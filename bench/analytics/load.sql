@@ -5,8 +5,8 @@
 -- shop_customer_id set) with the triggers off, then their ledger rows (customer_tracking) and the
 -- customers (shop_customers) in one statement each. (customer_tracking_backfill() of a single
 -- shop of 1,000,000 customers did not finish in 25 minutes on the shared 2-core machine; see
--- bench/README.md.) The rollups are not written: the analytics functions do not read them, and
--- bench/analytics.sh checks the customers against their ledger instead of customer_tracking_verify().
+-- bench/README.md.) The rollups are not written: the analytics functions do not read them;
+-- bench/analytics.sh checks the rest with customer_tracking_verify(), rollup rows left out.
 --
 -- Order g <= N: customer g's first order (paid, so the shop has exactly N customers); g > N: a
 -- random customer's later order, 80 % paid, 12 % refunded, 8 % pending. Amounts 5.00 .. 150.00,
