@@ -76,10 +76,14 @@ SELECT o.shop_id, o.id AS order_id, customer_tracking_customer_id(o.shop_id, nor
    AND lower(btrim(o.payment_status)) IN ('completed', 'paid', 'success');
 CREATE TEMP TABLE ref_p AS SELECT * FROM ref_purchases;
 
+-- Money as the dashboard returns it: at least 2 decimals, never rounded.
+CREATE FUNCTION pg_temp.money(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN scale($1) >= 2 THEN $1 ELSE round($1, 2) END
+$$;
 -- RFM as the README states it, written independently of the extension's statement.
 CREATE FUNCTION pg_temp.ref_rfm(p_shop uuid, p_as_of timestamptz)
-RETURNS TABLE (customer_id uuid, recency_days integer, frequency integer, monetary numeric,
-               r_score integer, f_score integer, m_score integer, segment text)
+RETURNS TABLE (customer_id uuid, recency_days bigint, frequency bigint, monetary numeric,
+               r_score bigint, f_score bigint, m_score bigint, segment text)
 LANGUAGE sql STABLE AS $$
 WITH c AS (
     SELECT p.cid, extract(day FROM p_as_of - max(p.at))::integer AS rd, count(*)::integer AS fr, sum(p.amount) AS mo
@@ -111,7 +115,7 @@ gaps AS (   -- gaps between a customer's consecutive purchases, in days, sorted
                           WHEN c.mo >= 2 * mean.a THEN 3 WHEN c.mo >= mean.a THEN 2 ELSE 1 END END AS m
       FROM c, n, median, mean
 )
-SELECT s.cid, s.rd, s.fr, s.mo, s.r, s.f, s.m,
+SELECT s.cid, s.rd, s.fr, pg_temp.money(s.mo), s.r, s.f, s.m,
        CASE WHEN s.r >= 4 AND s.f >= 4 THEN CASE WHEN s.m >= 4 THEN 'champions' ELSE 'loyal' END
             WHEN s.r = 3 AND s.f >= 4 THEN 'loyal'
             WHEN s.r <= 2 AND s.f >= 4 THEN CASE WHEN s.m >= 4 THEN 'cannot_lose' ELSE 'at_risk' END
@@ -127,7 +131,7 @@ $$;
 CREATE FUNCTION pg_temp.ref_segments(p_shop uuid, p_as_of timestamptz)
 RETURNS TABLE (segment text, customers bigint, revenue numeric, share numeric)
 LANGUAGE sql STABLE AS $$
-SELECT v.segment, count(r.customer_id), coalesce(sum(r.monetary), 0),
+SELECT v.segment, count(r.customer_id), pg_temp.money(coalesce(sum(r.monetary), 0)),
        CASE WHEN (SELECT count(*) FROM pg_temp.ref_rfm(p_shop, p_as_of)) = 0 THEN 0.0
             ELSE round(100.0 * count(r.customer_id) / (SELECT count(*) FROM pg_temp.ref_rfm(p_shop, p_as_of)), 1) END
   FROM (VALUES (1, 'champions'), (2, 'loyal'), (3, 'potential_loyalist'), (4, 'new'), (5, 'promising'),
@@ -159,7 +163,7 @@ SELECT count(*), count(*) FILTER (WHERE before OR inside > 1),
 $$;
 CREATE FUNCTION pg_temp.ref_cohorts(p_shop uuid, p_grain text, p_periods integer, p_as_of timestamptz, p_zone text,
                                     p_slug text DEFAULT NULL, p_network text DEFAULT NULL)
-RETURNS TABLE (cohort_start date, period integer, cohort_size bigint, mature boolean, active_customers bigint,
+RETURNS TABLE (cohort_start date, period bigint, cohort_size bigint, mature boolean, active_customers bigint,
                retention_pct numeric, revenue numeric, cumulative_revenue_per_customer numeric)
 LANGUAGE sql STABLE AS $$
 WITH firsts AS (   -- each customer's first purchase (ties: smallest order id)
@@ -184,8 +188,8 @@ SELECT x.cohort::date, x.k, x.size, x.hi <= p_as_of,
          WHERE p.shop_id = p_shop AND p.at >= x.lo AND p.at < x.hi AND p.at <= p_as_of),
        round(100.0 * (SELECT count(DISTINCT p.cid) FROM ref_p p JOIN cust c ON c.cid = p.cid AND c.cohort = x.cohort
          WHERE p.shop_id = p_shop AND p.at >= x.lo AND p.at < x.hi AND p.at <= p_as_of) / x.size, 1),
-       (SELECT coalesce(sum(p.amount), 0) FROM ref_p p JOIN cust c ON c.cid = p.cid AND c.cohort = x.cohort
-         WHERE p.shop_id = p_shop AND p.at >= x.lo AND p.at < x.hi AND p.at <= p_as_of),
+       pg_temp.money((SELECT coalesce(sum(p.amount), 0) FROM ref_p p JOIN cust c ON c.cid = p.cid AND c.cohort = x.cohort
+         WHERE p.shop_id = p_shop AND p.at >= x.lo AND p.at < x.hi AND p.at <= p_as_of)),
        round((SELECT coalesce(sum(p.amount), 0) FROM ref_p p JOIN cust c ON c.cid = p.cid AND c.cohort = x.cohort
          WHERE p.shop_id = p_shop AND p.at < x.hi AND p.at <= p_as_of) / x.size, 2)
   FROM cells x ORDER BY x.cohort, x.k
@@ -198,7 +202,7 @@ SELECT CASE p_by WHEN 'dow' THEN extract(isodow FROM p_at AT TIME ZONE p_zone)
                  ELSE extract(month FROM p_at AT TIME ZONE p_zone) END::integer
 $$;
 CREATE FUNCTION pg_temp.ref_seasons(p_shop uuid, p_by text, p_from timestamptz, p_to timestamptz, p_zone text)
-RETURNS TABLE (bucket integer, orders bigint, revenue numeric, customers bigint, new_customers bigint, index_vs_mean numeric)
+RETURNS TABLE (bucket bigint, orders bigint, revenue numeric, customers bigint, new_customers bigint, index_vs_mean numeric)
 LANGUAGE sql STABLE AS $$
 WITH b AS (
     SELECT g AS b FROM generate_series(CASE WHEN p_by IN ('dow', 'day_of_month', 'month') THEN 1 ELSE 0 END,
@@ -223,7 +227,7 @@ per AS (
                     WHEN 'day_of_month' THEN extract(day FROM u.lo) ELSE extract(month FROM u.lo) END = b.b) AS occ
       FROM b
 )
-SELECT per.b, per.orders, per.revenue, per.customers, per.new_customers,
+SELECT per.b, per.orders, pg_temp.money(per.revenue), per.customers, per.new_customers,
        CASE WHEN per.occ = 0 OR (SELECT count(*) FROM inr) = 0 THEN NULL
             ELSE round((per.orders::numeric / per.occ) / ((SELECT count(*) FROM inr)::numeric / (SELECT count(*) FROM units)), 2) END
   FROM per ORDER BY per.b

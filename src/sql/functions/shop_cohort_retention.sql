@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION shop_cohort_retention(p_shop_id uuid, p_grain text DE
                                                  p_first_slug text DEFAULT NULL,
                                                  p_first_network text DEFAULT NULL,
                                                  p_time_zone text DEFAULT NULL)
-RETURNS TABLE (cohort_start date, period integer, cohort_size bigint, mature boolean,
+RETURNS TABLE (cohort_start date, period bigint, cohort_size bigint, mature boolean,
                active_customers bigint, retention_pct numeric, revenue numeric,
                cumulative_revenue_per_customer numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -77,11 +77,11 @@ BEGIN
          WHERE b.k < p_periods
          GROUP BY b.cohort, b.k
     )
-    SELECT s.cohort::date, g.k, s.size::bigint,
+    SELECT s.cohort::date, g.k::bigint, s.size::bigint,
            ((s.cohort + (g.k + 1) * v_step) AT TIME ZONE v_zone) <= p_as_of,
            coalesce(b.active, 0)::bigint,
            round(100.0 * coalesce(b.active, 0) / s.size, 1),
-           coalesce(b.revenue, 0),
+           @extschema@.customer_tracking_money(coalesce(b.revenue, 0)),
            round(sum(coalesce(b.revenue, 0)) OVER (PARTITION BY s.cohort ORDER BY g.k) / s.size, 2)
       FROM sizes s
      CROSS JOIN LATERAL generate_series(0, p_periods - 1) g(k)

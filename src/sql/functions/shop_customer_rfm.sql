@@ -3,8 +3,8 @@
 -- never count) created at or before p_as_of. The rules are in the README ("Segments, rates, cohorts and seasons").
 CREATE OR REPLACE FUNCTION shop_customer_rfm(p_shop_id uuid, p_as_of timestamptz DEFAULT now(),
                                              p_segment text DEFAULT NULL)
-RETURNS TABLE (customer_id uuid, recency_days integer, frequency integer, monetary numeric,
-               r_score integer, f_score integer, m_score integer, segment text)
+RETURNS TABLE (customer_id uuid, recency_days bigint, frequency bigint, monetary numeric,
+               r_score bigint, f_score bigint, m_score bigint, segment text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -112,7 +112,8 @@ BEGIN
                     ELSE 'lost' END AS segment
           FROM scored s
     )
-    SELECT g.cid, g.recency_days, g.frequency, g.monetary, g.r_score, g.f_score, g.m_score, g.segment
+    SELECT g.cid, g.recency_days::bigint, g.frequency::bigint, @extschema@.customer_tracking_money(g.monetary),
+           g.r_score::bigint, g.f_score::bigint, g.m_score::bigint, g.segment
       FROM segmented g
      WHERE p_segment IS NULL OR g.segment = p_segment
      ORDER BY g.monetary DESC, g.cid;

@@ -23,7 +23,7 @@ BEGIN
           FROM @extschema@.shop_customer_rfm(p_shop_id, p_as_of) r
          GROUP BY r.segment
     )
-    SELECT n.segment, coalesce(s.customers, 0)::bigint, coalesce(s.revenue, 0),
+    SELECT n.segment, coalesce(s.customers, 0)::bigint, @extschema@.customer_tracking_money(coalesce(s.revenue, 0)),
            coalesce(round(100.0 * s.customers / nullif(sum(s.customers) OVER (), 0), 1), 0.0)
       FROM unnest(ARRAY['champions', 'loyal', 'potential_loyalist', 'new', 'promising', 'needs_attention',
                         'at_risk', 'cannot_lose', 'hibernating', 'lost']) WITH ORDINALITY n(segment, k)

@@ -2,7 +2,7 @@
 -- month, in the zone p_time_zone (default customer_tracking_time_zone()).
 CREATE OR REPLACE FUNCTION shop_seasonality(p_shop_id uuid, p_by text, p_from timestamptz, p_to timestamptz,
                                             p_time_zone text DEFAULT NULL)
-RETURNS TABLE (bucket integer, orders bigint, revenue numeric, customers bigint, new_customers bigint,
+RETURNS TABLE (bucket bigint, orders bigint, revenue numeric, customers bigint, new_customers bigint,
                index_vs_mean numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -64,7 +64,8 @@ BEGIN
     ), o AS (
         SELECT sum(occ.occurrences) AS occurrences FROM occ
     )
-    SELECT g.b, coalesce(p.orders, 0)::bigint, coalesce(p.revenue, 0), coalesce(p.customers, 0)::bigint,
+    SELECT g.b::bigint, coalesce(p.orders, 0)::bigint, @extschema@.customer_tracking_money(coalesce(p.revenue, 0)),
+           coalesce(p.customers, 0)::bigint,
            coalesce(n.new_customers, 0)::bigint,
            CASE WHEN coalesce(occ.occurrences, 0) = 0 OR coalesce(t.orders, 0) = 0 THEN NULL
                 ELSE round((coalesce(p.orders, 0)::numeric / occ.occurrences) / (t.orders::numeric / o.occurrences), 2) END
