@@ -12,18 +12,18 @@
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 \set SHOW_CONTEXT never
-\set sa '''d4500000-0000-0000-0000-00000000000a'''
-\set ss '''d4500000-0000-0000-0000-000000000005'''
-\set sz '''d4500000-0000-0000-0000-00000000000c'''
-\set se '''d4500000-0000-0000-0000-00000000000e'''
-\set sb '''d4500000-0000-0000-0000-00000000000b'''
+\set sa '''d4600000-0000-0000-0000-00000000000a'''
+\set ss '''d4600000-0000-0000-0000-000000000005'''
+\set sz '''d4600000-0000-0000-0000-00000000000c'''
+\set se '''d4600000-0000-0000-0000-00000000000e'''
+\set sb '''d4600000-0000-0000-0000-00000000000b'''
 
 INSERT INTO user_shops (id, user_id, shop_slug) VALUES
-  ('d4500000-0000-0000-0000-00000000000a', 'e4500000-0000-0000-0000-00000000000a', 'ct45-big'),
-  ('d4500000-0000-0000-0000-000000000005', 'e4500000-0000-0000-0000-00000000000a', 'ct45-small'),
-  ('d4500000-0000-0000-0000-00000000000c', 'e4500000-0000-0000-0000-00000000000a', 'ct45-clock'),
-  ('d4500000-0000-0000-0000-00000000000e', 'e4500000-0000-0000-0000-00000000000a', 'ct45-empty'),
-  ('d4500000-0000-0000-0000-00000000000b', 'e4500000-0000-0000-0000-00000000000b', 'ct45-other');
+  ('d4600000-0000-0000-0000-00000000000a', 'e4600000-0000-0000-0000-00000000000a', 'ct46-big'),
+  ('d4600000-0000-0000-0000-000000000005', 'e4600000-0000-0000-0000-00000000000a', 'ct46-small'),
+  ('d4600000-0000-0000-0000-00000000000c', 'e4600000-0000-0000-0000-00000000000a', 'ct46-clock'),
+  ('d4600000-0000-0000-0000-00000000000e', 'e4600000-0000-0000-0000-00000000000a', 'ct46-empty'),
+  ('d4600000-0000-0000-0000-00000000000b', 'e4600000-0000-0000-0000-00000000000b', 'ct46-other');
 CREATE TEMP TABLE my_shops (id uuid PRIMARY KEY);
 INSERT INTO my_shops VALUES (:sa), (:ss), (:sz), (:se), (:sb);
 
@@ -323,13 +323,13 @@ CREATE FUNCTION pg_temp.zone_run(p_zone text) RETURNS void LANGUAGE plpgsql AS $
 BEGIN
     PERFORM set_config('TimeZone', p_zone, true);
     INSERT INTO zone_runs
-    SELECT p_zone, 'rfm', md5(string_agg(x::text, ',')) FROM shop_customer_rfm('d4500000-0000-0000-0000-00000000000a', '2025-06-01 00:00+00') x
-    UNION ALL SELECT p_zone, 'flow', md5(string_agg(x::text, ',')) FROM shop_segment_flow('d4500000-0000-0000-0000-00000000000a', '2025-04-01 00:00+00', '2025-10-01 00:00+00') x
-    UNION ALL SELECT p_zone, 'rates', md5(string_agg(x::text, ',')) FROM shop_retention_rates('d4500000-0000-0000-0000-00000000000a', '2025-03-01 00:00+00', '2025-06-01 00:00+00') x
-    UNION ALL SELECT p_zone, 'cohorts', md5(string_agg(x::text, ',')) FROM shop_cohort_retention('d4500000-0000-0000-0000-00000000000c', 'month', 4, '2025-06-30 00:00+00') x
-    UNION ALL SELECT p_zone, 'cohorts week', md5(string_agg(x::text, ',')) FROM shop_cohort_retention('d4500000-0000-0000-0000-00000000000a', 'week', 8, '2025-06-30 00:00+00') x
-    UNION ALL SELECT p_zone, 'seasons hour', md5(string_agg(x::text, ',')) FROM shop_seasonality('d4500000-0000-0000-0000-00000000000a', 'hour', '2025-03-01 00:00+00', '2025-06-01 00:00+00') x
-    UNION ALL SELECT p_zone, 'seasons dow NY', md5(string_agg(x::text, ',')) FROM shop_seasonality('d4500000-0000-0000-0000-00000000000a', 'dow', '2025-03-01 00:00+00', '2025-06-01 00:00+00', 'America/New_York') x;
+    SELECT p_zone, 'rfm', md5(string_agg(x::text, ',')) FROM shop_customer_rfm('d4600000-0000-0000-0000-00000000000a', '2025-06-01 00:00+00') x
+    UNION ALL SELECT p_zone, 'flow', md5(string_agg(x::text, ',')) FROM shop_segment_flow('d4600000-0000-0000-0000-00000000000a', '2025-04-01 00:00+00', '2025-10-01 00:00+00') x
+    UNION ALL SELECT p_zone, 'rates', md5(string_agg(x::text, ',')) FROM shop_retention_rates('d4600000-0000-0000-0000-00000000000a', '2025-03-01 00:00+00', '2025-06-01 00:00+00') x
+    UNION ALL SELECT p_zone, 'cohorts', md5(string_agg(x::text, ',')) FROM shop_cohort_retention('d4600000-0000-0000-0000-00000000000c', 'month', 4, '2025-06-30 00:00+00') x
+    UNION ALL SELECT p_zone, 'cohorts week', md5(string_agg(x::text, ',')) FROM shop_cohort_retention('d4600000-0000-0000-0000-00000000000a', 'week', 8, '2025-06-30 00:00+00') x
+    UNION ALL SELECT p_zone, 'seasons hour', md5(string_agg(x::text, ',')) FROM shop_seasonality('d4600000-0000-0000-0000-00000000000a', 'hour', '2025-03-01 00:00+00', '2025-06-01 00:00+00') x
+    UNION ALL SELECT p_zone, 'seasons dow NY', md5(string_agg(x::text, ',')) FROM shop_seasonality('d4600000-0000-0000-0000-00000000000a', 'dow', '2025-03-01 00:00+00', '2025-06-01 00:00+00', 'America/New_York') x;
 END
 $$;
 BEGIN; SELECT pg_temp.zone_run('UTC'); COMMIT;
@@ -376,7 +376,7 @@ SELECT count(*) AS flow_rows FROM shop_segment_flow(:se, '2025-01-01', '2026-01-
 SELECT * FROM shop_retention_rates(:se, '2025-01-01', '2026-01-01');
 SELECT count(*) AS cohort_rows FROM shop_cohort_retention(:se);
 SELECT * FROM shop_seasonality(:se, 'month', '2025-01-01', '2025-04-01');
-SELECT count(*) AS rfm_rows FROM shop_customer_rfm('d4500000-0000-0000-0000-0000000000ff');
+SELECT count(*) AS rfm_rows FROM shop_customer_rfm('d4600000-0000-0000-0000-0000000000ff');
 SELECT sum(customers) AS customers FROM shop_customer_segments(NULL);
 
 --------------------------------------------------------------------------------
@@ -409,30 +409,30 @@ SELECT * FROM shop_customer_segments(:sa, '-infinity');
 --------------------------------------------------------------------------------
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ct45_reader') THEN
-        DROP OWNED BY ct45_reader;
-        DROP ROLE ct45_reader;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ct46_reader') THEN
+        DROP OWNED BY ct46_reader;
+        DROP ROLE ct46_reader;
     END IF;
 END
 $$;
-CREATE ROLE ct45_reader NOLOGIN;
-GRANT SELECT ON shop_customers, customer_tracking TO ct45_reader;
+CREATE ROLE ct46_reader NOLOGIN;
+GRANT SELECT ON shop_customers, customer_tracking TO ct46_reader;
 CREATE TEMP TABLE rls_calls (n int, call text);
 INSERT INTO rls_calls VALUES
-  (1, $$SELECT md5(string_agg(x::text, ',')) FROM shop_customer_rfm('d4500000-0000-0000-0000-00000000000a', '2025-09-01 00:00+00') x$$),
-  (2, $$SELECT md5(string_agg(x::text, ',')) FROM shop_customer_segments('d4500000-0000-0000-0000-00000000000a', '2025-09-01 00:00+00') x$$),
-  (3, $$SELECT md5(string_agg(x::text, ',')) FROM shop_segment_flow('d4500000-0000-0000-0000-00000000000a', '2025-04-01', '2025-09-01') x$$),
-  (4, $$SELECT md5(string_agg(x::text, ',')) FROM shop_retention_rates('d4500000-0000-0000-0000-00000000000a', '2025-04-01', '2025-09-01') x$$),
-  (5, $$SELECT md5(string_agg(x::text, ',')) FROM shop_cohort_retention('d4500000-0000-0000-0000-00000000000a', 'month', 6, '2025-09-01 00:00+00') x$$),
-  (6, $$SELECT md5(string_agg(x::text, ',')) FROM shop_seasonality('d4500000-0000-0000-0000-00000000000a', 'hour', '2025-04-01', '2025-09-01') x$$);
+  (1, $$SELECT md5(string_agg(x::text, ',')) FROM shop_customer_rfm('d4600000-0000-0000-0000-00000000000a', '2025-09-01 00:00+00') x$$),
+  (2, $$SELECT md5(string_agg(x::text, ',')) FROM shop_customer_segments('d4600000-0000-0000-0000-00000000000a', '2025-09-01 00:00+00') x$$),
+  (3, $$SELECT md5(string_agg(x::text, ',')) FROM shop_segment_flow('d4600000-0000-0000-0000-00000000000a', '2025-04-01', '2025-09-01') x$$),
+  (4, $$SELECT md5(string_agg(x::text, ',')) FROM shop_retention_rates('d4600000-0000-0000-0000-00000000000a', '2025-04-01', '2025-09-01') x$$),
+  (5, $$SELECT md5(string_agg(x::text, ',')) FROM shop_cohort_retention('d4600000-0000-0000-0000-00000000000a', 'month', 6, '2025-09-01 00:00+00') x$$),
+  (6, $$SELECT md5(string_agg(x::text, ',')) FROM shop_seasonality('d4600000-0000-0000-0000-00000000000a', 'hour', '2025-04-01', '2025-09-01') x$$);
 CREATE TEMP TABLE rls_seen (who text, n int, h text);
-GRANT SELECT ON rls_calls TO ct45_reader;
-GRANT INSERT ON rls_seen TO ct45_reader;
+GRANT SELECT ON rls_calls TO ct46_reader;
+GRANT INSERT ON rls_seen TO ct46_reader;
 SELECT format('INSERT INTO rls_seen SELECT %L, %s, (%s)', 'superuser', n, call) FROM rls_calls ORDER BY n \gexec
-SET ROLE ct45_reader;
-SET request.jwt.claims = '{"sub": "e4500000-0000-0000-0000-00000000000a", "role": "authenticated"}';
+SET ROLE ct46_reader;
+SET request.jwt.claims = '{"sub": "e4600000-0000-0000-0000-00000000000a", "role": "authenticated"}';
 SELECT format('INSERT INTO rls_seen SELECT %L, %s, (%s)', 'owner', n, call) FROM rls_calls ORDER BY n \gexec
-SET request.jwt.claims = '{"sub": "e4500000-0000-0000-0000-00000000000b", "role": "authenticated"}';
+SET request.jwt.claims = '{"sub": "e4600000-0000-0000-0000-00000000000b", "role": "authenticated"}';
 SELECT format('INSERT INTO rls_seen SELECT %L, %s, (%s)', 'other owner', n, call) FROM rls_calls ORDER BY n \gexec
 SELECT count(*) AS rfm_rows FROM shop_customer_rfm(:sa, '2025-09-01 00:00+00');
 SELECT sum(customers) AS customers, sum(revenue) AS revenue FROM shop_customer_segments(:sa, '2025-09-01 00:00+00');
@@ -450,8 +450,8 @@ SELECT s.n, o.h IS NOT DISTINCT FROM s.h AS owner_sees_all, x.h IS NOT DISTINCT 
   JOIN rls_seen x ON x.n = s.n AND x.who = 'other owner' JOIN rls_seen z ON z.n = s.n AND z.who = 'no owner'
  WHERE s.who = 'superuser' ORDER BY s.n;
 DROP TABLE rls_seen, rls_calls;
-DROP OWNED BY ct45_reader;
-DROP ROLE ct45_reader;
+DROP OWNED BY ct46_reader;
+DROP ROLE ct46_reader;
 
 --------------------------------------------------------------------------------
 -- A Supabase-style database (the roles exist at CREATE EXTENSION): anon may not call them,
@@ -468,7 +468,7 @@ BEGIN
               WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v.name)
     LOOP
         EXECUTE format('CREATE ROLE %I %s', r.name, r.attributes);
-        EXECUTE format('COMMENT ON ROLE %I IS %L', r.name, 'customer_tracking test 45_analytics');
+        EXECUTE format('COMMENT ON ROLE %I IS %L', r.name, 'customer_tracking test 46_analytics');
     END LOOP;
 END
 $$;
@@ -488,11 +488,11 @@ GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 \set ECHO all
 CREATE EXTENSION customer_tracking;
 INSERT INTO user_shops (id, user_id, shop_slug) VALUES
-  ('d4500000-0000-0000-0000-00000000000a', 'e4500000-0000-0000-0000-00000000000a', 'a'),
-  ('d4500000-0000-0000-0000-00000000000b', 'e4500000-0000-0000-0000-00000000000b', 'b');
+  ('d4600000-0000-0000-0000-00000000000a', 'e4600000-0000-0000-0000-00000000000a', 'a'),
+  ('d4600000-0000-0000-0000-00000000000b', 'e4600000-0000-0000-0000-00000000000b', 'b');
 INSERT INTO shop_orders (shop_id, customer_phone, network, total_price, payment_status, created_at)
 SELECT s, '0244' || lpad((i % 7)::text, 6, '0'), 'MTN', 10 + i, 'paid', '2025-01-01 00:00+00'::timestamptz + i * interval '9 days'
-  FROM generate_series(1, 30) i, unnest(ARRAY['d4500000-0000-0000-0000-00000000000a', 'd4500000-0000-0000-0000-00000000000b']::uuid[]) s;
+  FROM generate_series(1, 30) i, unnest(ARRAY['d4600000-0000-0000-0000-00000000000a', 'd4600000-0000-0000-0000-00000000000b']::uuid[]) s;
 SELECT p.oid::regprocedure AS function, has_function_privilege('anon', p.oid, 'EXECUTE') AS anon,
        has_function_privilege('authenticated', p.oid, 'EXECUTE') AS authenticated,
        has_function_privilege('service_role', p.oid, 'EXECUTE') AS service_role
@@ -501,24 +501,24 @@ SELECT p.oid::regprocedure AS function, has_function_privilege('anon', p.oid, 'E
                      'shop_cohort_retention', 'shop_seasonality', 'customer_tracking_time_zone')
  ORDER BY 1;
 SET ROLE anon;
-SELECT * FROM shop_customer_rfm('d4500000-0000-0000-0000-00000000000a');
-SELECT * FROM shop_customer_segments('d4500000-0000-0000-0000-00000000000a');
-SELECT * FROM shop_segment_flow('d4500000-0000-0000-0000-00000000000a', '2025-01-01', '2025-06-01');
-SELECT * FROM shop_retention_rates('d4500000-0000-0000-0000-00000000000a', '2025-01-01', '2025-06-01');
-SELECT * FROM shop_cohort_retention('d4500000-0000-0000-0000-00000000000a');
-SELECT * FROM shop_seasonality('d4500000-0000-0000-0000-00000000000a', 'dow', '2025-01-01', '2025-06-01');
+SELECT * FROM shop_customer_rfm('d4600000-0000-0000-0000-00000000000a');
+SELECT * FROM shop_customer_segments('d4600000-0000-0000-0000-00000000000a');
+SELECT * FROM shop_segment_flow('d4600000-0000-0000-0000-00000000000a', '2025-01-01', '2025-06-01');
+SELECT * FROM shop_retention_rates('d4600000-0000-0000-0000-00000000000a', '2025-01-01', '2025-06-01');
+SELECT * FROM shop_cohort_retention('d4600000-0000-0000-0000-00000000000a');
+SELECT * FROM shop_seasonality('d4600000-0000-0000-0000-00000000000a', 'dow', '2025-01-01', '2025-06-01');
 RESET ROLE;
 SET ROLE authenticated;
-SET request.jwt.claims = '{"sub": "e4500000-0000-0000-0000-00000000000a", "role": "authenticated"}';
-SELECT segment, customers, revenue FROM shop_customer_segments('d4500000-0000-0000-0000-00000000000a', '2025-12-01') WHERE customers > 0;
-SELECT sum(customers) AS customers_of_b FROM shop_customer_segments('d4500000-0000-0000-0000-00000000000b', '2025-12-01');
-SELECT * FROM shop_retention_rates('d4500000-0000-0000-0000-00000000000a', '2025-01-01', '2025-06-01');
-SELECT * FROM shop_retention_rates('d4500000-0000-0000-0000-00000000000b', '2025-01-01', '2025-06-01');
-SELECT count(*) AS cohort_rows_of_b FROM shop_cohort_retention('d4500000-0000-0000-0000-00000000000b', 'month', 12, '2025-12-01');
+SET request.jwt.claims = '{"sub": "e4600000-0000-0000-0000-00000000000a", "role": "authenticated"}';
+SELECT segment, customers, revenue FROM shop_customer_segments('d4600000-0000-0000-0000-00000000000a', '2025-12-01') WHERE customers > 0;
+SELECT sum(customers) AS customers_of_b FROM shop_customer_segments('d4600000-0000-0000-0000-00000000000b', '2025-12-01');
+SELECT * FROM shop_retention_rates('d4600000-0000-0000-0000-00000000000a', '2025-01-01', '2025-06-01');
+SELECT * FROM shop_retention_rates('d4600000-0000-0000-0000-00000000000b', '2025-01-01', '2025-06-01');
+SELECT count(*) AS cohort_rows_of_b FROM shop_cohort_retention('d4600000-0000-0000-0000-00000000000b', 'month', 12, '2025-12-01');
 RESET request.jwt.claims;
 RESET ROLE;
 SET ROLE service_role;
-SELECT sum(customers) AS customers_of_b FROM shop_customer_segments('d4500000-0000-0000-0000-00000000000b', '2025-12-01');
+SELECT sum(customers) AS customers_of_b FROM shop_customer_segments('d4600000-0000-0000-0000-00000000000b', '2025-12-01');
 RESET ROLE;
 \c contrib_regression
 SET client_min_messages = warning;
@@ -527,7 +527,7 @@ DO $$
 DECLARE
     r text;
 BEGIN
-    FOR r IN SELECT rolname FROM pg_roles WHERE shobj_description(oid, 'pg_authid') = 'customer_tracking test 45_analytics' LOOP
+    FOR r IN SELECT rolname FROM pg_roles WHERE shobj_description(oid, 'pg_authid') = 'customer_tracking test 46_analytics' LOOP
         EXECUTE format('DROP ROLE %I', r);
     END LOOP;
 END
