@@ -380,3 +380,7 @@ DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid)
 -- Storefront visits and the funnel per slug (new in 1.4; the install
 -- script's concern file, whole: tables, row-level security, grants and functions).
 #include "85_visits.sql"
+
+-- Segments, rates, cohorts and seasons (new in 1.4; the install script's concern file, whole:
+-- functions and their audience).
+#include "75_analytics.sql"
