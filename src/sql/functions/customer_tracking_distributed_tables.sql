@@ -15,5 +15,6 @@ AS $$
            ('customer_tracking_network_totals', 'shop'),
            ('customer_tracking_frequency', 'shop'),
            ('customer_tracking_slug_visits', 'shop'),
-           ('customer_tracking_visitors', 'shop')
+           ('customer_tracking_visitors', 'shop'),
+           ('customer_tracking_tiers', 'shop')
 $$;

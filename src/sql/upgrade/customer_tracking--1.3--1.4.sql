@@ -374,3 +374,10 @@ DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid)
 -- Issue 15, item 3: storefront visits and the funnel per slug (new in 1.4; the install
 -- script's concern file, whole: tables, row-level security, grants and functions).
 #include "85_visits.sql"
+
+--------------------------------------------------------------------------------
+-- Issue 14, part 1: loyalty tiers (the table, its policy and grants, the functions; computed
+-- at read, nothing on the write path). customer_tracking_distributed_tables() lists the table
+-- above (included earlier in this script).
+--------------------------------------------------------------------------------
+#include "95_tiers.sql"
