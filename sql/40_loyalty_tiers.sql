@@ -226,27 +226,26 @@ SELECT (SELECT array_agg(x ORDER BY x.rank) FROM shop_tier_preview(:sa, (SELECT 
 SELECT * FROM shop_tier_preview(:sa, '[{"name": "Big spender", "min_spent": 250}]', '2026-06-01');
 SELECT rank, name FROM shop_loyalty_tiers(:sa);
 
--- The customer list: the 8-parameter form is unchanged; the 9-parameter form adds the tier now
--- (as shop_customer_tier says) and filters by it, page by page with the same cursor.
-SELECT pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
-  FROM pg_proc p WHERE p.proname = 'shop_customer_list' ORDER BY p.pronargs;
+-- The customer list with the tier: shop_customer_list() is unchanged (one function of that name);
+-- shop_customer_tier_list() adds the tier now (as shop_customer_tier says) and filters by it,
+-- page by page with shop_customer_list()'s cursor.
+SELECT proname, pg_get_function_arguments(p.oid)
+  FROM pg_proc p WHERE p.proname IN ('shop_customer_list', 'shop_customer_tier_list') ORDER BY 1;
 SELECT count(*) AS list_tier_differs
-  FROM shop_customer_list(:sa, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) l,
+  FROM shop_customer_tier_list(:sa, p_limit => 500) l,
        shop_customer_tier(:sa, l.id) t
  WHERE l.tier_rank <> t.rank OR l.tier IS DISTINCT FROM t.tier;
+SELECT (SELECT array_agg(l.id ORDER BY l.ordinality) FROM shop_customer_tier_list(:sa, p_limit => 500) WITH ORDINALITY l)
+     = (SELECT array_agg(l.id ORDER BY l.ordinality) FROM shop_customer_list(:sa, p_limit => 500) WITH ORDINALITY l) AS same_rows_same_order;
 SELECT phone_number, total_spent, tier, tier_rank
-  FROM shop_customer_list(:sa, NULL, NULL, 'total_spent', NULL, NULL, NULL, NULL, 'bronze');
+  FROM shop_customer_tier_list(:sa, 'bronze', p_sort => 'total_spent');
 SELECT phone_number, sort_value, tier
-  FROM shop_customer_list(:sa, NULL, false, 'total_spent', 1, NULL, NULL, NULL, 'Bronze');
+  FROM shop_customer_tier_list(:sa, 'Bronze', p_sort => 'total_spent', p_limit => 1);
 SELECT phone_number, sort_value, tier
-  FROM shop_customer_list(:sa, NULL, false, 'total_spent', 1, NULL, NULL,
-                          (SELECT cursor FROM shop_customer_list(:sa, NULL, false, 'total_spent', 1, NULL, NULL, NULL, 'Bronze')), 'Bronze');
-SELECT phone_number, sort_value, tier
-  FROM shop_customer_list(:sa, NULL, false, 'total_spent', 1, '120.00', customer_tracking_customer_id(:sa, '+233241400006'), NULL, 'Bronze');
-SELECT * FROM shop_customer_list(:sa, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'Platinum');
-SELECT count(*) FROM shop_customer_list(p_shop_id => :sa, p_search => NULL, p_repeat_only => true, p_sort => 'purchases',
-                                        p_limit => 50, p_after_value => NULL, p_after_id => NULL, p_cursor => NULL,
-                                        p_tier => NULL);
+  FROM shop_customer_tier_list(:sa, 'Bronze', p_sort => 'total_spent', p_limit => 1,
+       p_cursor => (SELECT cursor FROM shop_customer_tier_list(:sa, 'Bronze', p_sort => 'total_spent', p_limit => 1)));
+SELECT * FROM shop_customer_tier_list(:sa, 'Platinum');
+SELECT count(*) FROM shop_customer_tier_list(p_shop_id => :sa, p_repeat_only => true, p_sort => 'purchases');
 
 -- Refunds, deletions, moves between shops, payments and edits count at once (at commit).
 BEGIN;

@@ -144,7 +144,7 @@ DASHBOARD_CALLS=(
 	"SELECT * FROM shop_tier_summary('$SHOP1')"
 	"SELECT * FROM shop_customer_tier('$SHOP1', '$CUSTOMER1')"
 	"SELECT * FROM shop_tier_changes('$SHOP1', now() - interval '100 days', now())"
-	"SELECT id, tier, tier_rank FROM shop_customer_list('$SHOP1', NULL, NULL, 'total_spent', 10, NULL, NULL, NULL, NULL)"
+	"SELECT id, tier, tier_rank FROM shop_customer_tier_list('$SHOP1', p_sort => 'total_spent', p_limit => 10)"
 	"SELECT * FROM shop_customer_list('$SHOP1', p_limit => 5)"
 	"SELECT * FROM shop_network_analytics('$SHOP1')"
 	"SELECT * FROM shop_purchase_frequency('$SHOP1')"

@@ -1,13 +1,13 @@
--- shop_customer_list() with each customer's loyalty tier, filterable by tier (issue 14). An
--- overload with every parameter required (NULL = the default: no search, all customers,
--- last_purchase, 50 rows, first page, every tier): the 8-parameter form keeps its parameters,
--- defaults and result columns, and PostgreSQL could not tell the two apart in a call that leaves
--- parameters out if this one had defaults too. Pages come from the 8-parameter form (same order;
--- next page: the last row's cursor as p_cursor); with p_tier, rows of other tiers are skipped,
--- so a page costs in proportion to the rows read to fill it.
-CREATE OR REPLACE FUNCTION shop_customer_list(p_shop_id uuid, p_search text, p_repeat_only boolean,
-                                              p_sort text, p_limit integer, p_after_value text,
-                                              p_after_id uuid, p_cursor text, p_tier text)
+-- The Customers page with each customer's loyalty tier, filterable by tier (issue 14). A function
+-- of its own: shop_customer_list() keeps its parameters and result columns (PostgREST needs one
+-- function per name). Pages come from shop_customer_list() (same order and search; next page:
+-- the last row's cursor as p_cursor); with p_tier, rows of other tiers are skipped, so a page
+-- costs in proportion to the rows read to fill it.
+CREATE OR REPLACE FUNCTION shop_customer_tier_list(p_shop_id uuid, p_tier text DEFAULT NULL,
+                                                   p_search text DEFAULT NULL,
+                                                   p_repeat_only boolean DEFAULT false,
+                                                   p_sort text DEFAULT 'last_purchase',
+                                                   p_limit integer DEFAULT 50, p_cursor text DEFAULT NULL)
 RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total_purchases bigint,
                repeat_customer boolean, total_spent numeric, first_purchase_at timestamptz,
                last_purchase_at timestamptz, preferred_network text, sort_value text, cursor text,
@@ -24,8 +24,6 @@ DECLARE
     v_want integer;
     v_batch integer;
     v_got integer;
-    v_after_value text := p_after_value;
-    v_after_id uuid := p_after_id;
     v_cursor text := p_cursor;
     r record;
 BEGIN
@@ -33,7 +31,7 @@ BEGIN
         v_want := (SELECT (x ->> 'rank')::integer FROM jsonb_array_elements(v_cfg) x
                     WHERE lower(x ->> 'name') = lower(btrim(p_tier)));
         IF v_want IS NULL THEN
-            RAISE EXCEPTION 'shop_customer_list: shop % has no tier named "%"', p_shop_id, p_tier
+            RAISE EXCEPTION 'shop_customer_tier_list: shop % has no tier named "%"', p_shop_id, p_tier
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = coalesce('Its tiers: ' || (SELECT string_agg(x ->> 'name', ', ' ORDER BY (x ->> 'rank')::integer)
                                                          FROM jsonb_array_elements(v_cfg) x), 'It has no tiers (customer_tracking_set_tiers()).');
@@ -45,7 +43,7 @@ BEGIN
         FOR r IN
             WITH page AS (SELECT l.*, l.ordinality AS n
                             FROM @extschema@.shop_customer_list(p_shop_id, p_search, coalesce(p_repeat_only, false),
-                                     coalesce(p_sort, 'last_purchase'), v_batch, v_after_value, v_after_id, v_cursor)
+                                     coalesce(p_sort, 'last_purchase'), v_batch, p_cursor => v_cursor)
                                  WITH ORDINALITY l),
                  ranks AS (SELECT e.customer_id, e.rank
                              FROM @extschema@.customer_tracking_tier_eval(p_shop_id, v_cfg,
@@ -56,8 +54,6 @@ BEGIN
              ORDER BY page.n
         LOOP
             v_got := v_got + 1;
-            v_after_value := NULL;
-            v_after_id := NULL;
             v_cursor := r.cursor;
             CONTINUE WHEN v_want IS NOT NULL AND r.rank <> v_want;
             id := r.id; customer_name := r.customer_name; phone_number := r.phone_number; email := r.email;
@@ -75,7 +71,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text) IS
-    'The Customers page with each customer''s loyalty tier (tier, tier_rank; NULL / 0: none) now; '
-    'p_tier: only that tier (NULL: all). Every parameter is required (NULL = its default).';
-SELECT customer_tracking_set_audience('shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text)', 'dashboard');
+COMMENT ON FUNCTION shop_customer_tier_list(uuid, text, text, boolean, text, integer, text) IS
+    'The Customers page (shop_customer_list()) with each customer''s loyalty tier now (tier, tier_rank; '
+    'NULL / 0: none); p_tier: only that tier (a name, case-insensitive; NULL: all). Next page: the last '
+    'row''s cursor as p_cursor.';
+SELECT customer_tracking_set_audience('shop_customer_tier_list(uuid, text, text, boolean, text, integer, text)', 'dashboard');
