@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION customer_tracking_set_tiers(p_shop_id uuid, p_tiers jsonb)
-RETURNS TABLE (rank integer, name text, min_spent numeric, min_purchases integer, "window" text,
+RETURNS TABLE (rank bigint, name text, min_spent numeric, min_purchases bigint, "window" text,
                time_zone text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, @extschema@, pg_temp

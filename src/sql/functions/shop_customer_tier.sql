@@ -1,6 +1,6 @@
 CREATE OR REPLACE FUNCTION shop_customer_tier(p_shop_id uuid, p_customer_id uuid,
                                               p_as_of timestamptz DEFAULT now())
-RETURNS TABLE (tier text, rank integer, spent_in_window numeric, purchases_in_window bigint,
+RETURNS TABLE (tier text, rank bigint, spent_in_window numeric, purchases_in_window bigint,
                next_tier text, to_next_spent numeric, to_next_purchases bigint,
                tier_expires_at timestamptz)
 LANGUAGE plpgsql STABLE

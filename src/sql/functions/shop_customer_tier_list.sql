@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION shop_customer_tier_list(p_shop_id uuid, p_tier text D
 RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total_purchases bigint,
                repeat_customer boolean, total_spent numeric, first_purchase_at timestamptz,
                last_purchase_at timestamptz, preferred_network text, sort_value text, cursor text,
-               tier text, tier_rank integer)
+               tier text, tier_rank bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$

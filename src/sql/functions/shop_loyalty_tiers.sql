@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION shop_loyalty_tiers(p_shop_id uuid)
-RETURNS TABLE (rank integer, name text, min_spent numeric, min_purchases integer, "window" text,
+RETURNS TABLE (rank bigint, name text, min_spent numeric, min_purchases bigint, "window" text,
                time_zone text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -7,7 +7,7 @@ AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT t.rank, t.name, t.min_spent, t.min_purchases, t.tier_window, t.time_zone
+    SELECT t.rank::bigint, t.name, t.min_spent, t.min_purchases::bigint, t.tier_window, t.time_zone
       FROM @extschema@.customer_tracking_tiers t
      WHERE t.shop_id = p_shop_id
      ORDER BY t.rank;

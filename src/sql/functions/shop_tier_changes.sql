@@ -1,6 +1,6 @@
 CREATE OR REPLACE FUNCTION shop_tier_changes(p_shop_id uuid, p_from timestamptz, p_to timestamptz)
-RETURNS TABLE (customer_id uuid, changed_at timestamptz, from_tier text, from_rank integer,
-               to_tier text, to_rank integer, direction text)
+RETURNS TABLE (customer_id uuid, changed_at timestamptz, from_tier text, from_rank bigint,
+               to_tier text, to_rank bigint, direction text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -52,7 +52,7 @@ BEGIN
                         ARRAY(SELECT x - interval '1 microsecond' FROM unnest(v_points) x))),
          after AS (SELECT * FROM @extschema@.customer_tracking_tier_eval(p_shop_id, v_cfg, v_customers, v_points)),
          names AS (SELECT c.rank, c.name FROM jsonb_to_recordset(v_cfg) AS c(rank integer, name text))
-    SELECT a.customer_id, a.as_of, fn.name, b.rank, tn.name, a.rank,
+    SELECT a.customer_id, a.as_of, fn.name, b.rank::bigint, tn.name, a.rank::bigint,
            CASE WHEN a.rank > b.rank THEN 'up' ELSE 'down' END
       FROM after a
       JOIN before b ON b.customer_id = a.customer_id AND b.as_of = a.as_of - interval '1 microsecond'

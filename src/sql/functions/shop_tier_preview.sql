@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION shop_tier_preview(p_shop_id uuid, p_tiers jsonb, p_as_of timestamptz DEFAULT now())
-RETURNS TABLE (tier text, rank integer, customers bigint, revenue numeric, share numeric)
+RETURNS TABLE (tier text, rank bigint, customers bigint, revenue numeric, share numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
