@@ -43,6 +43,7 @@ void ct_rollup_init(void);
 void ct_customers_init(void);
 void ct_pending_init(void);
 void ct_estimates_init(void);
+void ct_estimates_relcache(Oid relid);
 void ct_guard_init(void);
 void ct_backfill_init(void);
 

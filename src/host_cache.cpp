@@ -15,6 +15,7 @@
 #include "customer_tracking.h"
 #include "pg_boundary.hpp"
 #include "tracking.h"
+#include "visits.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -92,6 +93,8 @@ static void invalidate_on_relcache(Datum arg, Oid relid)
 	ct_owner_relcache(relid);
 	ct_metrics_relcache(relid);
 	ct_pending_relcache(relid);
+	ct_estimates_relcache(relid);
+	ct_visits_relcache(relid);
 	foreach (lc, caches)
 	{
 		HostCache *hc = static_cast<HostCache *>(lfirst(lc));

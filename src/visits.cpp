@@ -117,12 +117,6 @@ DateADT salt_checked_day = 0;
 /* Past days' visitor hashes may remain: delete a batch per call. */
 bool cleanup_pending = false;
 
-void forget_catalog(Datum, Oid relid)
-{
-	if (relid == InvalidOid || relid == catalog.shops || relid == catalog.salts ||
-		relid == catalog.visitors || relid == catalog.counts)
-		catalog.stale = true; /* resolved again at the next call (nothing freed in a callback) */
-}
 
 /* The extension table name of the function's schema, or InvalidOid. */
 Oid table_of(Oid schema, const char *name) { return get_relname_relid(name, schema); }
@@ -585,7 +579,6 @@ void ct_visits_init(void)
 		"rotate. 0 (the default) in production.",
 		&ct_visit_day_offset, 0, -36500, 36500, PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 		nullptr, nullptr, nullptr);
-	CacheRegisterRelcacheCallback(forget_catalog, (Datum) 0);
 }
 
 /*
@@ -667,4 +660,12 @@ CT_FUNCTION(ct_visits_rotate)
 	make_salts(today); /* today's and tomorrow's, committed with this call */
 	SPI_finish();
 	PG_RETURN_INT64(static_cast<int64>(deleted));
+}
+
+/* From the extension's one relcache callback (host_cache.cpp). */
+void ct_visits_relcache(Oid relid)
+{
+	if (relid == InvalidOid || relid == catalog.shops || relid == catalog.salts ||
+		relid == catalog.visitors || relid == catalog.counts)
+		catalog.stale = true; /* resolved again at the next call (nothing freed in a callback) */
 }

@@ -10,8 +10,10 @@
 /* customer_tracking.visit_day_offset: days added to the clock visits are counted by (tests). */
 extern int ct_visit_day_offset;
 
-/* Defines the module's setting and registers its relcache callback; called from _PG_init. */
+/* Defines the module's setting; called from _PG_init. */
+/* Called from the extension's one relcache callback (host_cache.cpp). */
 void ct_visits_init(void);
+void ct_visits_relcache(Oid relid);
 
 /* Bounds of what a call may carry; a longer argument makes the call count nothing. */
 #define CT_VISIT_MAX_SLUG	  255
