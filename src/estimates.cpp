@@ -51,8 +51,6 @@ get_relation_stats_hook_type previous_stats_hook = nullptr;
 Oid extension_schema = InvalidOid;
 bool extension_schema_known = false;
 
-void forget_schema(Datum arg, Oid relid) { extension_schema_known = false; }
-
 Oid current_extension_schema()
 {
 	if (!extension_schema_known)
@@ -169,11 +167,13 @@ bool stats_unanalyzed(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
 
 } // namespace
 
+/* From the extension's one relcache callback (module.cpp). */
+void ct_estimates_relcache(Oid relid) { extension_schema_known = false; }
+
 void ct_estimates_init(void)
 {
 	previous_hook = get_relation_info_hook;
 	get_relation_info_hook = estimate_unanalyzed;
 	previous_stats_hook = get_relation_stats_hook;
 	get_relation_stats_hook = stats_unanalyzed;
-	CacheRegisterRelcacheCallback(forget_schema, (Datum) 0);
 }

@@ -8,5 +8,7 @@
 #include "customer_tracking.h"
 
 void ct_estimates_init(void);
+/* A relation changed (module.cpp's relcache callback): the schema is looked up again. */
+void ct_estimates_relcache(Oid relid);
 
 #endif

@@ -175,6 +175,7 @@ static void relcache_changed(Datum arg, Oid relid)
 	ct_metrics_relcache(relid);
 	ct_pending_relcache(relid);
 	ct_host_cache_relcache(relid);
+	ct_estimates_relcache(relid);
 	ct_visits_relcache(relid);
 }
 

@@ -106,7 +106,7 @@ else
 	exit 1
 fi
 for w in w1 w2; do
-	check "$w: the extension (1.4) with its 17 tables, no host tables, nothing attached" "1.4|17|0|0" "$w" \
+	check "$w: the extension (1.4) with its 18 tables, no host tables, nothing attached" "1.4|18|0|0" "$w" \
 		"SELECT (SELECT extversion FROM pg_extension WHERE extname = 'customer_tracking'), ($TABLES_SQL),
 		        (SELECT count(*) FROM pg_class WHERE relname IN ('shop_orders', 'user_shops')),
 		        (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'customer_tracking%')"
@@ -137,7 +137,14 @@ BEFORE=$(sql coord "$COUNTS_SQL")
 echo "       ($BEFORE)"
 # What the dashboard shows for one shop before distribution, to compare with afterwards.
 CUSTOMER1=$(sql coord "SELECT id FROM shop_customers WHERE shop_id = '$SHOP1' ORDER BY id LIMIT 1")
+TIERS='[{"name": "Bronze", "min_purchases": 1}, {"name": "Silver", "min_spent": 40, "window": "rolling_12m"}, {"name": "Gold", "min_spent": 80, "min_purchases": 6, "window": "calendar_year"}]'
+check "loyalty tiers set on the single node" "3" coord "SELECT count(*) FROM customer_tracking_set_tiers('$SHOP1', '$TIERS')"
 DASHBOARD_CALLS=(
+	"SELECT * FROM shop_loyalty_tiers('$SHOP1')"
+	"SELECT * FROM shop_tier_summary('$SHOP1')"
+	"SELECT * FROM shop_customer_tier('$SHOP1', '$CUSTOMER1')"
+	"SELECT * FROM shop_tier_changes('$SHOP1', now() - interval '100 days', now())"
+	"SELECT id, tier, tier_rank FROM shop_customer_tier_list('$SHOP1', p_sort => 'total_spent', p_limit => 10)"
 	"SELECT * FROM shop_customer_list('$SHOP1', p_limit => 5)"
 	"SELECT * FROM shop_network_analytics('$SHOP1')"
 	"SELECT * FROM shop_purchase_frequency('$SHOP1')"
@@ -177,7 +184,7 @@ check "... and changes nothing" "0" coord "SELECT count(*) FROM pg_dist_partitio
 echo "== the host changes its primary key; distribute()"
 if out=$(sql coord "$HOST_FIX"); then ok "the host's fix runs"; else fail "the host's fix runs" "$out"; fi
 check "no problem left" "0" coord "SELECT count(*) FROM customer_tracking_distribution_problems()"
-check "distribute() distributes the 14 tables in an order Citus accepts" \
+check "distribute() distributes the 15 tables in an order Citus accepts" \
 	"user_shops|reference|distributed
 customer_tracking_settings|reference|distributed
 shop_orders|by shop_id|distributed
@@ -196,10 +203,11 @@ customer_tracking_codes|by shop_id, colocated with public.shop_orders|distribute
 customer_tracking_code_uses|by shop_id, colocated with public.shop_orders|distributed
 customer_tracking_referral_codes|by shop_id, colocated with public.shop_orders|distributed
 customer_tracking_referrals|by shop_id, colocated with public.shop_orders|distributed
-customer_tracking_referral_settings|by shop_id, colocated with public.shop_orders|distributed" coord \
+customer_tracking_referral_settings|by shop_id, colocated with public.shop_orders|distributed
+customer_tracking_tiers|by shop_id, colocated with public.shop_orders|distributed" coord \
 	"SELECT * FROM customer_tracking_distribute()"
-check "2 reference tables; 17 tables by shop_id in one colocation group" "n|t|2|1
-h|s|17|1" coord \
+check "2 reference tables; 18 tables by shop_id in one colocation group" "n|t|2|1
+h|s|18|1" coord \
 	"SELECT partmethod, repmodel, count(*), count(DISTINCT colocationid) FROM pg_dist_partition GROUP BY 1, 2 ORDER BY 1 DESC"
 check "nothing lost: the same orders, customers, ledger rows, revenue and issues" "$BEFORE" coord "$COUNTS_SQL"
 check "the coordinator's local copies are truncated" "0" coord \
@@ -210,7 +218,7 @@ customer_tracking_track|O" "$w" \
 		"SELECT DISTINCT regexp_replace(t.tgname, '_[0-9]+$', ''), t.tgenabled FROM pg_trigger t
 		  WHERE t.tgname ~ '^customer_tracking_(link|track)_[0-9]+$' ORDER BY 1"
 done
-check "running it again changes nothing" "14|already" coord \
+check "running it again changes nothing" "15|already" coord \
 	"SELECT count(*), string_agg(DISTINCT action, ',') FROM customer_tracking_distribute()"
 
 echo "== through the coordinator, after distribution"
@@ -220,6 +228,10 @@ for call in "${DASHBOARD_CALLS[@]}"; do
 	i=$((i + 1))
 done
 check "customer_tracking_verify() is empty (cluster-wide)" "0" coord "SELECT count(*) FROM customer_tracking_verify()"
+check "customer_tracking_set_tiers() through the coordinator, read back" "Bronze|Gold" coord \
+	"SELECT string_agg(name, '|' ORDER BY rank) FROM customer_tracking_set_tiers('$SHOP1', '[{\"name\": \"Bronze\", \"min_purchases\": 1}, {\"name\": \"Gold\", \"min_purchases\": 3}]')"
+check "... and the summary follows" "$(sql coord "SELECT count(*) FROM shop_customers WHERE shop_id = '$SHOP1' AND total_purchases >= 3")" coord \
+	"SELECT customers FROM shop_tier_summary('$SHOP1') WHERE tier = 'Gold'"
 check "customer_tracking_verify(shop) is empty" "0" coord "SELECT count(*) FROM customer_tracking_verify('$SHOP1')"
 check "verify() finds a wrong number (rolled back)" "total_spent" coord \
 	"BEGIN; UPDATE shop_customers SET total_spent = total_spent + 1 WHERE id = '$CUSTOMER1' AND shop_id = '$SHOP1';
@@ -406,7 +418,7 @@ fi
 wait "$LOAD_PID" "$LOAD_PID2"
 bad=$(load_failures "$SCRATCH/move-coord.log" "$SCRATCH/move-w1.log")
 if [ -z "$bad" ]; then ok "no transaction failed during the move"; else fail "no transaction failed during the move" "$bad"; fi
-check "the shards moved together" "$to_port|15" coord \
+check "the shards moved together" "$to_port|18" coord \
 	"SELECT n.nodeport, count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
 	  WHERE s.shardid IN (SELECT s2.shardid FROM pg_dist_shard s2 JOIN pg_dist_shard s1 ON s1.shardminvalue = s2.shardminvalue
 	                       JOIN pg_dist_partition p1 ON p1.logicalrelid = s1.logicalrelid

@@ -20,5 +20,6 @@ AS $$
            ('customer_tracking_code_uses', 'shop'),
            ('customer_tracking_referral_codes', 'shop'),
            ('customer_tracking_referrals', 'shop'),
-           ('customer_tracking_referral_settings', 'shop')
+           ('customer_tracking_referral_settings', 'shop'),
+           ('customer_tracking_tiers', 'shop')
 $$;

@@ -380,3 +380,14 @@ DROP FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid)
 -- Storefront visits and the funnel per slug (new in 1.4; the install
 -- script's concern file, whole: tables, row-level security, grants and functions).
 #include "85_visits.sql"
+
+-- Segments, rates, cohorts and seasons (new in 1.4; the install script's concern file, whole:
+-- functions and their audience).
+#include "75_analytics.sql"
+
+--------------------------------------------------------------------------------
+-- Loyalty tiers (the table, its policy and grants, the functions; computed
+-- at read, nothing on the write path). customer_tracking_distributed_tables() lists the table
+-- above (included earlier in this script).
+--------------------------------------------------------------------------------
+#include "95_tiers.sql"

@@ -1,0 +1,92 @@
+/*
+ * tiers.cpp: customer_tracking_tiers_write(p_shop_id, p_tiers), the one write of a shop's
+ * loyalty tiers (issue 14), behind customer_tracking_set_tiers().
+ *
+ * An owner may set the tiers of their own shops, yet clients write none of the extension's
+ * tables. Two steps with two sets of rights, as in owner.cpp:
+ *   1. may the caller set this shop's tiers: the shop is among customer_tracking_owned_shops()
+ *      (the owner lookup, auth.uid() or the JWT claim, runs with the caller's rights), or the
+ *      caller is a superuser or bypasses row-level security (Supabase's service_role);
+ *   2. the write, customer_tracking_store_tiers() (validation, then the rows of that shop only),
+ *      with the rights of this function's owner (the extension's owner).
+ * A SECURITY DEFINER function would run step 1 with the owner's rights too (auth.uid() belongs
+ * to another role, which may replace it); hence C and the switch of user between the steps.
+ *
+ * Tiers are read, never kept by the trigger: a customer's tier is computed at read from the
+ * ledger (customer_tracking), so refunds, deletions, moves and the passing of time (rolling and
+ * calendar windows) need no write and no maintenance call. Nothing here runs on the write path.
+ */
+#include "customer_tracking.h"
+#include "pg_boundary.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+}
+
+/* customer_tracking_tiers_write(p_shop_id uuid, p_tiers jsonb) RETURNS void */
+CT_FUNCTION(ct_tiers_write)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("customer_tracking_set_tiers: p_shop_id must not be NULL")));
+
+	Oid self = fcinfo->flinfo->fn_oid;
+	HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "customer_tracking: function %u not found", self);
+	Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+	Oid schema = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->pronamespace;
+	ReleaseSysCache(proc);
+	const char *schema_name = get_namespace_name(schema);
+	if (schema_name == nullptr)
+		elog(ERROR, "customer_tracking: schema of function %u not found", self);
+	const char *qschema = quote_identifier(schema_name);
+
+	Datum args[2] = {PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1)};
+	const char nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "customer_tracking: SPI_connect failed");
+
+	/* 1. With the caller's rights: their shop, or a role that sees every shop. */
+	const Oid check_types[1] = {UUIDOID};
+	int rc = SPI_execute_with_args(
+		psprintf("SELECT $1 OPERATOR(pg_catalog.=) ANY (%s.customer_tracking_owned_shops()) "
+				 "OR EXISTS (SELECT FROM pg_catalog.pg_roles r "
+				 "WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER "
+				 "AND (r.rolsuper OR r.rolbypassrls))",
+				 qschema),
+		1, const_cast<Oid *>(check_types), args, nulls, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "customer_tracking: the tier owner check failed: %s",
+			 SPI_result_code_string(rc));
+	bool isnull;
+	bool allowed =
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull || !allowed)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("customer_tracking_set_tiers: shop %s is not one of your shops",
+							   DatumGetCString(DirectFunctionCall1(uuid_out, args[0])))));
+
+	/* 2. With the rights of this function's owner: validate and store that shop's tiers. */
+	Oid save_userid;
+	int save_sec_context;
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	const Oid store_types[2] = {UUIDOID, JSONBOID};
+	rc = SPI_execute_with_args(psprintf("SELECT %s.customer_tracking_store_tiers($1, $2)", qschema),
+							   2, const_cast<Oid *>(store_types), args, nulls, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "customer_tracking: storing the tiers failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
