@@ -175,11 +175,11 @@ ct_citus_add_worker()
 	if [ "$CT_CITUS_DB" != postgres ]; then
 		ct_citus_psql w3 -d postgres -c "CREATE DATABASE \"$CT_CITUS_DB\"" || return 1
 	fi
-	ct_citus_psql w3 -c "CREATE EXTENSION citus" &&
-		ct_citus_psql coord -o /dev/null -c "SELECT citus_add_node('$CT_CITUS_HOST', $CT_CITUS_PORT_W3)" || {
+	if ! ct_citus_psql w3 -c "CREATE EXTENSION citus" ||
+		! ct_citus_psql coord -o /dev/null -c "SELECT citus_add_node('$CT_CITUS_HOST', $CT_CITUS_PORT_W3)"; then
 		echo "citus cluster: adding worker w3 failed" >&2
 		return 1
-	}
+	fi
 }
 
 ct_citus_running()
