@@ -486,6 +486,7 @@ bool ct_citus_shard_of(Oid relid, CitusShard *out);
 Oid ct_citus_local_shard(Oid logical, const char *minvalue);
 /* The shard of hash-distributed logical holding value (of type), when it is on this node. */
 Oid ct_citus_local_shard_for(Oid logical, Oid type, Datum value);
+void ct_citus_before_drop_extension(const Node *parsetree); /* DROP EXTENSION: shards first */
 /* The relation holding a reference table's rows on this node (the table itself without Citus). */
 Oid ct_local_rows_of(Oid relid);
 
