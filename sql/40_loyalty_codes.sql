@@ -96,6 +96,17 @@ SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 5, p_min_purcha
 SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 5, p_min_spent => 'NaN');
 SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 0, p_min_spent => 1);
 SELECT count(*) FROM customer_tracking_issue_codes(NULL, 'fixed', 5, p_min_spent => 1);
+-- By tier (current tier, shop_loyalty_tiers) and by RFM segment (now): the same customers as
+-- those functions give; an unknown tier or segment is refused.
+SELECT count(*) FROM customer_tracking_set_tiers(:s1, '[{"name": "Regular", "min_purchases": 2}]');
+SELECT (SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 5, p_tier => 'Regular'))
+     = (SELECT count(*) FROM shop_customers WHERE shop_id = :s1 AND total_purchases >= 2) AS tier_customers;
+SELECT (SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 5, p_segment => s.segment))
+     = s.customers AS segment_customers, s.customers > 0 AS some
+  FROM shop_customer_segments(:s1) s WHERE s.customers > 0 ORDER BY s.segment LIMIT 1;
+SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 5, p_tier => 'Gold');
+SELECT count(*) FROM customer_tracking_issue_codes(:s1, 'fixed', 5, p_segment => 'whales');
+SELECT count(*) FROM customer_tracking_set_tiers(:s1, '[]');
 DELETE FROM customer_tracking_codes WHERE shop_id = :s1 AND code <> :'code';
 
 -- How codes are matched: spaces and dashes dropped, upper case; anything else is no code.

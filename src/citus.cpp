@@ -22,6 +22,9 @@ extern "C" {
 #include "access/skey.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "catalog/pg_namespace.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -261,4 +264,51 @@ Oid ct_citus_local_shard_for(Oid logical, Oid type, Datum value)
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return result;
+}
+
+/*
+ * DROP EXTENSION customer_tracking on a Citus coordinator: Citus removes the
+ * extension's distributed and reference tables from its metadata and drops
+ * their shell tables on the workers, but leaves their shards there (and the
+ * coordinator's placement of a reference table). So, just before the drop and
+ * in its transaction, drop the shards of every Citus table that belongs to the
+ * extension (citus_drop_all_shards(), what Citus itself runs for a DROP TABLE).
+ * A drop that fails afterwards rolls this back with it. Called by the utility
+ * hook (src/pending.cpp), so only in sessions that loaded the library: on a
+ * cluster it is preloaded (README, Scaling out with Citus).
+ */
+void ct_citus_before_drop_extension(const Node *parsetree)
+{
+	if (!IsA(parsetree, DropStmt))
+		return;
+	const DropStmt *stmt = castNode(DropStmt, parsetree);
+	bool ours = false;
+	ListCell *lc;
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return;
+	foreach (lc, stmt->objects)
+		if (strcmp(strVal(lfirst(lc)), "customer_tracking") == 0)
+			ours = true;
+	if (!ours || !ct_citus_present() || ct_citus_local_group() != 0)
+		return;
+	Oid extension = get_extension_oid("customer_tracking", true);
+	if (!OidIsValid(extension))
+		return;
+	Oid types[1] = {OIDOID};
+	Datum args[1] = {ObjectIdGetDatum(extension)};
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "customer_tracking: SPI_connect failed");
+	int rc = SPI_execute_with_args(
+		"SELECT pg_catalog.citus_drop_all_shards(p.logicalrelid, n.nspname, c.relname) "
+		"FROM pg_catalog.pg_dist_partition p "
+		"JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+		" AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass "
+		" AND d.refobjid = $1 AND d.deptype = 'e'",
+		1, types, args, nullptr, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "customer_tracking: could not drop the shards of the extension's tables: %s",
+			 SPI_result_code_string(rc));
+	SPI_finish();
 }

@@ -7,6 +7,10 @@
 
 #include "customer_tracking.h"
 
+extern "C" {
+#include "nodes/nodes.h"
+}
+
 struct CitusTableInfo
 {
 	char method;   /* partmethod: 'h' hash-distributed, 'n' reference or Citus local */
@@ -27,6 +31,8 @@ bool ct_citus_shard_of(Oid relid, CitusShard *out);
 Oid ct_citus_local_shard(Oid logical, const char *minvalue);
 /* The shard of hash-distributed logical holding value (of type), when it is on this node. */
 Oid ct_citus_local_shard_for(Oid logical, Oid type, Datum value);
+/* DROP EXTENSION customer_tracking on a coordinator: its tables' shards first (utility hook). */
+void ct_citus_before_drop_extension(const Node *parsetree);
 /* The relation holding a reference table's rows on this node (the table itself without Citus). */
 Oid ct_local_rows_of(Oid relid);
 

@@ -404,9 +404,10 @@ void ct_pending_apply_now(void)
 /*
  * customer_tracking_apply_pending_here(): on a Citus worker, the commit-time apply of the notes
  * of this backend, asked for by the initiator of the distributed transaction before it
- * prepares it (citus_flush_before_prepare()). In a subtransaction: a failure leaves the notes
- * for the apply at PREPARE, and never fails the initiator's query. STABLE, returns false: a
- * one-time filter, evaluated once per shard of the initiator's query.
+ * prepares it, or by its customer_tracking_apply_pending() (citus_flush()). In a
+ * subtransaction: a failure leaves the notes for the apply at PREPARE, and never fails the
+ * initiator's query; inside a savepoint of the initiator the notes stay after the apply too.
+ * STABLE, returns false: a one-time filter, evaluated once per shard of the initiator's query.
  */
 CT_FUNCTION(ct_apply_pending_here)
 {
@@ -414,8 +415,7 @@ CT_FUNCTION(ct_apply_pending_here)
 	ResourceOwner owner = CurrentResourceOwner;
 	int n;
 
-	if (pending_orders == nullptr || hash_get_num_entries(pending_orders) == 0 ||
-		GetCurrentTransactionNestLevel() > 1)
+	if (pending_orders == nullptr || hash_get_num_entries(pending_orders) == 0)
 		PG_RETURN_BOOL(false);
 	PendingEntry **entries = collect(&n);
 	volatile bool applied = false;
@@ -429,25 +429,21 @@ CT_FUNCTION(ct_apply_pending_here)
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(cxt);
+		ErrorData *error = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		elog(DEBUG1, "customer_tracking: orders left for the prepare to apply: %s", error->message);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	if (applied)
+	/* In a savepoint (customer_tracking_apply_pending()): kept, as ct_pending_apply_now() does. */
+	if (applied && GetCurrentTransactionNestLevel() == 1)
 	{
 		MemoryContextDelete(pending_cxt);
 		forget_everything();
 	}
 	PG_RETURN_BOOL(false);
-}
-
-/* customer_tracking_apply_pending(): count this transaction's orders now, before commit. */
-CT_FUNCTION(ct_apply_pending)
-{
-	ct_pending_apply_now();
-	PG_RETURN_VOID();
 }
 
 /* What is left when the apply at commit failed: the orders stay saved and are listed. */
@@ -528,7 +524,7 @@ static void apply_at_commit(bool prepare)
 	int save_lock_timeout = LockTimeout;
 	/*
 	 * A Citus worker preparing its part of a distributed transaction whose
-	 * initiator did not apply here first (citus_flush_before_prepare(): the
+	 * initiator did not apply here first (citus_flush(): the
 	 * library not loaded there, or no SELECT on shop_orders): waiting for a
 	 * customer locked by a transaction prepared on this node, which may be
 	 * waiting for us on another node, could last forever. Bounded: past it
@@ -725,12 +721,23 @@ static bool serving_citus(void)
 	return name != nullptr && strncmp(name, "citus_internal", 14) == 0;
 }
 
-static void citus_flush_before_prepare(void)
+/*
+ * Asks each node in turn to apply the notes of this transaction's backends there: before the
+ * prepare (only when more than one row may have been written), or for
+ * customer_tracking_apply_pending() (the counters stay: the commit asks again for what the
+ * transaction writes afterwards).
+ */
+static void citus_flush(bool before_prepare)
 {
 	Oid orders = citus_orders_relid;
 	bool several = citus_writes > 1 || citus_rows > 1;
-	citus_writes = 0;
-	citus_rows = 0;
+	if (before_prepare)
+	{
+		citus_writes = 0;
+		citus_rows = 0;
+	}
+	else
+		several = true;
 	/* Only the initiator: a backend serving another node's transaction is one of those asked. */
 	if (!several || !OidIsValid(orders) || serving_citus() ||
 		pg_class_aclcheck(orders, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -754,6 +761,19 @@ static void citus_flush_before_prepare(void)
 	PopActiveSnapshot();
 }
 
+/*
+ * customer_tracking_apply_pending(): count this transaction's orders now, before commit. On a
+ * Citus node that wrote a distributed shop_orders in this transaction (the coordinator, or a
+ * worker a client writes through), also on every node holding its orders, as before the prepare.
+ */
+CT_FUNCTION(ct_apply_pending)
+{
+	ct_pending_apply_now();
+	if (citus_writes > 0)
+		citus_flush(false);
+	PG_RETURN_VOID();
+}
+
 static void at_xact_event(XactEvent event, void *arg)
 {
 	switch (event)
@@ -761,7 +781,7 @@ static void at_xact_event(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (citus_writes > 0 && event == XACT_EVENT_PRE_COMMIT)
-				citus_flush_before_prepare();
+				citus_flush(true);
 			apply_at_commit(event == XACT_EVENT_PRE_PREPARE);
 			forget_everything();
 			break;
@@ -801,7 +821,7 @@ static void forget_truncated(PlannedStmt *pstmt, const char *query, bool read_on
 	List *truncated = NIL;
 	ListCell *lc;
 
-	/* COPY into a distributed shop_orders: rows of any shards (see citus_flush_before_prepare()). */
+	/* COPY into a distributed shop_orders: rows of any shards (see citus_flush()). */
 	if (IsA(pstmt->utilityStmt, CopyStmt) && castNode(CopyStmt, pstmt->utilityStmt)->is_from &&
 		castNode(CopyStmt, pstmt->utilityStmt)->relation != nullptr)
 	{
@@ -818,6 +838,7 @@ static void forget_truncated(PlannedStmt *pstmt, const char *query, bool read_on
 			if (OidIsValid(relid))
 				truncated = lappend_oid(truncated, relid);
 		}
+	ct_citus_before_drop_extension(pstmt->utilityStmt);
 	if (previous_utility_hook != nullptr)
 		previous_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
 	else

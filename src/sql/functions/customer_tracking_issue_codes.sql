@@ -1,15 +1,16 @@
 -- Bulk issue (owner only): one new code per selected customer of the shop, returned. Customers:
 -- those in p_customer_ids (when given), with at least p_min_purchases paid orders (e.g. 2 for
 -- repeat customers) and at least p_min_spent lifetime value (when given); at least one selector
--- is required. Tiers and segments: pass their customers, e.g.
---   p_customer_ids => ARRAY(SELECT customer_id FROM <a tier or segment function> WHERE ...);
--- a p_tier / p_segment selector can be added next to these once those functions exist.
+-- is required. p_tier: the customers whose current tier (shop_loyalty_tiers) has that name;
+-- p_segment: the customers in that RFM segment now (shop_customer_rfm). Selectors combine (AND).
 CREATE OR REPLACE FUNCTION customer_tracking_issue_codes(p_shop_id uuid, p_kind text, p_value numeric,
                                                         p_customer_ids uuid[] DEFAULT NULL,
                                                         p_min_purchases integer DEFAULT NULL,
                                                         p_min_spent numeric DEFAULT NULL,
                                                         p_expires_at timestamptz DEFAULT NULL,
-                                                        p_max_uses integer DEFAULT 1)
+                                                        p_max_uses integer DEFAULT 1,
+                                                        p_tier text DEFAULT NULL,
+                                                        p_segment text DEFAULT NULL)
 RETURNS TABLE (customer_id uuid, code text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -19,12 +20,16 @@ DECLARE
     v_kind text;
     v_code text;
     v_unknown bigint;
+    v_tier_rank bigint;
+    v_in_tier uuid[];
+    v_in_segment uuid[];
     r record;
 BEGIN
     PERFORM @extschema@.customer_tracking_require_shop_owner(p_shop_id);
     v_kind := @extschema@.customer_tracking_check_code_terms(p_kind, p_value, p_expires_at, p_max_uses);
-    IF p_customer_ids IS NULL AND p_min_purchases IS NULL AND p_min_spent IS NULL THEN
-        RAISE EXCEPTION 'customer_tracking: say which customers: p_customer_ids, p_min_purchases or p_min_spent'
+    IF p_customer_ids IS NULL AND p_min_purchases IS NULL AND p_min_spent IS NULL
+       AND p_tier IS NULL AND p_segment IS NULL THEN
+        RAISE EXCEPTION 'customer_tracking: say which customers: p_customer_ids, p_min_purchases, p_min_spent, p_tier or p_segment'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF cardinality(p_customer_ids) > 100000 OR array_position(p_customer_ids, NULL) IS NOT NULL THEN
@@ -46,12 +51,31 @@ BEGIN
         RAISE EXCEPTION 'customer_tracking: % of p_customer_ids are not customers of shop %', v_unknown, p_shop_id
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_tier IS NOT NULL THEN
+        SELECT t.rank INTO v_tier_rank FROM @extschema@.shop_loyalty_tiers(p_shop_id) t WHERE t.name = p_tier;
+        IF v_tier_rank IS NULL THEN
+            RAISE EXCEPTION 'customer_tracking: shop % has no tier named %', p_shop_id, p_tier
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_in_tier := ARRAY(SELECT e.customer_id
+                             FROM @extschema@.customer_tracking_tier_eval(
+                                      p_shop_id, @extschema@.customer_tracking_tier_config(p_shop_id),
+                                      NULL, ARRAY[pg_catalog.now()]) e
+                            WHERE e.rank = v_tier_rank);
+    END IF;
+    IF p_segment IS NOT NULL THEN
+        -- shop_customer_rfm() refuses a name that is not one of the ten segments.
+        v_in_segment := ARRAY(SELECT s.customer_id
+                                FROM @extschema@.shop_customer_rfm(p_shop_id, pg_catalog.now(), p_segment) s);
+    END IF;
     FOR r IN
         SELECT c.id FROM @extschema@.shop_customers c
          WHERE c.shop_id = p_shop_id
            AND (p_customer_ids IS NULL OR c.id = ANY (p_customer_ids))
            AND (p_min_purchases IS NULL OR c.total_purchases >= p_min_purchases)
            AND (p_min_spent IS NULL OR c.total_spent >= p_min_spent)
+           AND (p_tier IS NULL OR c.id = ANY (v_in_tier))
+           AND (p_segment IS NULL OR c.id = ANY (v_in_segment))
          ORDER BY c.id
     LOOP
         FOR i IN 1..10 LOOP
@@ -71,7 +95,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer) IS
+COMMENT ON FUNCTION customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer, text, text) IS
     'Issues one loyalty code to each selected customer of the shop (owner only): by id list, '
-    'minimum paid orders, minimum lifetime value.';
-SELECT customer_tracking_set_audience('customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer)', 'dashboard');
+    'minimum paid orders, minimum lifetime value, current tier, RFM segment.';
+SELECT customer_tracking_set_audience('customer_tracking_issue_codes(uuid, text, numeric, uuid[], integer, numeric, timestamptz, integer, text, text)', 'dashboard');
