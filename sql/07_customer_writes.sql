@@ -1,5 +1,5 @@
 -- A new ledger row, a customer's next version and a per-slug purchase count are written directly
--- (src/trigger.cpp, src/customers.cpp on src/row_writer.cpp) when customer_tracking, shop_customers
+-- (src/ledger.cpp, src/customers.cpp on src/row_writer.cpp) when customer_tracking, shop_customers
 -- and customer_tracking_slug_customers have the extension's layout, and by SQL statements otherwise
 -- or with customer_tracking.direct_writes off. Both paths must leave identical rows: the same order
 -- history is played on two shops, one per path, and the rows are compared column by column.

@@ -6,7 +6,7 @@
  *
  *   1. Orders (customer_tracking_backfill_orders(), here): one statement reads
  *      every order of the group through the trigger's own decoder
- *      (customer_tracking_backfill_decode(): decode_order() in trigger.cpp,
+ *      (customer_tracking_backfill_decode(): decode_order() in order.cpp,
  *      with a phone memo, so each distinct raw phone is parsed once), compares
  *      it with its link, ledger row and open issues, and for each order that
  *      differs sets the link (an UPDATE, which also locks the order until the
@@ -54,9 +54,11 @@
  * Boundary rule (pg_boundary.hpp): this file calls PostgreSQL throughout and
  * holds no object with a destructor in any frame.
  */
-#include "customer_tracking.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "backfill.h"
+#include "host_cache.h"
+#include "order.h"
+#include "phone_glue.h"
 
 extern "C" {
 #include "access/htup_details.h"

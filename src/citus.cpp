@@ -14,8 +14,7 @@
  * Boundary rule (pg_boundary.hpp): this file calls PostgreSQL throughout and
  * holds no object with a destructor in any frame.
  */
-#include "customer_tracking.h"
-#include "tracking.h"
+#include "citus.h"
 
 extern "C" {
 #include "access/genam.h"

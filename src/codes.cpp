@@ -25,10 +25,11 @@
  *
  * Boundary rule (pg_boundary.hpp): no object with a destructor in any frame.
  */
-#include "codes.hpp"
-#include "customer_tracking.h"
+#include "codes.h"
+
+#include "issues.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "statements.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -67,107 +68,89 @@ bool ct_code_normalize(const char *data, int len, char *out)
 	return n > 0;
 }
 
-static bool uuid_eq(const pg_uuid_t *a, const pg_uuid_t *b)
-{
-	return memcmp(a->data, b->data, UUID_LEN) == 0;
-}
+/* ------------------------------------------------------------------------
+ * The statements (prepared on first use, only when the tables exist)
+ * ------------------------------------------------------------------------ */
 
-void ct_loyalty_prepare_statements(HostCache *hc)
-{
-	if (!hc->loyalty)
-		return;
-	const char *const *t = hc->table_sql;
-	Oid two_uuids[2] = {UUIDOID, UUIDOID};
-	Oid use_insert[5] = {UUIDOID, UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
-	Oid take[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
-	Oid code_key[2] = {UUIDOID, TEXTOID};
-	Oid read[3] = {UUIDOID, TEXTOID, TIMESTAMPTZOID};
-	Oid reopen[4] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID};
-	Oid facts[5] = {UUIDOID, UUIDOID, UUIDOID, TIMESTAMPTZOID, TEXTOID};
-	Oid insert[8] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTOID};
-	Oid void_types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
+static const Oid code_key_types[2] = {UUIDOID, TEXTOID}; /* $1 shop, $2 code */
 
-	ct_prepare(
-		hc, P_LOYALTY_LOCK,
-		psprintf("SELECT 1 FROM %s WHERE id = $1 AND shop_id = $2 FOR UPDATE", t[XT_CUSTOMERS]), 2,
-		two_uuids);
-	ct_prepare(hc, P_CODE_USE_FIND,
-			   psprintf("SELECT code, customer_id FROM %s WHERE shop_id = $1 AND order_id = $2",
-						t[XT_CODE_USES]),
-			   2, two_uuids);
-	ct_prepare(hc, P_CODE_USE_DELETE,
-			   psprintf("DELETE FROM %s WHERE shop_id = $1 AND order_id = $2", t[XT_CODE_USES]), 2,
-			   two_uuids);
-	ct_prepare(hc, P_CODE_USE_INSERT,
-			   psprintf("INSERT INTO %s (shop_id, order_id, code, customer_id, used_at) "
-						"VALUES ($1, $2, $3, $4, $5)",
-						t[XT_CODE_USES]),
-			   5, use_insert);
-	ct_prepare(hc, P_CODE_TAKE,
-			   psprintf("UPDATE %s SET uses = uses + 1 WHERE shop_id = $1 AND code = $2 "
-						"AND customer_id = $3 AND voided_at IS NULL "
-						"AND (expires_at IS NULL OR expires_at > $4) AND uses < max_uses",
-						t[XT_CODES]),
-			   4, take);
-	ct_prepare(hc, P_CODE_GIVE_BACK,
-			   psprintf("UPDATE %s SET uses = uses - 1 WHERE shop_id = $1 AND code = $2 "
-						"AND uses > 0",
-						t[XT_CODES]),
-			   2, code_key);
-	ct_prepare(hc, P_CODE_READ,
-			   psprintf("SELECT customer_id, voided_at IS NOT NULL, "
-						"coalesce(expires_at <= $3, false), uses >= max_uses "
-						"FROM %s WHERE shop_id = $1 AND code = $2",
-						t[XT_CODES]),
-			   3, read);
-	/* The order's refusal of this very code, open again (the row trigger resolves it on any change). */
-	ct_prepare(hc, P_ISSUE_REOPEN,
-			   psprintf("UPDATE %s SET resolved_at = NULL, last_seen_at = now() "
-						"WHERE shop_id = $1 AND shop_order_id = $2 AND issue = $3 "
-						"AND starts_with(detail, $4)",
-						t[XT_ISSUES]),
-			   4, reopen);
-	ct_prepare(hc, P_REFERRAL_ADVOCATE,
-			   psprintf("SELECT customer_id FROM %s WHERE shop_id = $1 AND code = $2",
-						t[XT_REFERRAL_CODES]),
-			   2, code_key);
-	/*
-	 * $1 shop, $2 the referred customer, $3 the advocate, $4 when the order
-	 * was paid, $5 the order's email. Read with the latest snapshot, under
-	 * the locks of both customers.
-	 */
-	ct_prepare(
-		hc, P_REFERRAL_FACTS,
-		psprintf(
-			"WITH c AS (SELECT total_purchases, lower(btrim(email)) AS email FROM %s "
-			"WHERE id = $2 AND shop_id = $1), "
-			"a AS (SELECT nullif(lower(btrim(email)), '') AS email FROM %s "
-			"WHERE id = $3 AND shop_id = $1), "
-			"s AS (SELECT review_days, daily_limit FROM %s WHERE shop_id = $1) "
-			"SELECT coalesce((SELECT total_purchases FROM c), 0), "
-			"coalesce((SELECT a.email = lower(btrim($5)) OR a.email = (SELECT email FROM c) "
-			"FROM a), false), "
-			"EXISTS (SELECT 1 FROM %s r WHERE r.shop_id = $1 AND r.referred_customer_id = $2), "
-			"(SELECT count(*) FROM %s r WHERE r.shop_id = $1 AND r.advocate_customer_id = $3 "
-			"AND r.blocked_reason IS NULL AND r.paid_at >= date_trunc('day', $4, 'UTC') "
-			"AND r.paid_at < date_trunc('day', $4, 'UTC') + interval '1 day'), "
-			"coalesce((SELECT review_days FROM s), 7), coalesce((SELECT daily_limit FROM s), 10)",
-			t[XT_CUSTOMERS], t[XT_CUSTOMERS], t[XT_REFERRAL_SETTINGS], t[XT_REFERRALS],
-			t[XT_REFERRALS]),
-		5, facts);
-	ct_prepare(hc, P_REFERRAL_INSERT,
-			   psprintf("INSERT INTO %s (shop_id, referred_customer_id, order_id, "
-						"advocate_customer_id, referral_code, paid_at, review_ends_at, "
-						"blocked_reason) VALUES ($1, $2, $3, $4, $5, $6, "
-						"$6 + pg_catalog.make_interval(days => $7), $8) ON CONFLICT DO NOTHING",
-						t[XT_REFERRALS]),
-			   8, insert);
-	ct_prepare(hc, P_REFERRAL_VOID,
-			   psprintf("UPDATE %s SET voided_at = $3 WHERE shop_id = $1 AND order_id = $2 "
-						"AND voided_at IS NULL AND blocked_reason IS NULL AND review_ends_at > $3",
-						t[XT_REFERRALS]),
-			   3, void_types);
+/* $1 customer, $2 shop: the customer's row lock. */
+static char *lock_sql(const HostCache *hc)
+{
+	return psprintf("SELECT 1 FROM %s WHERE id = $1 AND shop_id = $2 FOR UPDATE",
+					hc->table_sql[XT_CUSTOMERS]);
 }
+static Statement loyalty_lock = {"loyalty lock", lock_sql, 2, two_uuids};
+
+/* $1 shop, $2 order: the use the order holds. */
+enum UseFindResult
+{
+	UF_CODE = 1,
+	UF_CUSTOMER
+};
+static char *use_find_sql(const HostCache *hc)
+{
+	return psprintf("SELECT code, customer_id FROM %s WHERE shop_id = $1 AND order_id = $2",
+					hc->table_sql[XT_CODE_USES]);
+}
+static Statement code_use_find = {"code use find", use_find_sql, 2, two_uuids};
+
+/* $1 shop, $2 order */
+static char *use_delete_sql(const HostCache *hc)
+{
+	return psprintf("DELETE FROM %s WHERE shop_id = $1 AND order_id = $2",
+					hc->table_sql[XT_CODE_USES]);
+}
+static Statement code_use_delete = {"code use delete", use_delete_sql, 2, two_uuids};
+
+/* $1 shop, $2 order, $3 code, $4 customer, $5 used at */
+static char *use_insert_sql(const HostCache *hc)
+{
+	return psprintf("INSERT INTO %s (shop_id, order_id, code, customer_id, used_at) "
+					"VALUES ($1, $2, $3, $4, $5)",
+					hc->table_sql[XT_CODE_USES]);
+}
+static const Oid use_insert_types[5] = {UUIDOID, UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
+static Statement code_use_insert = {"code use insert", use_insert_sql, 5, use_insert_types};
+
+/* $1 shop, $2 code, $3 customer, $4 when: one use taken, unless it cannot be. */
+static char *take_sql(const HostCache *hc)
+{
+	return psprintf("UPDATE %s SET uses = uses + 1 WHERE shop_id = $1 AND code = $2 "
+					"AND customer_id = $3 AND voided_at IS NULL "
+					"AND (expires_at IS NULL OR expires_at > $4) AND uses < max_uses",
+					hc->table_sql[XT_CODES]);
+}
+static const Oid take_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
+static Statement code_take = {"code take", take_sql, 4, take_types};
+
+/* $1 shop, $2 code */
+static char *give_back_sql(const HostCache *hc)
+{
+	return psprintf("UPDATE %s SET uses = uses - 1 WHERE shop_id = $1 AND code = $2 "
+					"AND uses > 0",
+					hc->table_sql[XT_CODES]);
+}
+static Statement code_give_back = {"code give back", give_back_sql, 2, code_key_types};
+
+/* $1 shop, $2 code, $3 when: why it could not be taken. */
+enum CodeReadResult
+{
+	CR_CUSTOMER = 1,
+	CR_VOIDED,
+	CR_EXPIRED,
+	CR_USED_UP
+};
+static char *read_sql(const HostCache *hc)
+{
+	return psprintf("SELECT customer_id, voided_at IS NOT NULL, "
+					"coalesce(expires_at <= $3, false), uses >= max_uses "
+					"FROM %s WHERE shop_id = $1 AND code = $2",
+					hc->table_sql[XT_CODES]);
+}
+static const Oid read_types[3] = {UUIDOID, TEXTOID, TIMESTAMPTZOID};
+static Statement code_read = {"code read", read_sql, 3, read_types};
 
 const char *ct_loyalty_truncate_sql(const HostCache *hc)
 {
@@ -203,7 +186,7 @@ void ct_loyalty_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 	LoyaltyWork *lw = static_cast<LoyaltyWork *>(MemoryContextAllocZero(cxt, sizeof(LoyaltyWork)));
 	lw->was_paid = was_paid;
 	lw->now_paid = now_paid;
-	lw->moved = was_paid && (!now_paid || !uuid_eq(&w->ledger.customer, &img->customer));
+	lw->moved = was_paid && (!now_paid || !ct_uuid_equal(&w->ledger.customer, &img->customer));
 	if (has_code)
 	{
 		const TextValue *t = &img->discount_code;
@@ -222,19 +205,13 @@ void ct_loyalty_prepare(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 	if (referral != nullptr)
 	{
 		lw->referral = MemoryContextStrdup(cxt, referral);
-		Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop)),
-						   CStringGetTextDatum(referral)};
-		ct_exec(hc, P_REFERRAL_ADVOCATE, values, nullptr, SPI_OK_SELECT);
-		if (SPI_processed > 0)
+		if (ct_referral_advocate(hc, &img->shop, referral, &lw->advocate))
 		{
-			bool isnull;
 			lw->has_advocate = true;
-			lw->advocate = *DatumGetUUIDP(
-				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			/* Locked with the order's customers, in id order (pending.cpp). */
 			bool listed = false;
 			for (int i = 0; i < w->ncustomers; i++)
-				listed = listed || uuid_eq(&w->customers[i], &lw->advocate);
+				listed = listed || ct_uuid_equal(&w->customers[i], &lw->advocate);
 			if (!listed && w->ncustomers < CT_MAX_CUSTOMERS + 1)
 			{
 				w->customers[w->ncustomers] = lw->advocate;
@@ -250,13 +227,7 @@ static void lock_customer(const HostCache *hc, const pg_uuid_t *shop, const pg_u
 {
 	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(customer)),
 					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
-	ct_exec(hc, P_LOYALTY_LOCK, values, nullptr, SPI_OK_SELECT);
-}
-
-static const char *uuid_str(const pg_uuid_t *u)
-{
-	return DatumGetCString(
-		DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t *>(u))));
+	ct_exec(hc, &loyalty_lock, values, nullptr, SPI_OK_SELECT);
 }
 
 void ct_loyalty_issue(const HostCache *hc, const OrderImage *img, const char *code,
@@ -265,21 +236,14 @@ void ct_loyalty_issue(const HostCache *hc, const OrderImage *img, const char *co
 	if (ct_strict)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("customer_tracking: order %s rejected: %s", uuid_str(&img->id), code),
+				 errmsg("customer_tracking: order %s rejected: %s", ct_uuid_text(&img->id), code),
 				 errdetail("%s", detail),
 				 errhint("customer_tracking.strict is on; turn it off to save such orders.")));
-	Datum values[5];
-	char nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
-	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
-	values[2] = CStringGetTextDatum(code);
-	values[3] = CStringGetTextDatum(detail);
-	values[4] = BoolGetDatum(false);
-	ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
+	ct_issue_at_commit(hc, &img->shop, &img->id, code, detail);
 	if (ct_report_level != 0)
 		ereport(ct_report_level, (errcode(ERRCODE_DATA_EXCEPTION),
 								  errmsg("customer_tracking: order %s tracked with a caveat: %s",
-										 uuid_str(&img->id), code),
+										 ct_uuid_text(&img->id), code),
 								  errdetail("%s", detail)));
 }
 
@@ -290,16 +254,17 @@ static const char *refusal(const HostCache *hc, const OrderImage *img, const cha
 	Datum values[3] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop)),
 					   CStringGetTextDatum(code), TimestampTzGetDatum(at)};
 	bool isnull;
-	ct_exec(hc, P_CODE_READ, values, nullptr, SPI_OK_SELECT);
+	ct_exec(hc, &code_read, values, nullptr, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return "no such code in this shop";
 	HeapTuple row = SPI_tuptable->vals[0];
 	TupleDesc desc = SPI_tuptable->tupdesc;
-	if (!uuid_eq(DatumGetUUIDP(SPI_getbinval(row, desc, 1, &isnull)), &img->customer))
+	if (!ct_uuid_equal(DatumGetUUIDP(SPI_getbinval(row, desc, CR_CUSTOMER, &isnull)),
+					   &img->customer))
 		return "the code belongs to another customer";
-	if (DatumGetBool(SPI_getbinval(row, desc, 2, &isnull)))
+	if (DatumGetBool(SPI_getbinval(row, desc, CR_VOIDED, &isnull)))
 		return "the code is voided";
-	if (DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)))
+	if (DatumGetBool(SPI_getbinval(row, desc, CR_EXPIRED, &isnull)))
 		return "the code expired";
 	return "the code is used up";
 }
@@ -319,7 +284,7 @@ static void take_use(const HostCache *hc, const OrderWork *w, const LoyaltyWork 
 					   CStringGetTextDatum(lw->code),
 					   UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer)),
 					   TimestampTzGetDatum(w->completed_at), (Datum) 0};
-	ct_exec(hc, P_CODE_TAKE, values, nullptr, SPI_OK_UPDATE);
+	ct_exec(hc, &code_take, values, nullptr, SPI_OK_UPDATE);
 	if (SPI_processed == 0)
 	{
 		ct_loyalty_issue(
@@ -331,7 +296,7 @@ static void take_use(const HostCache *hc, const OrderWork *w, const LoyaltyWork 
 					UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id)), CStringGetTextDatum(lw->code),
 					UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer)),
 					TimestampTzGetDatum(w->completed_at)};
-	ct_exec(hc, P_CODE_USE_INSERT, use, nullptr, SPI_OK_INSERT);
+	ct_exec(hc, &code_use_insert, use, nullptr, SPI_OK_INSERT);
 }
 
 void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
@@ -347,7 +312,8 @@ void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 	 * savepoint): applying again then changes nothing.
 	 */
 	lw->was_paid = w->ledger.present && w->ledger.purchase;
-	lw->moved = lw->was_paid && (!lw->now_paid || !uuid_eq(&w->ledger.customer, &img->customer));
+	lw->moved =
+		lw->was_paid && (!lw->now_paid || !ct_uuid_equal(&w->ledger.customer, &img->customer));
 	if (lw->was_paid && lw->referral != nullptr)
 		lw->referral = nullptr; /* made by the earlier apply, or not at all */
 
@@ -355,22 +321,22 @@ void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 	if (lw->was_paid)
 	{
 		Datum key[2] = {UUIDPGetDatum(&w->shop), UUIDPGetDatum(&w->id)};
-		ct_exec(hc, P_CODE_USE_FIND, key, nullptr, SPI_OK_SELECT);
+		ct_exec(hc, &code_use_find, key, nullptr, SPI_OK_SELECT);
 		if (SPI_processed > 0)
 		{
 			bool isnull;
 			char *held = TextDatumGetCString(
-				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, UF_CODE, &isnull));
 			pg_uuid_t holder = *DatumGetUUIDP(
-				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, UF_CUSTOMER, &isnull));
 			bool keep = lw->now_paid && lw->code != nullptr && strcmp(held, lw->code) == 0 &&
-						uuid_eq(&holder, &img->customer);
+						ct_uuid_equal(&holder, &img->customer);
 			if (!keep)
 			{
 				Datum code_key[2] = {UUIDPGetDatum(&w->shop), CStringGetTextDatum(held)};
 				lock_customer(hc, &w->shop, &holder);
-				ct_exec(hc, P_CODE_USE_DELETE, key, nullptr, SPI_OK_DELETE);
-				ct_exec(hc, P_CODE_GIVE_BACK, code_key, nullptr, SPI_OK_UPDATE);
+				ct_exec(hc, &code_use_delete, key, nullptr, SPI_OK_DELETE);
+				ct_exec(hc, &code_give_back, code_key, nullptr, SPI_OK_UPDATE);
 				/* A paid order whose code (or customer) changed uses its new code. */
 				if (lw->now_paid && (lw->code != nullptr || lw->code_bad))
 					take_use(hc, w, lw);
@@ -383,12 +349,9 @@ void ct_loyalty_apply(const HostCache *hc, OrderWork *w, MemoryContext cxt)
 			 * refusal stands (listed again); a code new to the paid order is
 			 * taken now.
 			 */
-			Datum reopen[4] = {UUIDPGetDatum(&w->shop), UUIDPGetDatum(&w->id),
-							   CStringGetTextDatum("discount_code_not_used"),
-							   CStringGetTextDatum(psprintf(
-								   "code \"%s\":", lw->code != nullptr ? lw->code : lw->raw_code))};
-			ct_exec(hc, P_ISSUE_REOPEN, reopen, nullptr, SPI_OK_UPDATE);
-			if (SPI_processed == 0)
+			if (!ct_issue_reopen(
+					hc, &w->shop, &w->id, "discount_code_not_used",
+					psprintf("code \"%s\":", lw->code != nullptr ? lw->code : lw->raw_code)))
 				take_use(hc, w, lw);
 		}
 	}
@@ -438,10 +401,10 @@ CT_FUNCTION(ct_require_shop_owner)
 	int n;
 	deconstruct_array(array, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
-		if (!nulls[i] && uuid_eq(DatumGetUUIDP(elems[i]), shop))
+		if (!nulls[i] && ct_uuid_equal(DatumGetUUIDP(elems[i]), shop))
 			PG_RETURN_VOID();
 	ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					errmsg("customer_tracking: permission denied for shop %s", uuid_str(shop)),
+					errmsg("customer_tracking: permission denied for shop %s", ct_uuid_text(shop)),
 					errdetail("Only the shop's owner may manage its codes and referrals.")));
 	PG_RETURN_VOID();
 }

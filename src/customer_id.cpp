@@ -6,7 +6,7 @@
  * an order without reading or writing shop_customers, so an INSERT that ends
  * in ON CONFLICT DO NOTHING leaves no trace behind.
  */
-#include "customer_tracking.h"
+#include "customer_id.h"
 #include "pg_boundary.hpp"
 
 extern "C" {

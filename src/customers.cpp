@@ -11,11 +11,14 @@
  * The common case, an order of a returning customer, and a purchase through a
  * slug already counted, are written directly (row_writer.cpp): the row is
  * locked and its next version built here, as the SET lists of
- * P_CUSTOMER_INCREMENT and P_PAIR_INCREMENT would. Those statements remain the
+ * customer_increment and pair_increment would. Those statements remain the
  * path for tables the direct writer does not take, and the reference that
  * sql/07_customer_writes compares it with.
  */
-#include "tracking.h"
+#include "customers.h"
+
+#include "statements.h"
+#include "row_writer.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -46,22 +49,23 @@ enum CustomerColumn
 	CC_LAST_AT,
 	CC_NETWORKS,
 	CC_PREFERRED,
-	CC_UPDATED_AT
+	CC_UPDATED_AT,
+	CC_COUNT
 };
-static const DirectColumn customer_columns[CT_CUSTOMER_COLUMNS] = {
+static const DirectColumn customer_columns[CC_COUNT] = {
 	{"id", UUIDOID, 0},
 	{"shop_id", UUIDOID, 0},
-	{"email", VARCHAROID, 255},
-	{"customer_name", VARCHAROID, 255},
+	{"email", VARCHAROID, 0},
+	{"customer_name", VARCHAROID, 0},
 	{"total_orders", INT4OID, 0},
 	{"total_purchases", INT4OID, 0},
 	{"total_spent", NUMERICOID, 0},
 	{"first_purchase_at", TIMESTAMPTZOID, 0},
 	{"first_order_id", UUIDOID, 0},
-	{"first_source_slug", VARCHAROID, 255},
+	{"first_source_slug", VARCHAROID, 0} /* min_width: build_state() */,
 	{"last_purchase_at", TIMESTAMPTZOID, 0},
 	{"network_purchases", JSONBOID, 0},
-	{"preferred_network", VARCHAROID, 50},
+	{"preferred_network", VARCHAROID, 0} /* min_width: build_state() */,
 	{"updated_at", TIMESTAMPTZOID, 0}};
 
 /* customer_tracking_slug_customers columns; the key first. */
@@ -71,40 +75,192 @@ enum PairColumn
 	PC_SLUG,
 	PC_CUSTOMER,
 	PC_PURCHASES,
-	PC_FIRST_AT
+	PC_FIRST_AT,
+	PC_COUNT
 };
-static const DirectColumn pair_columns[CT_PAIR_COLUMNS] = {
-	{"shop_id", UUIDOID, 0},
-	{"slug", TEXTOID, 0},
-	{"shop_customer_id", UUIDOID, 0},
-	{"purchases", INT4OID, 0},
-	{"first_purchase_at", TIMESTAMPTZOID, 0}};
+static const DirectColumn pair_columns[PC_COUNT] = {{"shop_id", UUIDOID, 0},
+													{"slug", TEXTOID, 0},
+													{"shop_customer_id", UUIDOID, 0},
+													{"purchases", INT4OID, 0},
+													{"first_purchase_at", TIMESTAMPTZOID, 0}};
 
 /* Columns describing a customer's state, in this order, in every statement below. */
 #define STATE_COLUMNS(p)                                                                           \
 	p "total_purchases, " p "first_purchase_at, " p "first_source_slug, " p "last_purchase_at, " p \
 	  "preferred_network"
-#define STATE_NCOLS 5
+/* Their positions: a state read from column first is at first + SC_*. */
+enum StateColumn
+{
+	SC_PURCHASES,
+	SC_FIRST_AT,
+	SC_FIRST_SLUG,
+	SC_LAST_AT,
+	SC_PREFERRED,
+	SC_COUNT
+};
 
-void ct_customers_prepare(HostCache *hc)
+/*
+ * Parameters of the increment, create and ensure statements ($1 = CP_CUSTOMER
+ * + 1, ...): the order added and its customer.
+ */
+enum CustomerParam
+{
+	CP_CUSTOMER, /* $1 */
+	CP_SHOP,	 /* $2 */
+	CP_PHONE,	 /* $3 */
+	CP_EMAIL,	 /* $4 */
+	CP_NAME,	 /* $5 */
+	CP_ORDERS,	 /* $6: orders added (0: it became a purchase) */
+	CP_PURCHASE, /* $7 */
+	CP_AMOUNT,	 /* $8 */
+	CP_AT,		 /* $9 */
+	CP_ORDER,	 /* $10 */
+	CP_SLUG,	 /* $11 */
+	CP_NETWORK,	 /* $12 */
+	CP_COUNT
+};
+static const Oid add_types[CP_COUNT] = {UUIDOID,		UUIDOID, TEXTOID, TEXTOID,
+										TEXTOID,		INT4OID, BOOLOID, NUMERICOID,
+										TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
+static const Oid key_types[2] = {UUIDOID, UUIDOID}; /* $1 customer, $2 shop */
+/* Per-slug counts: $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
+static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
+
+/*
+ * New values for an added order: the customer's next version. add_order()
+ * builds the same next version for direct writes.
+ */
+static const char *const increments =
+	"email = coalesce($4, c.email), customer_name = coalesce($5, c.customer_name), "
+	"total_orders = c.total_orders + $6, "
+	"total_purchases = c.total_purchases + CASE WHEN $7 THEN 1 ELSE 0 END, "
+	"total_spent = c.total_spent + CASE WHEN $7 THEN $8 ELSE 0 END, "
+	"first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE "
+	"c.first_purchase_at END, "
+	"first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE "
+	"c.first_order_id END, "
+	"first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE "
+	"c.first_source_slug END, "
+	"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE "
+	"c.last_purchase_at END, "
+	"network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
+	"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1) "
+	"ELSE c.network_purchases END, "
+	"preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
+	"WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
+	"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 > "
+	"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) THEN $12 "
+	"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 = "
+	"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) "
+	"AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
+	"ELSE c.preferred_network END, "
+	"updated_at = now()";
+
+/*
+ * The increment: o is the row as this statement found it after waiting for
+ * its lock, so RETURNING gives the state before and after (STATE_COLUMNS
+ * twice). A purchase earlier than the first one, and network_purchases
+ * holding something else than counts (edited by hand), are left to
+ * lock-and-recompute (WHERE).
+ */
+static char *increment_sql(const HostCache *hc)
+{
+	const char *customers = hc->table_sql[XT_CUSTOMERS];
+	return psprintf("UPDATE %s c SET %s "
+					"FROM (SELECT id, " STATE_COLUMNS(
+						"") " FROM %s "
+							"WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
+							"WHERE c.id = o.id AND c.shop_id = $2 "
+							"AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
+							"AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
+							"AND (NOT $7 OR $12 IS NULL OR (jsonb_typeof(c.network_purchases) = "
+							"'object' AND coalesce(jsonb_typeof(c.network_purchases -> $12), "
+							"'null') IN ('number', 'null') AND coalesce(jsonb_typeof("
+							"c.network_purchases -> c.preferred_network::text), 'null') IN "
+							"('number', 'null'))) "
+							"RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
+					customers, increments, customers);
+}
+
+/*
+ * Creating a customer: ON CONFLICT without a target, so a concurrent
+ * creation seen through either unique index (id, or shop and phone) means
+ * "exists" rather than a duplicate-key error.
+ */
+static char *create_sql(const HostCache *hc)
+{
+	const char *customers = hc->table_sql[XT_CUSTOMERS];
+	return psprintf(
+		"INSERT INTO %s AS c (id, shop_id, phone_number, email, customer_name, "
+		"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
+		"first_order_id, first_source_slug, network_purchases, preferred_network) "
+		"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
+		"CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
+		"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
+		"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb "
+		"END, "
+		"CASE WHEN $7 THEN $12 END) "
+		"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
+		customers);
+}
+
+static char *ensure_sql(const HostCache *hc)
+{
+	const char *customers = hc->table_sql[XT_CUSTOMERS];
+	return psprintf("INSERT INTO %s (id, shop_id, phone_number, email, customer_name) "
+					"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+					customers);
+}
+
+static char *lock_sql(const HostCache *hc)
+{
+	const char *customers = hc->table_sql[XT_CUSTOMERS];
+	return psprintf("SELECT " STATE_COLUMNS("") " FROM %s "
+												"WHERE id = $1 AND shop_id = $2 FOR UPDATE",
+					customers);
+}
+
+/* Returns total_orders (RECOMPUTED_ORDERS), then STATE_COLUMNS. */
+#define RECOMPUTED_ORDERS 1
+static char *recompute_sql(const HostCache *hc)
 {
 	const char *customers = hc->table_sql[XT_CUSTOMERS];
 	const char *ledger = hc->table_sql[XT_LEDGER];
-	const char *pairs = hc->table_sql[XT_PAIRS];
+	return psprintf(
+		"UPDATE %s c SET total_orders = a.orders, total_purchases = "
+		"a.purchases, "
+		"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
+		"first_order_id = a.first_id, first_source_slug = a.first_slug, "
+		"network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
+		"FROM (SELECT count(*)::int AS orders, "
+		"count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
+		"coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
+		"min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
+		"max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
+		"(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] "
+		"AS first_id, "
+		"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
+		"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
+		"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
+		"(SELECT network, count(*) AS purchases FROM %s "
+		"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
+		"NOT NULL "
+		"GROUP BY network) n) AS networks, "
+		"(SELECT network FROM %s "
+		"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
+		"NOT NULL "
+		"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS "
+		"preferred "
+		"FROM %s t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
+		"WHERE c.id = $1 AND c.shop_id = $2 "
+		"RETURNING c.total_orders, " STATE_COLUMNS("c."),
+		customers, ledger, ledger, ledger);
+}
 
-	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
-	hc->customers_direct =
-		ct_direct_resolve(hc->customers_relid, customer_columns, CT_CUSTOMER_COLUMNS, 2,
-						  CT_DIRECT_REFERENCED, hc->customer_att);
-	hc->pairs_direct =
-		ct_direct_resolve(hc->pairs_relid, pair_columns, CT_PAIR_COLUMNS, 3, 0, hc->pair_att);
-	static const Oid increment_types[CT_CUSTOMER_ADD_NARGS] = {
-		UUIDOID, UUIDOID,	 TEXTOID,		 TEXTOID, TEXTOID, INT4OID,
-		BOOLOID, NUMERICOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
-	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
-	static const Oid ensure_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
-	static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
-	/* Linked orders of a customer, also while the host table has drifted (host_cache.cpp). */
+/* A customer without orders, linked orders included (also while the host table has drifted). */
+static char *delete_sql(const HostCache *hc)
+{
+	const char *customers = hc->table_sql[XT_CUSTOMERS];
 	const char *orders_link =
 		hc->link_attnum == InvalidAttrNumber ? "false"
 		: hc->attnum[FIELD_SHOP_ID] == InvalidAttrNumber
@@ -112,167 +268,116 @@ void ct_customers_prepare(HostCache *hc)
 			: psprintf("o.shop_customer_id = c.id AND o.%s = $2",
 					   quote_identifier(
 						   get_attname(hc->orders_relid, hc->attnum[FIELD_SHOP_ID], false)));
-	/* New values for an added order ($6 orders, $7 purchase, $8 amount, $9 time, $10 order, $11 slug, $12 network). */
-	const char *increments =
-		"email = coalesce($4, c.email), customer_name = coalesce($5, c.customer_name), "
-		"total_orders = c.total_orders + $6, "
-		"total_purchases = c.total_purchases + CASE WHEN $7 THEN 1 ELSE 0 END, "
-		"total_spent = c.total_spent + CASE WHEN $7 THEN $8 ELSE 0 END, "
-		"first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE "
-		"c.first_purchase_at END, "
-		"first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE "
-		"c.first_order_id END, "
-		"first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE "
-		"c.first_source_slug END, "
-		"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE "
-		"c.last_purchase_at END, "
-		"network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
-		"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1) "
-		"ELSE c.network_purchases END, "
-		"preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
-		"WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
-		"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 > "
-		"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) THEN $12 "
-		"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 = "
-		"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) "
-		"AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
-		"ELSE c.preferred_network END, "
-		"updated_at = now()";
+	return psprintf(
+		"DELETE FROM %s c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders "
+		"= 0 "
+		"AND NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
+		customers,
+		quote_qualified_identifier(get_namespace_name(get_rel_namespace(hc->orders_relid)),
+								   get_rel_name(hc->orders_relid)),
+		orders_link);
+}
 
+/* Returns the pair's purchases and first purchase before, then after. */
+static char *pair_increment_sql(const HostCache *hc)
+{
+	const char *pairs = hc->table_sql[XT_PAIRS];
+	return psprintf("UPDATE %s p SET purchases = p.purchases + 1, "
+					"first_purchase_at = least(p.first_purchase_at, $4) "
+					"FROM (SELECT purchases, first_purchase_at FROM %s "
+					"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
+					"WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
+					"RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
+					pairs, pairs);
+}
+
+static char *pair_create_sql(const HostCache *hc)
+{
+	const char *pairs = hc->table_sql[XT_PAIRS];
+	return psprintf("INSERT INTO %s "
+					"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
+					"VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING RETURNING purchases",
+					pairs);
+}
+
+static char *pair_read_sql(const HostCache *hc)
+{
+	const char *pairs = hc->table_sql[XT_PAIRS];
+	return psprintf("SELECT purchases, first_purchase_at FROM %s "
+					"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
+					pairs);
+}
+
+static char *pair_recompute_sql(const HostCache *hc)
+{
+	const char *ledger = hc->table_sql[XT_LEDGER];
+	const char *pairs = hc->table_sql[XT_PAIRS];
+	return psprintf(
+		"WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s "
+		"WHERE shop_customer_id = $3 AND shop_id = $1 AND coalesce(accessed_via_slug, '') = $2 "
+		"AND purchase_completed), "
+		"gone AS (DELETE FROM %s "
+		"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3 AND (SELECT n FROM a) = "
+		"0), "
+		"kept AS (INSERT INTO %s AS p "
+		"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
+		"SELECT $1, $2, $3, a.n, a.f FROM a WHERE a.n > 0 "
+		"ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE SET "
+		"purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at) "
+		"SELECT n, f FROM a",
+		ledger, pairs, pairs);
+}
+
+static Statement customer_increment = {"customer increment", increment_sql, CP_COUNT, add_types};
+static Statement customer_create = {"customer create", create_sql, CP_COUNT, add_types};
+static Statement customer_ensure = {"customer ensure", ensure_sql, 5, add_types};
+static Statement customer_lock = {"customer lock", lock_sql, 2, key_types};
+static Statement customer_recompute = {"customer recompute", recompute_sql, 2, key_types};
+static Statement customer_delete = {"customer delete", delete_sql, 2, key_types};
+static Statement pair_increment = {"per-slug increment", pair_increment_sql, 4, pair_types};
+static Statement pair_create = {"per-slug create", pair_create_sql, 4, pair_types};
+static Statement pair_read = {"per-slug read", pair_read_sql, 3, pair_types};
+static Statement pair_recompute = {"per-slug recompute", pair_recompute_sql, 3, pair_types};
+
+/* Whether the tables take direct writes, and where their columns are. */
+struct CustomersState
+{
+	bool customers_direct;
+	AttrNumber customer_att[CC_COUNT];
+	bool pairs_direct;
+	AttrNumber pair_att[PC_COUNT];
+};
+
+/* The width a column must have to take a text field's values (no limit: only an unlimited one). */
+static int32 width_needed(const HostCache *hc, int text_field)
+{
+	int width = ct_text_width(hc, text_field);
+	return width > 0 ? width : PG_INT32_MAX - VARHDRSZ;
+}
+
+static void build_state(const HostCache *hc, void *p)
+{
+	CustomersState *state = static_cast<CustomersState *>(p);
 	/*
-	 * Creating a customer: ON CONFLICT without a target, so a concurrent
-	 * creation seen through either unique index (id, or shop and phone) means
-	 * "exists" rather than a duplicate-key error.
-	 *
-	 * o is the row as this statement found it after waiting for its lock, so
-	 * RETURNING gives the state before and after. A purchase earlier than the
-	 * first one, and network_purchases holding something else than counts
-	 * (edited by hand), are left to lock-and-recompute (WHERE).
+	 * Email and name are clipped to their own columns; the first slug and the
+	 * preferred network to the ledger's (ct_text_width): a narrower column
+	 * here is written by the statements, which check widths.
 	 */
-	ct_prepare(
-		hc, P_CUSTOMER_INCREMENT,
-		psprintf("UPDATE %s c SET %s "
-				 "FROM (SELECT id, " STATE_COLUMNS(
-					 "") " FROM %s "
-						 "WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
-						 "WHERE c.id = o.id AND c.shop_id = $2 "
-						 "AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
-						 "AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
-						 "AND (NOT $7 OR $12 IS NULL OR (jsonb_typeof(c.network_purchases) = "
-						 "'object' AND coalesce(jsonb_typeof(c.network_purchases -> $12), "
-						 "'null') IN ('number', 'null') AND coalesce(jsonb_typeof("
-						 "c.network_purchases -> c.preferred_network::text), 'null') IN "
-						 "('number', 'null'))) "
-						 "RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
-				 customers, increments, customers),
-		CT_CUSTOMER_ADD_NARGS, increment_types);
-	ct_prepare(
-		hc, P_CUSTOMER_CREATE,
-		psprintf(
-			"INSERT INTO %s AS c (id, shop_id, phone_number, email, customer_name, "
-			"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
-			"first_order_id, first_source_slug, network_purchases, preferred_network) "
-			"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
-			"CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
-			"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
-			"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb "
-			"END, "
-			"CASE WHEN $7 THEN $12 END) "
-			"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
-			customers),
-		CT_CUSTOMER_ADD_NARGS, increment_types);
-	ct_prepare(hc, P_CUSTOMER_ENSURE,
-			   psprintf("INSERT INTO %s (id, shop_id, phone_number, email, customer_name) "
-						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-						customers),
-			   5, ensure_types);
-	ct_prepare(hc, P_CUSTOMER_LOCK,
-			   psprintf("SELECT " STATE_COLUMNS("") " FROM %s "
-													"WHERE id = $1 AND shop_id = $2 FOR UPDATE",
-						customers),
-			   2, two_uuids);
-	ct_prepare(
-		hc, P_CUSTOMER_RECOMPUTE,
-		psprintf(
-			"UPDATE %s c SET total_orders = a.orders, total_purchases = "
-			"a.purchases, "
-			"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
-			"first_order_id = a.first_id, first_source_slug = a.first_slug, "
-			"network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
-			"FROM (SELECT count(*)::int AS orders, "
-			"count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
-			"coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
-			"min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
-			"max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
-			"(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] "
-			"AS first_id, "
-			"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
-			"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
-			"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
-			"(SELECT network, count(*) AS purchases FROM %s "
-			"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
-			"NOT NULL "
-			"GROUP BY network) n) AS networks, "
-			"(SELECT network FROM %s "
-			"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
-			"NOT NULL "
-			"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS "
-			"preferred "
-			"FROM %s t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
-			"WHERE c.id = $1 AND c.shop_id = $2 "
-			"RETURNING c.total_orders, " STATE_COLUMNS("c."),
-			customers, ledger, ledger, ledger),
-		2, two_uuids);
-	ct_prepare(
-		hc, P_CUSTOMER_DELETE,
-		psprintf("DELETE FROM %s c WHERE c.id = $1 AND c.shop_id = $2 AND c.total_orders "
-				 "= 0 "
-				 "AND NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
-				 customers,
-				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(hc->orders_relid)),
-											get_rel_name(hc->orders_relid)),
-				 orders_link),
-		2, two_uuids);
+	DirectColumn columns[CC_COUNT];
+	memcpy(columns, customer_columns, sizeof(columns));
+	columns[CC_FIRST_SLUG].min_width = width_needed(hc, CT_TEXT_SLUG);
+	columns[CC_PREFERRED].min_width = width_needed(hc, CT_TEXT_NETWORK);
+	/* Rows referencing customers keep their keys: their foreign-key checks never fire. */
+	state->customers_direct = ct_direct_resolve(hc->table_relid[XT_CUSTOMERS], columns, CC_COUNT, 2,
+												CT_DIRECT_REFERENCED, state->customer_att);
+	state->pairs_direct =
+		ct_direct_resolve(hc->table_relid[XT_PAIRS], pair_columns, PC_COUNT, 3, 0, state->pair_att);
+}
+static ModuleState customers_state = {"customers", sizeof(CustomersState), build_state};
 
-	/* Purchases per (customer, slug): $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
-	ct_prepare(
-		hc, P_PAIR_INCREMENT,
-		psprintf("UPDATE %s p SET purchases = p.purchases + 1, "
-				 "first_purchase_at = least(p.first_purchase_at, $4) "
-				 "FROM (SELECT purchases, first_purchase_at FROM %s "
-				 "WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
-				 "WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
-				 "RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
-				 pairs, pairs),
-		4, pair_types);
-	ct_prepare(hc, P_PAIR_CREATE,
-			   psprintf("INSERT INTO %s "
-						"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
-						"VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING RETURNING purchases",
-						pairs),
-			   4, pair_types);
-	ct_prepare(hc, P_PAIR_READ,
-			   psprintf("SELECT purchases, first_purchase_at FROM %s "
-						"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
-						pairs),
-			   3, pair_types);
-	ct_prepare(
-		hc, P_PAIR_RECOMPUTE,
-		psprintf(
-			"WITH a AS (SELECT count(*)::int AS n, min(accessed_at) AS f FROM %s "
-			"WHERE shop_customer_id = $3 AND shop_id = $1 AND coalesce(accessed_via_slug, '') = $2 "
-			"AND purchase_completed), "
-			"gone AS (DELETE FROM %s "
-			"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3 AND (SELECT n FROM a) = "
-			"0), "
-			"kept AS (INSERT INTO %s AS p "
-			"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
-			"SELECT $1, $2, $3, a.n, a.f FROM a WHERE a.n > 0 "
-			"ON CONFLICT (shop_id, slug, shop_customer_id) DO UPDATE SET "
-			"purchases = EXCLUDED.purchases, first_purchase_at = EXCLUDED.first_purchase_at) "
-			"SELECT n, f FROM a",
-			ledger, pairs, pairs),
-		3, pair_types);
+static const CustomersState *state_of(const HostCache *hc)
+{
+	return static_cast<const CustomersState *>(ct_module_state(hc, &customers_state));
 }
 
 static char *copy_text(HeapTuple tuple, TupleDesc desc, int col, MemoryContext cxt)
@@ -291,12 +396,13 @@ static void read_state(HeapTuple tuple, TupleDesc desc, int first, CustomerState
 	bool isnull;
 
 	state->exists = true;
-	state->purchases = DatumGetInt32(SPI_getbinval(tuple, desc, first, &isnull));
+	state->purchases = DatumGetInt32(SPI_getbinval(tuple, desc, first + SC_PURCHASES, &isnull));
 	state->first_at =
-		DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 1, &state->first_null));
-	state->first_slug = copy_text(tuple, desc, first + 2, cxt);
-	state->last_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + 3, &state->last_null));
-	state->preferred = copy_text(tuple, desc, first + 4, cxt);
+		DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + SC_FIRST_AT, &state->first_null));
+	state->first_slug = copy_text(tuple, desc, first + SC_FIRST_SLUG, cxt);
+	state->last_at =
+		DatumGetTimestampTz(SPI_getbinval(tuple, desc, first + SC_LAST_AT, &state->last_null));
+	state->preferred = copy_text(tuple, desc, first + SC_PREFERRED, cxt);
 }
 
 static void customer_params(const OrderImage *img, int order_delta, Datum *values, char *nulls)
@@ -306,19 +412,19 @@ static void customer_params(const OrderImage *img, int order_delta, Datum *value
 	const TextValue *slug = &img->text[CT_TEXT_SLUG];
 	const TextValue *network = &img->text[CT_TEXT_NETWORK];
 
-	memset(nulls, ' ', CT_CUSTOMER_ADD_NARGS);
-	values[0] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
-	values[1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
-	values[2] = CStringGetTextDatum(img->e164);
-	values[3] = ct_text_datum(email, &nulls[3]);
-	values[4] = ct_text_datum(name, &nulls[4]);
-	values[5] = Int32GetDatum(order_delta);
-	values[6] = BoolGetDatum(img->purchase);
-	values[7] = img->amount;
-	values[8] = TimestampTzGetDatum(img->at);
-	values[9] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
-	values[10] = ct_text_datum(slug, &nulls[10]);
-	values[11] = ct_text_datum(network, &nulls[11]);
+	memset(nulls, ' ', CP_COUNT);
+	values[CP_CUSTOMER] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	values[CP_SHOP] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	values[CP_PHONE] = CStringGetTextDatum(img->e164);
+	values[CP_EMAIL] = ct_text_datum(email, &nulls[CP_EMAIL]);
+	values[CP_NAME] = ct_text_datum(name, &nulls[CP_NAME]);
+	values[CP_ORDERS] = Int32GetDatum(order_delta);
+	values[CP_PURCHASE] = BoolGetDatum(img->purchase);
+	values[CP_AMOUNT] = img->amount;
+	values[CP_AT] = TimestampTzGetDatum(img->at);
+	values[CP_ORDER] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
+	values[CP_SLUG] = ct_text_datum(slug, &nulls[CP_SLUG]);
+	values[CP_NETWORK] = ct_text_datum(network, &nulls[CP_NETWORK]);
 }
 
 /* A column of a found row or of its next version. */
@@ -345,7 +451,7 @@ static char *slot_text(TupleTableSlot *slot, AttrNumber attnum, MemoryContext cx
 static void slot_state(const HostCache *hc, TupleTableSlot *slot, CustomerState *state,
 					   MemoryContext cxt)
 {
-	const AttrNumber *att = hc->customer_att;
+	const AttrNumber *att = state_of(hc)->customer_att;
 	bool isnull;
 
 	state->exists = true;
@@ -413,7 +519,7 @@ static int compare_c(const char *a, int alen, const char *b, int blen)
 static bool add_network(const HostCache *hc, TupleTableSlot *found, TupleTableSlot *next,
 						const TextValue *network)
 {
-	const AttrNumber *att = hc->customer_att;
+	const AttrNumber *att = state_of(hc)->customer_att;
 	bool isnull;
 	Datum networks_datum = slot_value(found, att[CC_NETWORKS], &isnull);
 	if (isnull)
@@ -471,13 +577,13 @@ static int32 slot_int32(TupleTableSlot *slot, AttrNumber attnum)
 
 /*
  * The customer's next version with the order added: the SET list of
- * P_CUSTOMER_INCREMENT. False where that statement would update no row (a
+ * customer_increment. False where that statement would update no row (a
  * purchase before the first one), or network_purchases needs recomputing.
  */
 static bool add_order(const HostCache *hc, const OrderImage *img, int order_delta,
 					  TupleTableSlot *found, TupleTableSlot *next)
 {
-	const AttrNumber *att = hc->customer_att;
+	const AttrNumber *att = state_of(hc)->customer_att;
 	bool first_null;
 	TimestampTz first_at = DatumGetTimestampTz(slot_value(found, att[CC_FIRST_AT], &first_null));
 	bool first_order_null;
@@ -520,17 +626,17 @@ static bool add_order(const HostCache *hc, const OrderImage *img, int order_delt
 }
 
 /*
- * P_CUSTOMER_INCREMENT without a statement: the customer row is found by its
+ * customer_increment without a statement: the customer row is found by its
  * key, locked, and replaced by its next version. False, with nothing written,
  * where the statement would have updated no row or add_order() declines.
  */
 static bool customer_increment_direct(const HostCache *hc, const OrderImage *img, int order_delta,
 									  CustomerChange *change, MemoryContext cxt)
 {
-	const AttrNumber *att = hc->customer_att;
+	const AttrNumber *att = state_of(hc)->customer_att;
 	bool done = false;
 
-	DirectTable *t = ct_direct_begin_row(hc->customers_relid, false);
+	DirectTable *t = ct_direct_begin_row(hc->table_relid[XT_CUSTOMERS], false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[CC_ID] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
 	key[att[CC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
@@ -559,7 +665,7 @@ void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_u
 	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(customer)),
 					   UUIDPGetDatum(const_cast<pg_uuid_t *>(shop))};
 
-	ct_exec(hc, P_CUSTOMER_LOCK, values, nullptr, SPI_OK_SELECT);
+	ct_exec(hc, &customer_lock, values, nullptr, SPI_OK_SELECT);
 	memset(change, 0, sizeof(*change));
 	change->shop = *shop;
 	change->customer = *customer;
@@ -598,24 +704,26 @@ void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryCo
 
 	if (!change->known)
 		return;
-	ct_exec(hc, P_CUSTOMER_RECOMPUTE, values, nullptr, SPI_OK_UPDATE_RETURNING);
+	ct_exec(hc, &customer_recompute, values, nullptr, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 0)
 		return;
-	read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &change->after, cxt);
-	if (DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == 0)
+	read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, RECOMPUTED_ORDERS + 1, &change->after,
+			   cxt);
+	if (DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, RECOMPUTED_ORDERS,
+									&isnull)) == 0)
 	{
-		ct_exec(hc, P_CUSTOMER_DELETE, values, nullptr, SPI_OK_DELETE);
+		ct_exec(hc, &customer_delete, values, nullptr, SPI_OK_DELETE);
 		change->after.exists = SPI_processed == 0;
 	}
 }
 
 bool ct_customer_ensure(const HostCache *hc, const OrderImage *img)
 {
-	Datum values[CT_CUSTOMER_ADD_NARGS];
-	char nulls[CT_CUSTOMER_ADD_NARGS];
+	Datum values[CP_COUNT];
+	char nulls[CP_COUNT];
 
 	customer_params(img, 0, values, nulls);
-	ct_exec(hc, P_CUSTOMER_ENSURE, values, nulls, SPI_OK_INSERT);
+	ct_exec(hc, &customer_ensure, values, nulls, SPI_OK_INSERT);
 	return SPI_processed > 0;
 }
 
@@ -643,7 +751,7 @@ void ct_customers_sweep(const HostCache *hc)
 	{
 		pg_uuid_t *ids = static_cast<pg_uuid_t *>(lfirst(cell));
 		Datum values[2] = {UUIDPGetDatum(&ids[1]), UUIDPGetDatum(&ids[0])};
-		ct_exec(hc, P_CUSTOMER_DELETE, values, nullptr, SPI_OK_DELETE); /* only if order-less */
+		ct_exec(hc, &customer_delete, values, nullptr, SPI_OK_DELETE); /* only if order-less */
 	}
 }
 
@@ -652,12 +760,12 @@ void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
 	Oid save_userid;
 	int save_sec_context;
 
-	if (hc->customers_direct && ct_direct_writes)
+	if (ct_direct_writes && state_of(hc)->customers_direct)
 	{
 		Datum key[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer)),
 						UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop))};
 		CommandCounterIncrement(); /* customers created for earlier rows of this statement */
-		if (ct_direct_exists(hc->customers_relid, key))
+		if (ct_direct_exists(hc->table_relid[XT_CUSTOMERS], key))
 			return;
 	}
 	ct_begin_as_owner(hc, &save_userid, &save_sec_context);
@@ -676,8 +784,8 @@ void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
 void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
 					 CustomerChange *change, MemoryContext cxt)
 {
-	Datum values[CT_CUSTOMER_ADD_NARGS];
-	char nulls[CT_CUSTOMER_ADD_NARGS];
+	Datum values[CP_COUNT];
+	char nulls[CP_COUNT];
 
 	customer_params(img, order_delta, values, nulls);
 	memset(change, 0, sizeof(*change));
@@ -685,23 +793,23 @@ void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta
 	change->customer = img->customer;
 	change->known = true;
 
-	if (hc->customers_direct && ct_direct_writes)
+	if (ct_direct_writes && state_of(hc)->customers_direct)
 	{
 		if (customer_increment_direct(hc, img, order_delta, change, cxt))
 			return;
 	}
 	else
 	{
-		ct_exec(hc, P_CUSTOMER_INCREMENT, values, nulls, SPI_OK_UPDATE_RETURNING);
+		ct_exec(hc, &customer_increment, values, nulls, SPI_OK_UPDATE_RETURNING);
 		if (SPI_processed > 0)
 		{
 			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
-			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + STATE_NCOLS,
-					   &change->after, cxt);
+			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + SC_COUNT, &change->after,
+					   cxt);
 			return;
 		}
 	}
-	ct_exec(hc, P_CUSTOMER_CREATE, values, nulls, SPI_OK_INSERT_RETURNING);
+	ct_exec(hc, &customer_create, values, nulls, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed > 0)
 	{
 		change->before.exists = false;
@@ -732,13 +840,13 @@ static void read_pair(HeapTuple tuple, TupleDesc desc, int first, PairState *sta
 		state->purchases = 0;
 }
 
-/* P_PAIR_INCREMENT without a statement; false when the pair has no row yet. */
+/* pair_increment without a statement; false when the pair has no row yet. */
 static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, PairChange *pair)
 {
-	const AttrNumber *att = hc->pair_att;
+	const AttrNumber *att = state_of(hc)->pair_att;
 	bool found_row;
 
-	DirectTable *t = ct_direct_begin_row(hc->pairs_relid, false);
+	DirectTable *t = ct_direct_begin_row(hc->table_relid[XT_PAIRS], false);
 	Datum *key = static_cast<Datum *>(palloc0(sizeof(Datum) * ct_direct_natts(t)));
 	key[att[PC_SHOP] - 1] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
 	key[att[PC_SLUG] - 1] = CStringGetTextDatum(pair->slug);
@@ -775,14 +883,14 @@ void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
 
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		if (hc->pairs_direct && ct_direct_writes)
+		if (ct_direct_writes && state_of(hc)->pairs_direct)
 		{
 			if (pair_increment_direct(hc, img, pair))
 				return;
 		}
 		else
 		{
-			ct_exec(hc, P_PAIR_INCREMENT, values, nullptr, SPI_OK_UPDATE_RETURNING);
+			ct_exec(hc, &pair_increment, values, nullptr, SPI_OK_UPDATE_RETURNING);
 			if (SPI_processed > 0)
 			{
 				read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
@@ -790,7 +898,7 @@ void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
 				return;
 			}
 		}
-		ct_exec(hc, P_PAIR_CREATE, values, nullptr, SPI_OK_INSERT_RETURNING);
+		ct_exec(hc, &pair_create, values, nullptr, SPI_OK_INSERT_RETURNING);
 		if (SPI_processed > 0)
 		{
 			pair->after.purchases = 1;
@@ -811,7 +919,7 @@ void ct_pair_read(const HostCache *hc, const pg_uuid_t *shop, const char *slug,
 	pair->customer = *customer;
 	pair->slug = pstrdup(slug);
 	pair_values(shop, slug, customer, 0, values);
-	ct_exec(hc, P_PAIR_READ, values, nullptr, SPI_OK_SELECT);
+	ct_exec(hc, &pair_read, values, nullptr, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
 }
@@ -821,6 +929,6 @@ void ct_pair_recompute(const HostCache *hc, PairChange *pair)
 	Datum values[4];
 
 	pair_values(&pair->shop, pair->slug, &pair->customer, 0, values);
-	ct_exec(hc, P_PAIR_RECOMPUTE, values, nullptr, SPI_OK_SELECT);
+	ct_exec(hc, &pair_recompute, values, nullptr, SPI_OK_SELECT);
 	read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->after);
 }

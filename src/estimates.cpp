@@ -16,7 +16,7 @@
  * indexes, as they would with statistics. ANALYZE (or autovacuum) replaces the estimate with real
  * statistics and invalidates the plans made with this one.
  */
-#include "customer_tracking.h"
+#include "estimates.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -50,8 +50,6 @@ get_relation_stats_hook_type previous_stats_hook = nullptr;
 /* The extension's schema in this database: looked up once, again after invalidations. */
 Oid extension_schema = InvalidOid;
 bool extension_schema_known = false;
-
-
 
 Oid current_extension_schema()
 {
@@ -169,7 +167,7 @@ bool stats_unanalyzed(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
 
 } // namespace
 
-/* From the extension's one relcache callback (host_cache.cpp). */
+/* From the extension's one relcache callback (module.cpp). */
 void ct_estimates_relcache(Oid relid) { extension_schema_known = false; }
 
 void ct_estimates_init(void)

@@ -6,16 +6,16 @@
  * customer_tracking_settings; attribute numbers, types and output functions
  * from the relation, re-validated at every rebuild (ct_resolve_host: a
  * missing column or one of a type the extension cannot read is drift,
- * reported, never an error and never a guess); the statements are prepared
- * once and kept (SPI_keepplan). A relcache callback drops the cache when
+ * reported, never an error and never a guess). The modules prepare their
+ * statements from it on first use (statements.cpp). A relcache callback
+ * (module.cpp) drops the cache when
  * shop_orders or one of the extension's tables changes (ALTER TABLE, and
  * customer_tracking_map_column() sends such an invalidation). A cache that
  * was replaced while a trigger may still use it is freed at transaction end.
  */
-#include "customer_tracking.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
-#include "visits.hpp"
+#include "host_cache.h"
+#include "citus.h"
 
 extern "C" {
 #include "access/heapam.h"
@@ -45,10 +45,6 @@ static const char *const field_names[FIELD_COUNT] = {
 	"network",	  "shop_slug",		"referrer",		  "utm_source",
 	"utm_medium", "utm_campaign",	"discount_code",  "referral_code"};
 
-static const bool field_required[FIELD_COUNT] = {true,	true,  true,  true,	 true,	false,
-												 false, false, false, false, false, false,
-												 false, false, false, false};
-
 const char *const ct_table_names[XT_COUNT] = {"shop_customers",
 											  "customer_tracking",
 											  "customer_tracking_slug_customers",
@@ -73,28 +69,18 @@ const char *const ct_table_names[XT_COUNT] = {"shop_customers",
 static List *caches = NIL; /* HostCache *, in TopMemoryContext */
 static HostCache *last_cache = nullptr;
 static List *retired_caches = NIL; /* replaced caches, freed at transaction end */
+static uint64 generations = 0;	   /* caches built so far */
 
 static void free_cache(HostCache *hc)
 {
-	for (int i = 0; i < P_COUNT; i++)
-		if (hc->plans[i] != nullptr)
-			SPI_freeplan(hc->plans[i]);
 	delete hc->statuses;
 	MemoryContextDelete(hc->cxt);
 }
 
-/*
- * The extension's one relcache callback (PostgreSQL has room for few, and
- * Citus takes several): the host caches, and the statements other modules keep.
- */
-static void invalidate_on_relcache(Datum arg, Oid relid)
+/* A relation changed: the caches of it, or of an extension table next to it, are rebuilt. */
+void ct_host_cache_relcache(Oid relid)
 {
 	ListCell *lc;
-	ct_owner_relcache(relid);
-	ct_metrics_relcache(relid);
-	ct_pending_relcache(relid);
-	ct_estimates_relcache(relid);
-	ct_visits_relcache(relid);
 	foreach (lc, caches)
 	{
 		HostCache *hc = static_cast<HostCache *>(lfirst(lc));
@@ -127,11 +113,7 @@ static void free_retired_at_xact_end(XactEvent event, void *arg)
 	}
 }
 
-void ct_trigger_init(void)
-{
-	CacheRegisterRelcacheCallback(invalidate_on_relcache, (Datum) 0);
-	RegisterXactCallback(free_retired_at_xact_end, nullptr);
-}
+void ct_host_cache_init(void) { RegisterXactCallback(free_retired_at_xact_end, nullptr); }
 
 static Oid relation_in(Oid schema, const char *name)
 {
@@ -388,131 +370,6 @@ static void resolve_columns(HostCache *hc, Relation orders, const HostSettings *
 	hc->drifted = hc->drift_detail != nullptr;
 }
 
-SPIPlanPtr ct_keep_generic_plan(const char *sql, int nargs, const Oid *types, const char *what)
-{
-	/*
-	 * Generic plans: the statements are keyed lookups whose best plan does not
-	 * depend on the values, and planning them again on every order (what the
-	 * plan cache may choose for parameterised INSERT ... ON CONFLICT with CTEs)
-	 * would cost more than running them.
-	 */
-	SPIPlanPtr plan =
-		SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(types), CURSOR_OPT_GENERIC_PLAN);
-	if (plan == nullptr)
-		elog(ERROR, "customer_tracking: could not prepare %s: %s", what,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "customer_tracking: could not keep %s", what);
-	return plan;
-}
-
-void ct_prepare(HostCache *hc, PlanId id, const char *sql, int nargs, const Oid *types)
-{
-	hc->plans[id] = ct_keep_generic_plan(sql, nargs, types, psprintf("statement %d", id));
-}
-
-void ct_exec(const HostCache *hc, PlanId plan, Datum *values, const char *nulls, int expected)
-{
-	int rc = SPI_execute_plan(hc->plans[plan], values, nulls, false, 0);
-	if (rc != expected)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-						errmsg("customer_tracking: internal statement %d failed: %s", plan,
-							   SPI_result_code_string(rc))));
-}
-
-static const DirectColumn ledger_direct_columns[CT_LEDGER_COLUMNS] = {
-	{"id", UUIDOID, 0},
-	{"shop_id", UUIDOID, 0},
-	{"shop_order_id", UUIDOID, 0},
-	{"shop_customer_id", UUIDOID, 0},
-	{"accessed_via_slug", VARCHAROID, 255},
-	{"accessed_at", TIMESTAMPTZOID, 0},
-	{"purchase_completed", BOOLOID, 0},
-	{"completed_at", TIMESTAMPTZOID, 0},
-	{"purchase_amount", NUMERICOID, 0},
-	{"network", VARCHAROID, 50},
-	{"referrer", VARCHAROID, 255},
-	{"utm_source", VARCHAROID, 255},
-	{"utm_medium", VARCHAROID, 255},
-	{"utm_campaign", VARCHAROID, 255},
-	{"created_at", TIMESTAMPTZOID, 0},
-	{"updated_at", TIMESTAMPTZOID, 0}};
-
-static void prepare_statements(HostCache *hc)
-{
-	const char *ledger = hc->table_sql[XT_LEDGER];
-	const char *issues = hc->table_sql[XT_ISSUES];
-	static const Oid ledger_types[CT_LEDGER_NARGS] = {
-		UUIDOID, UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, BOOLOID,	   NUMERICOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,		TIMESTAMPTZOID};
-	static const Oid two_uuids[2] = {UUIDOID, UUIDOID};
-	static const Oid issue_types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, BOOLOID};
-	static const Oid resolve_types[3] = {UUIDOID, UUIDOID, TEXTARRAYOID};
-	const char *ledger_columns =
-		"shop_customer_id, purchase_completed, purchase_amount, accessed_at, network, "
-		"accessed_via_slug, referrer, utm_source, utm_medium, utm_campaign, shop_id";
-
-	/* Its foreign key (the customer, whose row the BEFORE trigger made sure of) is checked as after a statement. */
-	hc->ledger_direct =
-		ct_direct_resolve(hc->ledger_relid, ledger_direct_columns, CT_LEDGER_COLUMNS, 2,
-						  CT_DIRECT_REFERENCING | CT_DIRECT_ALL_COLUMNS, hc->ledger_att);
-	ct_prepare(
-		hc, P_LEDGER_INSERT,
-		psprintf(
-			"INSERT INTO %s (id, shop_order_id, shop_customer_id, shop_id, "
-			"accessed_via_slug, accessed_at, purchase_completed, completed_at, purchase_amount, "
-			"network, referrer, utm_source, utm_medium, utm_campaign) "
-			"VALUES ($1, $1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12) "
-			"ON CONFLICT DO NOTHING RETURNING 1", /* whichever key the table has */
-			ledger),
-		CT_LEDGER_NARGS, ledger_types);
-	ct_prepare(
-		hc, P_LEDGER_UPDATE,
-		psprintf(
-			"UPDATE %s SET shop_customer_id = $2, accessed_via_slug = $4, "
-			"accessed_at = $5, completed_at = CASE WHEN $6 THEN coalesce(completed_at, $13) END, "
-			"purchase_completed = $6, purchase_amount = $7, network = $8, referrer = $9, "
-			"utm_source = $10, utm_medium = $11, utm_campaign = $12, updated_at = now() "
-			"WHERE id = $1 AND shop_id = $3",
-			ledger),
-		CT_LEDGER_NARGS, ledger_types);
-	ct_prepare(hc, P_LEDGER_SELECT,
-			   psprintf("SELECT %s FROM %s WHERE id = $1 AND shop_id = $2", ledger_columns, ledger),
-			   2, two_uuids);
-	ct_prepare(hc, P_LEDGER_DELETE,
-			   psprintf("DELETE FROM %s WHERE id = $1 AND shop_id = $2 RETURNING %s", ledger,
-						ledger_columns),
-			   2, two_uuids);
-
-	ct_customers_prepare(hc);
-	ct_prepare(
-		hc, P_ISSUE_UPSERT,
-		psprintf(
-			"INSERT INTO %s AS i (shop_id, shop_order_id, issue, detail, "
-			"untracked) "
-			"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, shop_order_id, issue) DO UPDATE SET "
-			"detail = EXCLUDED.detail, untracked = EXCLUDED.untracked, last_seen_at = now(), "
-			"resolved_at = NULL",
-			issues),
-		5, issue_types);
-	ct_prepare(hc, P_ISSUE_RESOLVE,
-			   psprintf("UPDATE %s SET resolved_at = now() "
-						"WHERE shop_id = $1 AND shop_order_id = $2 AND resolved_at IS NULL AND "
-						"issue <> ALL ($3)",
-						issues),
-			   3, resolve_types);
-	ct_prepare(hc, P_ISSUE_DELETE,
-			   psprintf("DELETE FROM %s WHERE shop_id = $1 AND shop_order_id = $2", issues), 2,
-			   two_uuids);
-	ct_rollup_prepare(hc);
-	ct_loyalty_prepare_statements(hc);
-
-	hc->truncate_sql = MemoryContextStrdup(
-		hc->cxt, psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; %s %s", ledger,
-						  hc->table_sql[XT_CUSTOMERS], issues, ct_rollup_truncate_sql(hc),
-						  ct_loyalty_truncate_sql(hc)));
-}
-
 static const char *qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
@@ -625,15 +482,10 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	resolve_tables(hc);
 	hc->owner = relation_owner(hc->customers_relid);
 	hc->zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
-	memset(&hc->nil_uuid, 0, sizeof(hc->nil_uuid));
 	hc->search_path = static_cast<OverrideSearchPath *>(palloc0(sizeof(OverrideSearchPath)));
 	hc->search_path->schemas = list_make1_oid(hc->schema);
 	hc->search_path->addCatalog = true;
 	hc->search_path->addTemp = false;
-	for (int i = 0; i < CT_TEXT_FIELDS; i++)
-	{
-		hc->truncated_code[i] = psprintf("%s_truncated", field_names[ct_text_field_of[i]]);
-	}
 	/* Settings and columns: a drifted host table is reported, never an error. */
 	ct_read_settings_of(hc->settings_relid, &settings, cxt);
 	if (settings.paid != nullptr)
@@ -643,16 +495,8 @@ static HostCache *build_cache(Relation orders, Oid schema)
 	resolve_columns(hc, orders, &settings);
 	MemoryContextSwitchTo(old);
 
-	/* As the owner of the extension's tables, like the statements later. */
-	{
-		Oid save_userid;
-		int save_sec_context;
-
-		ct_begin_as_owner(hc, &save_userid, &save_sec_context);
-		prepare_statements(hc);
-		ct_end_as_owner(&save_userid, &save_sec_context);
-	}
-
+	/* The modules prepare their statements from it when they first need them (statements.cpp). */
+	hc->generation = ++generations;
 	retired_caches = list_delete_ptr(retired_caches, hc);
 	hc->valid = true;
 	return hc;

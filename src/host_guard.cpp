@@ -3,7 +3,7 @@
  * and kept readable when the host's DDL changes it.
  *
  * - customer_tracking_decode_order(shop_orders): the trigger's own reading of
- *   an order (decode_order() in trigger.cpp), for verify, backfill and the
+ *   an order (decode_order() in order.cpp), for verify, backfill and the
  *   expected orders: one parser of every setting, one clock, one spelling of
  *   network names on both sides.
  * - customer_tracking_host_state(): every field's column, type and state
@@ -21,10 +21,13 @@
  * Boundary rule (pg_boundary.hpp): no object with a destructor lives in a
  * frame that calls PostgreSQL; the C++ helpers that allocate return before.
  */
-#include "customer_tracking.h"
 #include "order_rules.hpp"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "host_guard.h"
+#include "citus.h"
+#include "host_cache.h"
+#include "order.h"
+#include "pending.h"
 
 #include <string>
 #include <vector>

@@ -14,7 +14,9 @@
  * and no error the statement raises carries its text as context.
  */
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "metrics.h"
+#include "citus.h"
+#include "statements.h"
 
 extern "C" {
 #include "access/htup_details.h"

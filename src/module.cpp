@@ -2,7 +2,18 @@
  * module.cpp: module initialisation and the extension's GUCs.
  */
 #include "customer_tracking.h"
-#include "visits.hpp"
+#include "backfill.h"
+#include "customers.h"
+#include "estimates.h"
+#include "host_cache.h"
+#include "host_guard.h"
+#include "metrics.h"
+#include "owner.h"
+#include "pending.h"
+#include "phone_glue.h"
+#include "rollup.h"
+#include "statements.h"
+#include "visits.h"
 
 #include <climits>
 
@@ -11,6 +22,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
@@ -153,6 +165,20 @@ static bool check_default_region(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * The extension's one relcache callback (PostgreSQL has room for few, and
+ * Citus takes several): every module that keeps something about a relation.
+ */
+static void relcache_changed(Datum arg, Oid relid)
+{
+	ct_owner_relcache(relid);
+	ct_metrics_relcache(relid);
+	ct_pending_relcache(relid);
+	ct_host_cache_relcache(relid);
+	ct_estimates_relcache(relid);
+	ct_visits_relcache(relid);
+}
+
 void _PG_init(void)
 {
 	Placeholder *before;
@@ -226,7 +252,9 @@ void _PG_init(void)
 	MarkGUCPrefixReserved("customer_tracking");
 
 	ct_phone_init();
-	ct_trigger_init();
+	ct_host_cache_init();
+	ct_statements_init();
+	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
 	ct_rollup_init();
 	ct_customers_init();
 	ct_pending_init(); /* after ct_rollup_init: its pre-commit callback runs first */

@@ -22,7 +22,9 @@
  * function inside a query Citus sent there, where no distributed query may run).
  */
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "owner.h"
+#include "citus.h"
+#include "statements.h"
 
 extern "C" {
 #include "access/htup_details.h"

@@ -12,7 +12,7 @@
  *   1. takes each changed order's latest version in the transaction,
  *   2. reads what its ledger row says it counted so far,
  *   3. locks every customer involved in customer id order, and
- *   4. applies each order against its ledger row (trigger.cpp), then writes
+ *   4. applies each order against its ledger row (apply.cpp), then writes
  *      the rollup deltas.
  *
  * Locks on shared rows are thus only taken by committing transactions, in
@@ -24,9 +24,16 @@
  * Boundary rule (pg_boundary.hpp): this file calls PostgreSQL throughout and
  * holds no object with a destructor in any frame.
  */
-#include "customer_tracking.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "pending.h"
+#include "apply.h"
+#include "backfill.h"
+#include "citus.h"
+#include "codes.h"
+#include "customers.h"
+#include "issues.h"
+#include "order.h"
+#include "rollup.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -456,15 +463,8 @@ static void record_not_applied(PendingEntry **entries, int n, const ErrorData *e
 		for (int i = 0; i < n; i++)
 		{
 			/* Each order's own cache: on Citus, the issues shard next to its orders shard. */
-			const HostCache *hc = entries[i]->top->hc;
-			Datum values[5];
-			char nulls[5] = {' ', ' ', ' ', ' ', ' '};
-			values[0] = UUIDPGetDatum(&entries[i]->key.shop);
-			values[1] = UUIDPGetDatum(&entries[i]->key.id);
-			values[2] = CStringGetTextDatum("not_counted");
-			values[3] = CStringGetTextDatum(error->message != nullptr ? error->message : "");
-			values[4] = BoolGetDatum(false);
-			ct_exec(hc, P_ISSUE_UPSERT, values, nulls, SPI_OK_INSERT);
+			ct_issue_not_counted(entries[i]->top->hc, &entries[i]->key.shop, &entries[i]->key.id,
+								 error->message != nullptr ? error->message : "");
 			recorded++;
 		}
 		ct_end_as_owner(&save_userid, &save_sec_context);

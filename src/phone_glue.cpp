@@ -15,6 +15,7 @@
 
 #include "pg_boundary.hpp"
 #include "phone.hpp"
+#include "phone_glue.h"
 
 extern "C" {
 #include "utils/builtins.h"

@@ -21,17 +21,96 @@
  *
  * Boundary rule (pg_boundary.hpp): no object with a destructor in any frame.
  */
-#include "codes.hpp"
-#include "customer_tracking.h"
-#include "tracking.h"
+#include "codes.h"
+
+#include "statements.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 }
+
+/* ------------------------------------------------------------------------
+ * The statements (prepared on first use, only when the tables exist)
+ * ------------------------------------------------------------------------ */
+
+/* $1 shop, $2 code: the customer whose referral code it is. */
+enum AdvocateResult
+{
+	AR_CUSTOMER = 1
+};
+static char *advocate_sql(const HostCache *hc)
+{
+	return psprintf("SELECT customer_id FROM %s WHERE shop_id = $1 AND code = $2",
+					hc->table_sql[XT_REFERRAL_CODES]);
+}
+static const Oid advocate_types[2] = {UUIDOID, TEXTOID};
+static Statement referral_advocate = {"referral advocate", advocate_sql, 2, advocate_types};
+
+/*
+ * $1 shop, $2 the referred customer, $3 the advocate, $4 when the order
+ * was paid, $5 the order's email. Read with the latest snapshot, under
+ * the locks of both customers.
+ */
+enum FactsResult
+{
+	FR_PURCHASES = 1, /* the referred customer's purchases, this order's included */
+	FR_SAME_EMAIL,	  /* the advocate has the order's or the customer's email */
+	FR_EXISTS,		  /* the referred customer has a referral already */
+	FR_TODAY,		  /* the advocate's referrals (not blocked) on the order's UTC day */
+	FR_REVIEW_DAYS,
+	FR_DAILY_LIMIT
+};
+static char *facts_sql(const HostCache *hc)
+{
+	const char *const *t = hc->table_sql;
+	return psprintf(
+		"WITH c AS (SELECT total_purchases, lower(btrim(email)) AS email FROM %s "
+		"WHERE id = $2 AND shop_id = $1), "
+		"a AS (SELECT nullif(lower(btrim(email)), '') AS email FROM %s "
+		"WHERE id = $3 AND shop_id = $1), "
+		"s AS (SELECT review_days, daily_limit FROM %s WHERE shop_id = $1) "
+		"SELECT coalesce((SELECT total_purchases FROM c), 0), "
+		"coalesce((SELECT a.email = lower(btrim($5)) OR a.email = (SELECT email FROM c) "
+		"FROM a), false), "
+		"EXISTS (SELECT 1 FROM %s r WHERE r.shop_id = $1 AND r.referred_customer_id = $2), "
+		"(SELECT count(*) FROM %s r WHERE r.shop_id = $1 AND r.advocate_customer_id = $3 "
+		"AND r.blocked_reason IS NULL AND r.paid_at >= date_trunc('day', $4, 'UTC') "
+		"AND r.paid_at < date_trunc('day', $4, 'UTC') + interval '1 day'), "
+		"coalesce((SELECT review_days FROM s), 7), coalesce((SELECT daily_limit FROM s), 10)",
+		t[XT_CUSTOMERS], t[XT_CUSTOMERS], t[XT_REFERRAL_SETTINGS], t[XT_REFERRALS],
+		t[XT_REFERRALS]);
+}
+static const Oid facts_types[5] = {UUIDOID, UUIDOID, UUIDOID, TIMESTAMPTZOID, TEXTOID};
+static Statement referral_facts = {"referral facts", facts_sql, 5, facts_types};
+
+/*
+ * $1 shop, $2 referred customer, $3 order, $4 advocate, $5 code, $6 paid at,
+ * $7 review days, $8 blocked reason (NULL: pending)
+ */
+static char *insert_sql(const HostCache *hc)
+{
+	return psprintf("INSERT INTO %s (shop_id, referred_customer_id, order_id, "
+					"advocate_customer_id, referral_code, paid_at, review_ends_at, "
+					"blocked_reason) VALUES ($1, $2, $3, $4, $5, $6, "
+					"$6 + pg_catalog.make_interval(days => $7), $8) ON CONFLICT DO NOTHING",
+					hc->table_sql[XT_REFERRALS]);
+}
+static const Oid insert_types[8] = {UUIDOID, UUIDOID,		 UUIDOID, UUIDOID,
+									TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTOID};
+static Statement referral_insert = {"referral insert", insert_sql, 8, insert_types};
+
+/* $1 shop, $2 order, $3 now */
+static char *void_sql(const HostCache *hc)
+{
+	return psprintf("UPDATE %s SET voided_at = $3 WHERE shop_id = $1 AND order_id = $2 "
+					"AND voided_at IS NULL AND blocked_reason IS NULL AND review_ends_at > $3",
+					hc->table_sql[XT_REFERRALS]);
+}
+static const Oid void_types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+static Statement referral_void = {"referral void", void_sql, 3, void_types};
 
 /* A ref=<code> parameter: at the start of the value or after '?', '&' or ';'. */
 static bool ref_parameter(const TextValue *t, char *out)
@@ -69,9 +148,17 @@ char *ct_referral_code_of(const HostCache *hc, const OrderImage *img)
 	return nullptr;
 }
 
-static bool same_uuid(const pg_uuid_t *a, const pg_uuid_t *b)
+bool ct_referral_advocate(const HostCache *hc, const pg_uuid_t *shop, const char *code,
+						  pg_uuid_t *advocate)
 {
-	return memcmp(a->data, b->data, UUID_LEN) == 0;
+	Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(shop)), CStringGetTextDatum(code)};
+	ct_exec(hc, &referral_advocate, values, nullptr, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	bool isnull;
+	*advocate = *DatumGetUUIDP(
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, AR_CUSTOMER, &isnull));
+	return true;
 }
 
 void ct_referral_apply(const HostCache *hc, const OrderWork *w, const LoyaltyWork *lw)
@@ -84,7 +171,7 @@ void ct_referral_apply(const HostCache *hc, const OrderWork *w, const LoyaltyWor
 		Datum values[3] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&w->shop)),
 						   UUIDPGetDatum(const_cast<pg_uuid_t *>(&w->id)),
 						   TimestampTzGetDatum(GetCurrentStatementStartTimestamp())};
-		ct_exec(hc, P_REFERRAL_VOID, values, nullptr, SPI_OK_UPDATE);
+		ct_exec(hc, &referral_void, values, nullptr, SPI_OK_UPDATE);
 	}
 	if (lw->referral == nullptr)
 		return;
@@ -103,24 +190,23 @@ void ct_referral_apply(const HostCache *hc, const OrderWork *w, const LoyaltyWor
 	values[3] = TimestampTzGetDatum(w->completed_at);
 	values[4] = ct_text_datum(&img->text[CT_TEXT_EMAIL], &nulls[4]);
 	/* Latest snapshot (also under REPEATABLE READ): both customers are locked. */
-	int rc = SPI_execute_snapshot(hc->plans[P_REFERRAL_FACTS], values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, false, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	ct_exec_latest(hc, &referral_facts, values, nulls, SPI_OK_SELECT);
+	if (SPI_processed != 1)
 		elog(ERROR, "customer_tracking: could not read the facts of a referral");
 	HeapTuple row = SPI_tuptable->vals[0];
 	TupleDesc desc = SPI_tuptable->tupdesc;
 	bool isnull;
-	int32 purchases = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
-	bool same_email = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-	bool exists = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-	int64 today = DatumGetInt64(SPI_getbinval(row, desc, 4, &isnull));
-	int32 review_days = DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull));
-	int32 daily_limit = DatumGetInt32(SPI_getbinval(row, desc, 6, &isnull));
+	int32 purchases = DatumGetInt32(SPI_getbinval(row, desc, FR_PURCHASES, &isnull));
+	bool same_email = DatumGetBool(SPI_getbinval(row, desc, FR_SAME_EMAIL, &isnull));
+	bool exists = DatumGetBool(SPI_getbinval(row, desc, FR_EXISTS, &isnull));
+	int64 today = DatumGetInt64(SPI_getbinval(row, desc, FR_TODAY, &isnull));
+	int32 review_days = DatumGetInt32(SPI_getbinval(row, desc, FR_REVIEW_DAYS, &isnull));
+	int32 daily_limit = DatumGetInt32(SPI_getbinval(row, desc, FR_DAILY_LIMIT, &isnull));
 	if (exists)
 		return; /* one referral per referred customer */
 
 	const char *blocked = nullptr;
-	if (same_uuid(&lw->advocate, &img->customer) || same_email)
+	if (ct_uuid_equal(&lw->advocate, &img->customer) || same_email)
 		blocked = "self_referral";
 	else if (purchases > 1)
 		blocked = "already_customer";
@@ -140,5 +226,5 @@ void ct_referral_apply(const HostCache *hc, const OrderWork *w, const LoyaltyWor
 		insert_nulls[7] = 'n';
 	else
 		insert[7] = CStringGetTextDatum(blocked);
-	ct_exec(hc, P_REFERRAL_INSERT, insert, insert_nulls, SPI_OK_INSERT);
+	ct_exec(hc, &referral_insert, insert, insert_nulls, SPI_OK_INSERT);
 }

@@ -13,13 +13,17 @@
  * nor deadlock across multi-statement transactions. Stripes are bounded by
  * max_connections; readers sum them. Stripe 0 is left to repairs.
  */
-#include "tracking.h"
+#include "rollup.h"
+
+#include "statements.h"
+#include "row_writer.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "storage/backendid.h"
+#include "lib/stringinfo.h"
 #include "utils/memutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -28,6 +32,45 @@ extern "C" {
 #include "utils/numeric.h"
 }
 
+
+/* The shop rollups, in the order they are written. */
+enum RollupTable
+{
+	R_SHOP_TOTALS,
+	R_DAILY,
+	R_SLUG_DAILY,
+	R_NETWORK_TOTALS,
+	R_FREQUENCY,
+	R_TABLES
+};
+
+/* Where a rollup column's value comes from . */
+enum RollupSource : int8
+{
+	RS_SHOP,
+	RS_STRIPE,
+	RS_DAY,
+	RS_TEXT,	  /* slug or network */
+	RS_COUNT_KEY, /* purchases bucket */
+	RS_CHECKOUTS,
+	RS_PURCHASES,
+	RS_REVENUE,
+	RS_NEW_CUSTOMERS,
+	RS_REPEAT_CUSTOMERS,
+	RS_CUSTOMERS,
+	RS_LAST_PURCHASERS,
+	RS_PREFERRING
+};
+
+#define CT_ROLLUP_MAX_COLUMNS 16
+struct RollupLayout
+{
+	Oid relid;
+	int natts;
+	RollupSource source[CT_ROLLUP_MAX_COLUMNS]; /* by attribute number - 1 */
+};
+
+static_assert(XT_COUNT == XT_ROLLUPS + R_TABLES, "every rollup table is an extension table");
 
 /* One rollup row's delta. Keys are (day), (slug, day), (network) or (purchases). */
 struct RollupDelta
@@ -97,11 +140,7 @@ struct RollupColumn
 	Oid type;
 };
 
-static const char *const rollup_names[R_TABLES] = {
-	"customer_tracking_shop_totals", "customer_tracking_daily", "customer_tracking_slug_daily",
-	"customer_tracking_network_totals", "customer_tracking_frequency"};
-
-static const RollupColumn rollup_columns[R_TABLES][CT_ROLLUP_MAX_COLUMNS] = {
+static constexpr RollupColumn rollup_columns[R_TABLES][CT_ROLLUP_MAX_COLUMNS] = {
 	{{"shop_id", RS_SHOP, UUIDOID},
 	 {"stripe", RS_STRIPE, INT2OID},
 	 {"customers", RS_CUSTOMERS, INT8OID},
@@ -165,81 +204,131 @@ static bool resolve_layout(const HostCache *hc, int table, RollupLayout *layout)
 	return known;
 }
 
-void ct_rollup_prepare(HostCache *hc)
+/*
+ * The statement for tables direct writes do not take, made from rollup_columns
+ * as the direct writes are: every rollup row of one shop in one statement, an
+ * INSERT ... ON CONFLICT DO UPDATE per table adding the deltas. Parameters: $1
+ * the shop, $2 the stripe, then one array per other column of each table, in
+ * rollup_columns order (the rows of that table with a nonzero delta).
+ */
+static constexpr bool shop_or_stripe(RollupSource s) { return s == RS_SHOP || s == RS_STRIPE; }
+static constexpr bool key_column(RollupSource s) { return s <= RS_COUNT_KEY; }
+
+static constexpr Oid array_type_of(Oid type)
 {
-	hc->rollups_direct = true;
+	switch (type)
+	{
+		case DATEOID:
+			return DATEARRAYOID;
+		case TEXTOID:
+			return TEXTARRAYOID;
+		case INT4OID:
+			return INT4ARRAYOID;
+		case INT8OID:
+			return INT8ARRAYOID;
+		default:
+			return NUMERICARRAYOID;
+	}
+}
+
+static constexpr int count_params()
+{
+	int n = 2;
+	for (const auto &table : rollup_columns)
+		for (const RollupColumn &c : table)
+			if (c.name != nullptr && !shop_or_stripe(c.source))
+				n++;
+	return n;
+}
+static constexpr int ROLLUP_NPARAMS = count_params();
+
+struct RollupTypes
+{
+	Oid types[ROLLUP_NPARAMS];
+};
+static constexpr RollupTypes param_types()
+{
+	RollupTypes p{};
+	int n = 2;
+	p.types[0] = UUIDOID; /* $1 shop */
+	p.types[1] = INT2OID; /* $2 stripe */
+	for (const auto &table : rollup_columns)
+		for (const RollupColumn &c : table)
+			if (c.name != nullptr && !shop_or_stripe(c.source))
+				p.types[n++] = array_type_of(c.type);
+	return p;
+}
+static constexpr RollupTypes rollup_types = param_types();
+
+static char *rollup_sql(const HostCache *hc)
+{
+	StringInfoData sql;
+	int param = 3;
+
+	initStringInfo(&sql);
 	for (int t = 0; t < R_TABLES; t++)
-		if (!resolve_layout(hc, t, &hc->rollups[t]))
-			hc->rollups_direct = false;
-
-	const char *const *t = &hc->table_sql[XT_ROLLUPS];
-	static const Oid types[] = {
-		UUIDOID,		 INT2OID,	   INT8OID,		 INT8OID,
-		INT8OID,		 NUMERICOID,   INT8OID, /* totals */
-		DATEARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID,
-		INT8ARRAYOID,	 INT8ARRAYOID, /* daily */
-		TEXTARRAYOID,	 DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		NUMERICARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,	  /* slug */
-		TEXTARRAYOID,	 INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, /* network */
-		INT4ARRAYOID,	 INT8ARRAYOID};								  /* frequency */
-
-	ct_prepare(
-		hc, P_ROLLUP,
-		psprintf(
-			"WITH t AS (INSERT INTO %s AS r "
-			"(shop_id, stripe, customers, repeat_customers, purchases, revenue, checkouts) "
-			"SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $3 <> 0 OR $4 <> 0 OR $5 <> 0 OR $6 <> 0 OR "
-			"$7 <> 0 "
-			"ON CONFLICT (shop_id, stripe) DO UPDATE SET customers = r.customers + "
-			"EXCLUDED.customers, "
-			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
-			"checkouts = r.checkouts + EXCLUDED.checkouts), "
-			"d AS (INSERT INTO %s AS r "
-			"(shop_id, day, stripe, checkouts, purchases, revenue, new_customers, last_purchasers) "
-			"SELECT $1, u.day, $2, u.c, u.p, u.v, u.n, u.l FROM unnest($8, $9, $10, $11, $12, $13) "
-			"AS u(day, c, p, v, n, l) "
-			"ON CONFLICT (shop_id, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
-			"EXCLUDED.checkouts, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
-			"new_customers = r.new_customers + EXCLUDED.new_customers, "
-			"last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers), "
-			"s AS (INSERT INTO %s AS r "
-			"(shop_id, slug, day, stripe, checkouts, purchases, revenue, new_customers, "
-			"repeat_customers, customers) "
-			"SELECT $1, u.slug, u.day, $2, u.c, u.p, u.v, u.n, u.r, u.k "
-			"FROM unnest($14, $15, $16, $17, $18, $19, $20, $21) AS u(slug, day, c, p, v, n, r, k) "
-			"ON CONFLICT (shop_id, slug, day, stripe) DO UPDATE SET checkouts = r.checkouts + "
-			"EXCLUDED.checkouts, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue, "
-			"new_customers = r.new_customers + EXCLUDED.new_customers, "
-			"repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers, "
-			"customers = r.customers + EXCLUDED.customers), "
-			"n AS (INSERT INTO %s AS r "
-			"(shop_id, network, stripe, customers_preferring, purchases, revenue) "
-			"SELECT $1, u.network, $2, u.k, u.p, u.v FROM unnest($22, $23, $24, $25) AS u(network, "
-			"k, p, v) "
-			"ON CONFLICT (shop_id, network, stripe) DO UPDATE SET "
-			"customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring, "
-			"purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue) "
-			"INSERT INTO %s AS r (shop_id, purchases, stripe, "
-			"customers) "
-			"SELECT $1, u.k, $2, u.c FROM unnest($26, $27) AS u(k, c) "
-			"ON CONFLICT (shop_id, purchases, stripe) DO UPDATE SET customers = r.customers + "
-			"EXCLUDED.customers",
-			t[R_SHOP_TOTALS], t[R_DAILY], t[R_SLUG_DAILY], t[R_NETWORK_TOTALS], t[R_FREQUENCY]),
-		lengthof(types), types);
+	{
+		StringInfoData columns, select, arrays, names, keys, set;
+		initStringInfo(&columns);
+		initStringInfo(&select);
+		initStringInfo(&arrays);
+		initStringInfo(&names);
+		initStringInfo(&keys);
+		initStringInfo(&set);
+		for (int i = 0; i < CT_ROLLUP_MAX_COLUMNS && rollup_columns[t][i].name != nullptr; i++)
+		{
+			const RollupColumn *c = &rollup_columns[t][i];
+			const char *sep = i == 0 ? "" : ", ";
+			appendStringInfo(&columns, "%s%s", sep, c->name);
+			if (c->source == RS_SHOP)
+				appendStringInfo(&select, "%s$1", sep);
+			else if (c->source == RS_STRIPE)
+				appendStringInfo(&select, "%s$2", sep);
+			else
+			{
+				appendStringInfo(&select, "%su.c%d", sep, i);
+				appendStringInfo(&arrays, "%s$%d", arrays.len == 0 ? "" : ", ", param++);
+				appendStringInfo(&names, "%sc%d", names.len == 0 ? "" : ", ", i);
+			}
+			if (key_column(c->source))
+				appendStringInfo(&keys, "%s%s", keys.len == 0 ? "" : ", ", c->name);
+			else
+				appendStringInfo(&set, "%s%s = r.%s + EXCLUDED.%s", set.len == 0 ? "" : ", ",
+								 c->name, c->name, c->name);
+		}
+		/* Every table but the last in a CTE of the last one's INSERT. */
+		if (t < R_TABLES - 1)
+			appendStringInfo(&sql, "%sx%d AS (", t == 0 ? "WITH " : ", ", t);
+		else
+			appendStringInfoChar(&sql, ' ');
+		appendStringInfo(&sql,
+						 "INSERT INTO %s AS r (%s) SELECT %s FROM unnest(%s) AS u(%s) "
+						 "ON CONFLICT (%s) DO UPDATE SET %s",
+						 hc->table_sql[XT_ROLLUPS + t], columns.data, select.data, arrays.data,
+						 names.data, keys.data, set.data);
+		if (t < R_TABLES - 1)
+			appendStringInfoChar(&sql, ')');
+	}
+	return sql.data;
 }
+static Statement rollup_write = {"rollup write", rollup_sql, ROLLUP_NPARAMS, rollup_types.types};
 
-const char *ct_rollup_truncate_sql(const HostCache *hc)
+/* Whether every rollup table takes direct writes, and their layouts. */
+struct RollupState
 {
-	const char *const *t = hc->table_sql;
-	return psprintf("DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; DELETE FROM %s; "
-					"DELETE FROM %s; DELETE FROM %s;",
-					t[XT_PAIRS], t[XT_ROLLUPS + R_SHOP_TOTALS], t[XT_ROLLUPS + R_DAILY],
-					t[XT_ROLLUPS + R_SLUG_DAILY], t[XT_ROLLUPS + R_NETWORK_TOTALS],
-					t[XT_ROLLUPS + R_FREQUENCY]);
+	bool direct;
+	RollupLayout tables[R_TABLES];
+};
+
+static void build_state(const HostCache *hc, void *p)
+{
+	RollupState *state = static_cast<RollupState *>(p);
+	state->direct = true;
+	for (int t = 0; t < R_TABLES; t++)
+		if (!resolve_layout(hc, t, &state->tables[t]))
+			state->direct = false;
 }
+static ModuleState rollup_state = {"rollups", sizeof(RollupState), build_state};
 
 /* The UTC calendar day of a time: the rollups' day. */
 static DateADT utc_day(TimestampTz t)
@@ -388,63 +477,81 @@ static ArrayType *array_of(Datum *items, int n, Oid type)
 	return construct_array(items, n, type, len, byval, align);
 }
 
+/* The value of a rollup column for one row of deltas. */
+static Datum value_of(RollupSource source, const ShopDeltas *d, const RollupDelta *r)
+{
+	switch (source)
+	{
+		case RS_SHOP:
+			return UUIDPGetDatum(const_cast<pg_uuid_t *>(&d->shop));
+		case RS_STRIPE:
+			return Int16GetDatum(static_cast<int16>(MyBackendId));
+		case RS_DAY:
+			return DateADTGetDatum(r->day);
+		case RS_TEXT:
+			return CStringGetTextDatum(r->text);
+		case RS_COUNT_KEY:
+			return Int32GetDatum(r->count_key);
+		case RS_CHECKOUTS:
+			return Int64GetDatum(r->checkouts);
+		case RS_PURCHASES:
+			return Int64GetDatum(r->purchases);
+		case RS_REVENUE:
+			return r->revenue;
+		case RS_NEW_CUSTOMERS:
+			return Int64GetDatum(r->new_customers);
+		case RS_REPEAT_CUSTOMERS:
+			return Int64GetDatum(r->repeat_customers);
+		case RS_CUSTOMERS:
+			return Int64GetDatum(r->customers);
+		case RS_LAST_PURCHASERS:
+			return Int64GetDatum(r->last_purchasers);
+		case RS_PREFERRING:
+			return Int64GetDatum(r->preferring);
+	}
+	return (Datum) 0;
+}
+
 /* One rollup row's values, in the table's column order. */
 static Datum *row_values(const RollupLayout *layout, const ShopDeltas *d, const RollupDelta *r)
 {
 	Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * layout->natts));
 	for (int i = 0; i < layout->natts; i++)
-	{
-		switch (layout->source[i])
-		{
-			case RS_SHOP:
-				values[i] = UUIDPGetDatum(&d->shop);
-				break;
-			case RS_STRIPE:
-				values[i] = Int16GetDatum(static_cast<int16>(MyBackendId));
-				break;
-			case RS_DAY:
-				values[i] = DateADTGetDatum(r->day);
-				break;
-			case RS_TEXT:
-				values[i] = CStringGetTextDatum(r->text);
-				break;
-			case RS_COUNT_KEY:
-				values[i] = Int32GetDatum(r->count_key);
-				break;
-			case RS_CHECKOUTS:
-				values[i] = Int64GetDatum(r->checkouts);
-				break;
-			case RS_PURCHASES:
-				values[i] = Int64GetDatum(r->purchases);
-				break;
-			case RS_REVENUE:
-				values[i] = r->revenue;
-				break;
-			case RS_NEW_CUSTOMERS:
-				values[i] = Int64GetDatum(r->new_customers);
-				break;
-			case RS_REPEAT_CUSTOMERS:
-				values[i] = Int64GetDatum(r->repeat_customers);
-				break;
-			case RS_CUSTOMERS:
-				values[i] = Int64GetDatum(r->customers);
-				break;
-			case RS_LAST_PURCHASERS:
-				values[i] = Int64GetDatum(r->last_purchasers);
-				break;
-			case RS_PREFERRING:
-				values[i] = Int64GetDatum(r->preferring);
-				break;
-		}
-	}
+		values[i] = value_of(layout->source[i], d, r);
 	return values;
 }
 
-/* The rows of one table with a nonzero delta, written directly. */
-static void write_rows(const HostCache *hc, int table, const ShopDeltas *d, const KeyArray *keys,
-					   Datum zero)
+/* The rows of each table: the shop's totals are one row (in *totals), the others keyed. */
+static const KeyArray *rows_of(const ShopDeltas *d, int table, RollupDelta *totals,
+							   KeyArray *total_keys)
 {
-	const RollupLayout *layout = &hc->rollups[table];
+	switch (table)
+	{
+		case R_SHOP_TOTALS:
+			memset(totals, 0, sizeof(*totals));
+			totals->customers = d->customers;
+			totals->repeat_customers = d->repeat_customers;
+			totals->purchases = d->purchases;
+			totals->checkouts = d->checkouts;
+			totals->revenue = d->revenue;
+			*total_keys = {totals, 1, 1};
+			return total_keys;
+		case R_DAILY:
+			return &d->daily;
+		case R_SLUG_DAILY:
+			return &d->slug;
+		case R_NETWORK_TOTALS:
+			return &d->network;
+		default:
+			return &d->frequency;
+	}
+}
+
+/* The rows of one table with a nonzero delta, written directly. */
+static void write_rows(const RollupState *state, int table, const ShopDeltas *d,
+					   const KeyArray *keys, Datum zero)
+{
+	const RollupLayout *layout = &state->tables[table];
 	Datum **rows = static_cast<Datum **>(palloc(sizeof(Datum *) * (keys->n + 1)));
 	int n = 0;
 	for (int i = 0; i < keys->n; i++)
@@ -453,16 +560,10 @@ static void write_rows(const HostCache *hc, int table, const ShopDeltas *d, cons
 	ct_row_writer_add(layout->relid, n, rows);
 }
 
-static void write_shop_direct(const HostCache *hc, const ShopDeltas *d, Datum zero)
+static void write_shop_direct(const RollupState *state, const ShopDeltas *d, Datum zero)
 {
 	RollupDelta totals;
-	memset(&totals, 0, sizeof(totals));
-	totals.customers = d->customers;
-	totals.repeat_customers = d->repeat_customers;
-	totals.purchases = d->purchases;
-	totals.checkouts = d->checkouts;
-	totals.revenue = d->revenue;
-	KeyArray total_keys = {&totals, 1, 1};
+	KeyArray total_keys;
 
 	/*
 	 * A new command first, as every SPI statement starts one: rows this
@@ -470,19 +571,14 @@ static void write_shop_direct(const HostCache *hc, const ShopDeltas *d, Datum ze
 	 * lockable. Another after, so later readers in this command see the writes.
 	 */
 	CommandCounterIncrement();
-	write_rows(hc, R_SHOP_TOTALS, d, &total_keys, zero);
-	write_rows(hc, R_DAILY, d, &d->daily, zero);
-	write_rows(hc, R_SLUG_DAILY, d, &d->slug, zero);
-	write_rows(hc, R_NETWORK_TOTALS, d, &d->network, zero);
-	write_rows(hc, R_FREQUENCY, d, &d->frequency, zero);
+	for (int t = 0; t < R_TABLES; t++)
+		write_rows(state, t, d, rows_of(d, t, &totals, &total_keys), zero);
 	CommandCounterIncrement();
 }
 
 static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 {
-	Datum values[27];
-	Datum *col[6];
-	int n;
+	Datum values[ROLLUP_NPARAMS];
 	bool any = d->customers || d->repeat_customers || d->purchases || d->checkouts ||
 			   numeric_nonzero(d->revenue, zero);
 
@@ -496,105 +592,43 @@ static void write_shop(const HostCache *hc, ShopDeltas *d, Datum zero)
 		any = nonzero(&d->frequency.rows[i], zero);
 	if (!any)
 		return;
-	if (hc->rollups_direct && ct_direct_writes)
+	if (ct_direct_writes)
 	{
-		write_shop_direct(hc, d, zero);
-		return;
+		const RollupState *state =
+			static_cast<const RollupState *>(ct_module_state(hc, &rollup_state));
+		if (state->direct)
+		{
+			write_shop_direct(state, d, zero);
+			return;
+		}
 	}
 
 	values[0] = UUIDPGetDatum(&d->shop);
 	values[1] = Int16GetDatum(static_cast<int16>(MyBackendId));
-	values[2] = Int64GetDatum(d->customers);
-	values[3] = Int64GetDatum(d->repeat_customers);
-	values[4] = Int64GetDatum(d->purchases);
-	values[5] = d->revenue;
-	values[6] = Int64GetDatum(d->checkouts);
-
-	int most = 1 + Max(Max(d->daily.n, d->slug.n), Max(d->network.n, d->frequency.n));
-	for (int c = 0; c < 6; c++)
-		col[c] = static_cast<Datum *>(palloc(sizeof(Datum) * most));
-
-	n = 0;
-	for (int i = 0; i < d->daily.n; i++)
+	int param = 2;
+	for (int t = 0; t < R_TABLES; t++)
 	{
-		RollupDelta *r = &d->daily.rows[i];
-		if (!nonzero(r, zero))
-			continue;
-		col[0][n] = DateADTGetDatum(r->day);
-		col[1][n] = Int64GetDatum(r->checkouts);
-		col[2][n] = Int64GetDatum(r->purchases);
-		col[3][n] = r->revenue;
-		col[4][n] = Int64GetDatum(r->new_customers);
-		col[5][n] = Int64GetDatum(r->last_purchasers);
-		n++;
+		RollupDelta totals;
+		KeyArray total_keys;
+		const KeyArray *keys = rows_of(d, t, &totals, &total_keys);
+		const RollupDelta **rows =
+			static_cast<const RollupDelta **>(palloc(sizeof(RollupDelta *) * (keys->n + 1)));
+		int n = 0;
+		for (int i = 0; i < keys->n; i++)
+			if (nonzero(&keys->rows[i], zero))
+				rows[n++] = &keys->rows[i];
+		Datum *items = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
+		for (int i = 0; i < CT_ROLLUP_MAX_COLUMNS && rollup_columns[t][i].name != nullptr; i++)
+		{
+			const RollupColumn *c = &rollup_columns[t][i];
+			if (shop_or_stripe(c->source))
+				continue;
+			for (int k = 0; k < n; k++)
+				items[k] = value_of(c->source, d, rows[k]);
+			values[param++] = PointerGetDatum(array_of(items, n, c->type));
+		}
 	}
-	values[7] = PointerGetDatum(array_of(col[0], n, DATEOID));
-	values[8] = PointerGetDatum(array_of(col[1], n, INT8OID));
-	values[9] = PointerGetDatum(array_of(col[2], n, INT8OID));
-	values[10] = PointerGetDatum(array_of(col[3], n, NUMERICOID));
-	values[11] = PointerGetDatum(array_of(col[4], n, INT8OID));
-	values[12] = PointerGetDatum(array_of(col[5], n, INT8OID));
-
-	{
-		Datum *slug = static_cast<Datum *>(palloc(sizeof(Datum) * most));
-		Datum *k = static_cast<Datum *>(palloc(sizeof(Datum) * most));
-		n = 0;
-		for (int i = 0; i < d->slug.n; i++)
-		{
-			RollupDelta *r = &d->slug.rows[i];
-			if (!nonzero(r, zero))
-				continue;
-			slug[n] = CStringGetTextDatum(r->text);
-			col[0][n] = DateADTGetDatum(r->day);
-			col[1][n] = Int64GetDatum(r->checkouts);
-			col[2][n] = Int64GetDatum(r->purchases);
-			col[3][n] = r->revenue;
-			col[4][n] = Int64GetDatum(r->new_customers);
-			col[5][n] = Int64GetDatum(r->repeat_customers);
-			k[n] = Int64GetDatum(r->customers);
-			n++;
-		}
-		values[13] = PointerGetDatum(array_of(slug, n, TEXTOID));
-		values[14] = PointerGetDatum(array_of(col[0], n, DATEOID));
-		values[15] = PointerGetDatum(array_of(col[1], n, INT8OID));
-		values[16] = PointerGetDatum(array_of(col[2], n, INT8OID));
-		values[17] = PointerGetDatum(array_of(col[3], n, NUMERICOID));
-		values[18] = PointerGetDatum(array_of(col[4], n, INT8OID));
-		values[19] = PointerGetDatum(array_of(col[5], n, INT8OID));
-		values[20] = PointerGetDatum(array_of(k, n, INT8OID));
-
-		n = 0;
-		for (int i = 0; i < d->network.n; i++)
-		{
-			RollupDelta *r = &d->network.rows[i];
-			if (!nonzero(r, zero))
-				continue;
-			slug[n] = CStringGetTextDatum(r->text);
-			col[0][n] = Int64GetDatum(r->preferring);
-			col[1][n] = Int64GetDatum(r->purchases);
-			col[2][n] = r->revenue;
-			n++;
-		}
-		values[21] = PointerGetDatum(array_of(slug, n, TEXTOID));
-		values[22] = PointerGetDatum(array_of(col[0], n, INT8OID));
-		values[23] = PointerGetDatum(array_of(col[1], n, INT8OID));
-		values[24] = PointerGetDatum(array_of(col[2], n, NUMERICOID));
-
-		n = 0;
-		for (int i = 0; i < d->frequency.n; i++)
-		{
-			RollupDelta *r = &d->frequency.rows[i];
-			if (!nonzero(r, zero))
-				continue;
-			col[0][n] = Int32GetDatum(r->count_key);
-			col[1][n] = Int64GetDatum(r->customers);
-			n++;
-		}
-		values[25] = PointerGetDatum(array_of(col[0], n, INT4OID));
-		values[26] = PointerGetDatum(array_of(col[1], n, INT8OID));
-	}
-
-	ct_exec(hc, P_ROLLUP, values, nullptr, SPI_OK_INSERT);
+	ct_exec(hc, &rollup_write, values, nullptr, SPI_OK_INSERT);
 }
 
 /* Adds an event's deltas to shops (in the current memory context). */
@@ -696,6 +730,19 @@ bool ct_rollup_pending(void)
 
 const HostCache *ct_rollup_pending_cache(void) { return pending_cache; }
 
+/* to += from, for every counter. */
+static void add_delta(RollupDelta *to, const RollupDelta *from)
+{
+	to->checkouts += from->checkouts;
+	to->purchases += from->purchases;
+	to->revenue = numeric_plus(to->revenue, from->revenue);
+	to->new_customers += from->new_customers;
+	to->repeat_customers += from->repeat_customers;
+	to->customers += from->customers;
+	to->last_purchasers += from->last_purchasers;
+	to->preferring += from->preferring;
+}
+
 /* Merges a committed subtransaction's deltas into its parent's. */
 static void merge_into_parent(PendingLevel *child, SubTransactionId parent_subxid)
 {
@@ -725,15 +772,7 @@ static void merge_into_parent(PendingLevel *child, SubTransactionId parent_subxi
 			for (int i = 0; i < from[k]->n; i++)
 			{
 				RollupDelta *f = &from[k]->rows[i];
-				RollupDelta *t = find_key(to[k], f->text, f->day, f->count_key, zero);
-				t->checkouts += f->checkouts;
-				t->purchases += f->purchases;
-				t->revenue = numeric_plus(t->revenue, f->revenue);
-				t->new_customers += f->new_customers;
-				t->repeat_customers += f->repeat_customers;
-				t->customers += f->customers;
-				t->last_purchasers += f->last_purchasers;
-				t->preferring += f->preferring;
+				add_delta(find_key(to[k], f->text, f->day, f->count_key, zero), f);
 			}
 	}
 	MemoryContextSwitchTo(old);

@@ -18,7 +18,7 @@
  * tables without triggers of their own qualify, and only columns of the types
  * the caller expects; the callers write anything else with SQL.
  */
-#include "tracking.h"
+#include "row_writer.h"
 
 extern "C" {
 #include "access/genam.h"

@@ -16,8 +16,8 @@
  * ledger (customer_tracking), so refunds, deletions, moves and the passing of time (rolling and
  * calendar windows) need no write and no maintenance call. Nothing here runs on the write path.
  */
+#include "customer_tracking.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
 
 extern "C" {
 #include "access/htup_details.h"

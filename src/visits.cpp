@@ -42,10 +42,11 @@
  * for the call and back (as owner.cpp does), so anon needs no right on any table: it can only
  * add one visit per call.
  */
-#include "visits.hpp"
+#include "visits.h"
 
+#include "citus.h"
 #include "pg_boundary.hpp"
-#include "tracking.h"
+#include "statements.h"
 
 extern "C" {
 #include "access/detoast.h"
@@ -116,7 +117,6 @@ bool salt_checked = false;
 DateADT salt_checked_day = 0;
 /* Past days' visitor hashes may remain: delete a batch per call. */
 bool cleanup_pending = false;
-
 
 /* The extension table name of the function's schema, or InvalidOid. */
 Oid table_of(Oid schema, const char *name) { return get_relname_relid(name, schema); }
@@ -581,6 +581,13 @@ void ct_visits_init(void)
 		nullptr, nullptr, nullptr);
 }
 
+void ct_visits_relcache(Oid relid)
+{
+	if (relid == InvalidOid || relid == catalog.shops || relid == catalog.salts ||
+		relid == catalog.visitors || relid == catalog.counts)
+		catalog.stale = true; /* resolved again at the next call (nothing freed in a callback) */
+}
+
 /*
  * customer_tracking_record_visit(p_shop_slug text, p_visitor text, p_referrer text,
  *   p_utm_source text, p_utm_medium text, p_utm_campaign text) RETURNS void
@@ -660,12 +667,4 @@ CT_FUNCTION(ct_visits_rotate)
 	make_salts(today); /* today's and tomorrow's, committed with this call */
 	SPI_finish();
 	PG_RETURN_INT64(static_cast<int64>(deleted));
-}
-
-/* From the extension's one relcache callback (host_cache.cpp). */
-void ct_visits_relcache(Oid relid)
-{
-	if (relid == InvalidOid || relid == catalog.shops || relid == catalog.salts ||
-		relid == catalog.visitors || relid == catalog.counts)
-		catalog.stale = true; /* resolved again at the next call (nothing freed in a callback) */
 }

@@ -1,9 +1,9 @@
 /*
- * visits.hpp: storefront visits (visits.cpp): customer_tracking_record_visit() and the daily
+ * visits.h: storefront visits (visits.cpp): customer_tracking_record_visit() and the daily
  * salt its visitor hashes are made with.
  */
-#ifndef CT_VISITS_HPP
-#define CT_VISITS_HPP
+#ifndef CT_VISITS_H
+#define CT_VISITS_H
 
 #include "customer_tracking.h"
 
@@ -11,8 +11,11 @@
 extern int ct_visit_day_offset;
 
 /* Defines the module's setting; called from _PG_init. */
-/* Called from the extension's one relcache callback (host_cache.cpp). */
 void ct_visits_init(void);
+/*
+ * A relation changed (module.cpp's relcache callback): when it is one of the
+ * visit tables, the statements are made again at the next call.
+ */
 void ct_visits_relcache(Oid relid);
 
 /* Bounds of what a call may carry; a longer argument makes the call count nothing. */
