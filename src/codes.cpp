@@ -28,6 +28,7 @@
 #include "codes.h"
 
 #include "issues.h"
+#include "owner.h"
 #include "pg_boundary.hpp"
 #include "statements.h"
 
@@ -380,29 +381,8 @@ CT_FUNCTION(ct_require_shop_owner)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("customer_tracking: p_shop_id must not be NULL")));
 	pg_uuid_t *shop = PG_GETARG_UUID_P(0);
-	Oid outer = GetOuterUserId();
-	if (superuser_arg(outer) || has_bypassrls_privilege(outer))
+	if (ct_role_manages_shop(shop, get_func_namespace(fcinfo->flinfo->fn_oid)))
 		PG_RETURN_VOID();
-
-	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
-	List *name = list_make2(makeString(get_namespace_name(schema)),
-							makeString(pstrdup("customer_tracking_owned_shops")));
-	Oid owned = LookupFuncName(name, 0, nullptr, false);
-	Oid save_userid;
-	int save_sec_context;
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(outer, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	Datum shops = OidFunctionCall0(owned);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-
-	ArrayType *array = DatumGetArrayTypeP(shops);
-	Datum *elems;
-	bool *nulls;
-	int n;
-	deconstruct_array(array, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-		if (!nulls[i] && ct_uuid_equal(DatumGetUUIDP(elems[i]), shop))
-			PG_RETURN_VOID();
 	ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					errmsg("customer_tracking: permission denied for shop %s", ct_uuid_text(shop)),
 					errdetail("Only the shop's owner may manage its codes and referrals.")));

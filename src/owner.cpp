@@ -25,6 +25,7 @@
 #include "owner.h"
 #include "citus.h"
 #include "statements.h"
+#include "order.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -37,6 +38,7 @@ extern "C" {
 #include "nodes/pg_list.h"
 #include "parser/parse_func.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -187,4 +189,31 @@ CT_FUNCTION(ct_owned_shops)
 	state->command = GetCurrentCommandId(false);
 	state->user = GetUserId();
 	PG_RETURN_DATUM(state->shops);
+}
+
+bool ct_role_manages_shop(const pg_uuid_t *shop, Oid schema)
+{
+	Oid outer = GetOuterUserId();
+	if (superuser_arg(outer) || has_bypassrls_privilege(outer))
+		return true;
+
+	List *name = list_make2(makeString(get_namespace_name(schema)),
+							makeString(pstrdup("customer_tracking_owned_shops")));
+	Oid owned = LookupFuncName(name, 0, nullptr, false);
+	Oid save_userid;
+	int save_sec_context;
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(outer, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	Datum shops = OidFunctionCall0(owned);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	ArrayType *array = DatumGetArrayTypeP(shops);
+	Datum *elems;
+	bool *nulls;
+	int n;
+	deconstruct_array(array, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && ct_uuid_equal(DatumGetUUIDP(elems[i]), shop))
+			return true;
+	return false;
 }

@@ -17,6 +17,7 @@
  * calendar windows) need no write and no maintenance call. Nothing here runs on the write path.
  */
 #include "customer_tracking.h"
+#include "owner.h"
 #include "pg_boundary.hpp"
 
 extern "C" {
@@ -56,22 +57,8 @@ CT_FUNCTION(ct_tiers_write)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "customer_tracking: SPI_connect failed");
 
-	/* 1. With the caller's rights: their shop, or a role that sees every shop. */
-	const Oid check_types[1] = {UUIDOID};
-	int rc = SPI_execute_with_args(
-		psprintf("SELECT $1 OPERATOR(pg_catalog.=) ANY (%s.customer_tracking_owned_shops()) "
-				 "OR EXISTS (SELECT FROM pg_catalog.pg_roles r "
-				 "WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER "
-				 "AND (r.rolsuper OR r.rolbypassrls))",
-				 qschema),
-		1, const_cast<Oid *>(check_types), args, nulls, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "customer_tracking: the tier owner check failed: %s",
-			 SPI_result_code_string(rc));
-	bool isnull;
-	bool allowed =
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull || !allowed)
+	/* 1. The caller's shop, or a role that sees every shop (the owner lookup with its rights). */
+	if (!ct_role_manages_shop(DatumGetUUIDP(args[0]), schema))
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("customer_tracking_set_tiers: shop %s is not one of your shops",
 							   DatumGetCString(DirectFunctionCall1(uuid_out, args[0])))));
@@ -82,8 +69,9 @@ CT_FUNCTION(ct_tiers_write)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	const Oid store_types[2] = {UUIDOID, JSONBOID};
-	rc = SPI_execute_with_args(psprintf("SELECT %s.customer_tracking_store_tiers($1, $2)", qschema),
-							   2, const_cast<Oid *>(store_types), args, nulls, false, 0);
+	int rc =
+		SPI_execute_with_args(psprintf("SELECT %s.customer_tracking_store_tiers($1, $2)", qschema),
+							  2, const_cast<Oid *>(store_types), args, nulls, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "customer_tracking: storing the tiers failed: %s", SPI_result_code_string(rc));
