@@ -8,7 +8,7 @@
 #      SQL recomputation of the same summary from shop_orders;
 #   3. shop_customer_tier() for --lookups random customers, against plain SQL over the customer's
 #      orders (index on shop_orders.shop_customer_id);
-#   4. shop_customer_tier_list(): page 1, and page 1 of the top tier only (shop_customer_list()'s page 1 as plain);
+#   4. shop_customer_list() with the tier: page 1, and page 1 of the top tier only (the page without the tier, customer_tracking_customer_page(), as plain);
 #   5. the trigger's cost per order with tiers configured and without (pgbench, one paid order per
 #      transaction, alternating rounds): tiers are computed at read, so the write path is the
 #      same code either way; this shows it.
@@ -182,11 +182,11 @@ row "shop_customer_tier, rolling_12m tiers (median of $LOOKUPS customers)" "$(RE
 rm -f "$f" "$g" "$f.ids"
 
 echo "== customer list"
-row "shop_customer_tier_list, page 1 (50 rows)" \
-	"$(one "SELECT * FROM shop_customer_tier_list('$SHOP')")" \
-	"$(one "SELECT * FROM shop_customer_list('$SHOP')")"
-row "shop_customer_tier_list, Gold only, page 1 (50 rows)" \
-	"$(one "SELECT * FROM shop_customer_tier_list('$SHOP', 'Gold')")" "-"
+row "shop_customer_list with tiers, page 1 (50 rows)" \
+	"$(one "SELECT * FROM shop_customer_list('$SHOP')")" \
+	"$(one "SELECT * FROM customer_tracking_customer_page('$SHOP', NULL, false, 'last_purchase', 50, NULL, NULL, NULL)")"
+row "shop_customer_list, p_tier Gold, page 1 (50 rows)" \
+	"$(one "SELECT * FROM shop_customer_list('$SHOP', p_tier => 'Gold')")" "-"
 REPS=$REPS_SAVED
 
 echo "== writes: one paid order per transaction, tiers configured vs none ($ROUNDS rounds of ${WRITE_SECONDS}s)"

@@ -237,7 +237,7 @@ INSERT INTO checks VALUES
       FROM my_shops s, sorts o,
            LATERAL shop_customer_list(s.id, p_sort => o.s, p_limit => 500) WITH ORDINALITY x(id, customer_name, phone_number,
                email, total_purchases, repeat_customer, total_spent, first_purchase_at, last_purchase_at, preferred_network,
-               sort_value, cursor, n)',
+               sort_value, cursor, tier, n)',
    'SELECT s.id AS shop, o.s, r.* FROM my_shops s, sorts o, LATERAL pg_temp.ref_list(s.id, o.s) r'),
   ('customer_purchase_history',   -- every customer with a linked order, and an id that is no customer
    'SELECT c.id AS customer, x.order_id, x.created_at, x.amount, x.network, x.slug, x.payment_status, x.purchase_completed, x.n

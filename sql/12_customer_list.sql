@@ -78,7 +78,7 @@ LANGUAGE sql STABLE AS $$
               FROM shop_customer_list('d1200000-0000-0000-0000-000000000001', p_search, p_repeat_only, p_limit => 500) l),
            (SELECT array_agg(l.id ORDER BY l.n)
               FROM shop_customer_list('d1200000-0000-0000-0000-000000000001', p_search, p_repeat_only, p_limit => 500)
-                   WITH ORDINALITY l(id, a, b, c, d, e, f, g, h, i, j, k, n))
+                   WITH ORDINALITY l(id, a, b, c, d, e, f, g, h, i, j, k, t, n))
            IS NOT DISTINCT FROM
            (SELECT array_agg(r.id ORDER BY r.n) FROM pg_temp.ref_list('d1200000-0000-0000-0000-000000000001', p_search, p_repeat_only, 'last_purchase') r)
 $$;
@@ -203,7 +203,7 @@ LANGUAGE sql AS $$
                       FROM pg_temp.walk_cursor('d1200000-0000-0000-0000-000000000001', s.sort, l.lim, ro.repeat_only, q.search) x) c,
            LATERAL (SELECT array_agg(x.id ORDER BY x.n) AS ids
                       FROM shop_customer_list('d1200000-0000-0000-0000-000000000001', q.search, ro.repeat_only, s.sort, 500)
-                           WITH ORDINALITY x(id, a, b, c, d, e, f, g, h, i, j, k, n)) o,
+                           WITH ORDINALITY x(id, a, b, c, d, e, f, g, h, i, j, k, t, n)) o,
            LATERAL (SELECT array_agg(x.id ORDER BY x.n) AS ids
                       FROM pg_temp.ref_list('d1200000-0000-0000-0000-000000000001', q.search, ro.repeat_only, s.sort) x) r
      GROUP BY s.sort, s.k ORDER BY s.k
@@ -242,7 +242,7 @@ SET TimeZone = 'UTC';
 CREATE TEMP TABLE page1 AS
 SELECT l.id, l.customer_name, l.total_spent, l.sort_value, l.n
   FROM shop_customer_list(:l1, p_sort => 'total_spent', p_limit => 3)
-       WITH ORDINALITY l(id, customer_name, b, c, d, e, total_spent, g, h, i, sort_value, cursor, n);
+       WITH ORDINALITY l(id, customer_name, b, c, d, e, total_spent, g, h, i, sort_value, cursor, t, n);
 SELECT customer_name, total_spent, sort_value FROM page1 ORDER BY n;
 SELECT sort_value AS v, id AS i FROM page1 ORDER BY n DESC LIMIT 1 \gset
 -- A customer on page 1 buys again (moves up); one not reached yet has a purchase refunded
@@ -256,7 +256,7 @@ SELECT count(*) AS rest, count(*) FILTER (WHERE w.id IN (SELECT id FROM page1)) 
        array_agg(w.id ORDER BY w.n) = (SELECT array_agg(r.id ORDER BY r.n) FROM pg_temp.ref_list(:l1, NULL, false, 'total_spent') r
                                         WHERE r.id NOT IN (SELECT id FROM page1)) AS rest_in_order
   FROM shop_customer_list(:l1, p_sort => 'total_spent', p_limit => 500, p_after_value => :'v', p_after_id => :'i')
-       WITH ORDINALITY w(id, a, b, c, d, e, f, g, h, i, j, k, n);
+       WITH ORDINALITY w(id, a, b, c, d, e, f, g, h, i, j, k, t, n);
 
 --------------------------------------------------------------------------------
 -- 5. Bad arguments.

@@ -70,11 +70,11 @@ BEGIN
     RETURN QUERY SELECT 'shop_slug_analytics (period)', x.n, row(x.a, x.b, x.c, x.d, x.e, x.f, x.g, x.h)::text
       FROM shop_slug_analytics(p_shop, '2026-01-05', '2026-01-12') WITH ORDINALITY x(a, b, c, d, e, f, g, h, n);
     RETURN QUERY SELECT 'shop_customer_list', x.n, row(x.a, x.b, x.c, x.d, x.e, x.f, x.g, x.h, x.i, x.j, x.k)::text
-      FROM shop_customer_list(p_shop, p_limit => 500) WITH ORDINALITY x(a, b, c, d, e, f, g, h, i, j, k, l, n);
+      FROM shop_customer_list(p_shop, p_limit => 500) WITH ORDINALITY x(a, b, c, d, e, f, g, h, i, j, k, l, m, n);
     RETURN QUERY SELECT 'shop_customer_list (search, repeat)', x.n, row(x.a, x.b)::text
-      FROM shop_customer_list(p_shop, 'buyer', true, 'total_spent', 500) WITH ORDINALITY x(a, b, c, d, e, f, g, h, i, j, k, l, n);
+      FROM shop_customer_list(p_shop, 'buyer', true, 'total_spent', 500) WITH ORDINALITY x(a, b, c, d, e, f, g, h, i, j, k, l, m, n);
     RETURN QUERY SELECT 'shop_customer_list (phone)', x.n, row(x.a, x.b)::text
-      FROM shop_customer_list(p_shop, '024 130 0001') WITH ORDINALITY x(a, b, c, d, e, f, g, h, i, j, k, l, n);
+      FROM shop_customer_list(p_shop, '024 130 0001') WITH ORDINALITY x(a, b, c, d, e, f, g, h, i, j, k, l, m, n);
     RETURN QUERY SELECT 'shop_network_analytics', x.n, row(x.a, x.b, x.c, x.d)::text
       FROM shop_network_analytics(p_shop) WITH ORDINALITY x(a, b, c, d, n);
     RETURN QUERY SELECT 'shop_purchase_frequency', x.n, row(x.a, x.b, x.c)::text

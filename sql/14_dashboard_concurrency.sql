@@ -184,7 +184,7 @@ BEGIN
               + ct14.cmp(format('SELECT id, phone_number, total_purchases, repeat_customer, total_spent, first_purchase_at, '
                                 'last_purchase_at, preferred_network, n FROM shop_customer_list(%L, p_sort => %L, p_limit => 500) '
                                 'WITH ORDINALITY l(id, a, phone_number, b, total_purchases, repeat_customer, total_spent, '
-                                'first_purchase_at, last_purchase_at, preferred_network, c, d, n)', v_shop, v_sort),
+                                'first_purchase_at, last_purchase_at, preferred_network, c, d, t, n)', v_shop, v_sort),
                          format('SELECT * FROM ct14.ref_list(%L, %L)', v_shop, v_sort));
         END LOOP;
     END LOOP;

@@ -130,7 +130,7 @@ $$;
 SELECT s.sort, l.lim, count(*) AS rows_walked,
        array_agg(w.id ORDER BY w.n) = (SELECT array_agg(x.id ORDER BY x.ord)
                                          FROM shop_customer_list(:c1, p_sort => s.sort, p_limit => 500)
-                                              WITH ORDINALITY x(id, a, b, c, d, e, f, g, h, i, j, k, ord)) AS same_as_one_page
+                                              WITH ORDINALITY x(id, a, b, c, d, e, f, g, h, i, j, k, t, ord)) AS same_as_one_page
   FROM unnest(ARRAY['last_purchase', 'total_spent', 'purchases']) s(sort), unnest(ARRAY[1, 2, 5]) l(lim),
        LATERAL pg_temp.cursor_walk(s.sort, l.lim) w
  GROUP BY s.sort, l.lim ORDER BY 1, 2;

@@ -138,7 +138,7 @@ RESET ROLE;
 -- the function for the metrics (the 1.3 report), the customer list and the purchase history;
 -- the SQL functions name the table they read, with the function as context.
 GRANT EXECUTE ON FUNCTION shop_customer_metrics(uuid, timestamptz), customer_purchase_history(uuid),
-    shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text), shop_slug_analytics(uuid, timestamptz, timestamptz) TO ct_backend;
+    shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text), shop_slug_analytics(uuid, timestamptz, timestamptz) TO ct_backend;
 SET ROLE ct_backend;
 SELECT * FROM shop_customer_metrics('a2400000-0000-0000-0000-00000000000a');
 SELECT * FROM customer_purchase_history(customer_tracking_customer_id('a2400000-0000-0000-0000-00000000000a', '+233241234567'));
@@ -146,7 +146,7 @@ SELECT * FROM shop_customer_list('a2400000-0000-0000-0000-00000000000a');
 SELECT * FROM shop_slug_analytics('a2400000-0000-0000-0000-00000000000a');
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION shop_customer_metrics(uuid, timestamptz), customer_purchase_history(uuid),
-    shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text), shop_slug_analytics(uuid, timestamptz, timestamptz) FROM ct_backend;
+    shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text), shop_slug_analytics(uuid, timestamptz, timestamptz) FROM ct_backend;
 -- An error from inside the metrics statement (here from auth.uid(), which a row-level security
 -- policy calls) does not quote the statement either.
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE plpgsql STABLE AS $$ BEGIN RAISE EXCEPTION 'auth is down'; END $$;

@@ -226,26 +226,42 @@ SELECT (SELECT array_agg(x ORDER BY x.rank) FROM shop_tier_preview(:sa, (SELECT 
 SELECT * FROM shop_tier_preview(:sa, '[{"name": "Big spender", "min_spent": 250}]', '2026-06-01');
 SELECT rank, name FROM shop_loyalty_tiers(:sa);
 
--- The customer list with the tier: shop_customer_list() is unchanged (one function of that name);
--- shop_customer_tier_list() adds the tier now (as shop_customer_tier says) and filters by it,
--- page by page with shop_customer_list()'s cursor.
-SELECT proname, pg_get_function_arguments(p.oid)
+-- The customer list shows each customer's tier now (as shop_customer_tier says) and filters by
+-- it (p_tier), page by page with the list's cursor; the unfiltered list keeps its rows and order.
+SELECT proname, pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
   FROM pg_proc p WHERE p.proname IN ('shop_customer_list', 'shop_customer_tier_list') ORDER BY 1;
 SELECT count(*) AS list_tier_differs
-  FROM shop_customer_tier_list(:sa, p_limit => 500) l,
+  FROM shop_customer_list(:sa, p_limit => 500) l,
        shop_customer_tier(:sa, l.id) t
- WHERE l.tier_rank <> t.rank OR l.tier IS DISTINCT FROM t.tier;
-SELECT (SELECT array_agg(l.id ORDER BY l.ordinality) FROM shop_customer_tier_list(:sa, p_limit => 500) WITH ORDINALITY l)
-     = (SELECT array_agg(l.id ORDER BY l.ordinality) FROM shop_customer_list(:sa, p_limit => 500) WITH ORDINALITY l) AS same_rows_same_order;
-SELECT phone_number, total_spent, tier, tier_rank
-  FROM shop_customer_tier_list(:sa, 'bronze', p_sort => 'total_spent');
+ WHERE l.tier IS DISTINCT FROM t.tier;
+SELECT (SELECT array_agg(l.id ORDER BY l.ordinality) FROM shop_customer_list(:sa, p_limit => 500) WITH ORDINALITY l)
+     = (SELECT array_agg(c.id ORDER BY c.last_purchase_at DESC, c.id DESC) FROM shop_customers c
+         WHERE c.shop_id = :sa AND c.total_purchases > 0) AS same_rows_same_order;
+SELECT phone_number, total_spent, tier
+  FROM shop_customer_list(:sa, p_tier => 'bronze', p_sort => 'total_spent');
 SELECT phone_number, sort_value, tier
-  FROM shop_customer_tier_list(:sa, 'Bronze', p_sort => 'total_spent', p_limit => 1);
+  FROM shop_customer_list(:sa, p_tier => 'Bronze', p_sort => 'total_spent', p_limit => 1);
 SELECT phone_number, sort_value, tier
-  FROM shop_customer_tier_list(:sa, 'Bronze', p_sort => 'total_spent', p_limit => 1,
-       p_cursor => (SELECT cursor FROM shop_customer_tier_list(:sa, 'Bronze', p_sort => 'total_spent', p_limit => 1)));
-SELECT * FROM shop_customer_tier_list(:sa, 'Platinum');
-SELECT count(*) FROM shop_customer_tier_list(p_shop_id => :sa, p_repeat_only => true, p_sort => 'purchases');
+  FROM shop_customer_list(:sa, p_tier => 'Bronze', p_sort => 'total_spent', p_limit => 1,
+       p_cursor => (SELECT cursor FROM shop_customer_list(:sa, p_tier => 'Bronze', p_sort => 'total_spent', p_limit => 1)));
+-- Paging through one tier with a page of 1 returns the same customers as one page of 500.
+WITH RECURSIVE pages(n, id, cursor) AS (
+    SELECT 1, l.id, l.cursor FROM shop_customer_list(:sa, p_tier => 'Bronze', p_limit => 1) l
+    UNION ALL
+    SELECT p.n + 1, l.id, l.cursor FROM pages p,
+           LATERAL shop_customer_list(:sa, p_tier => 'Bronze', p_limit => 1, p_cursor => p.cursor) l
+)
+SELECT (SELECT array_agg(id ORDER BY n) FROM pages)
+     = (SELECT array_agg(l.id ORDER BY l.ordinality) FROM shop_customer_list(:sa, p_tier => 'Bronze', p_limit => 500) WITH ORDINALITY l)
+       AS paged_tier_equals_one_page;
+SELECT * FROM shop_customer_list(:sa, p_tier => 'Platinum');
+SELECT count(*) FROM shop_customer_list(p_shop_id => :sa, p_repeat_only => true, p_sort => 'purchases', p_tier => 'silver');
+-- A shop without tiers: tier is NULL; asking for a tier names the way to define them.
+BEGIN;
+SELECT count(*) AS tiers_left FROM customer_tracking_set_tiers(:sc, '[]');
+SELECT count(*) AS rows, count(tier) AS with_tier FROM shop_customer_list(:sc);
+SELECT * FROM shop_customer_list(:sc, p_tier => 'Bronze');
+ROLLBACK;
 
 -- Refunds, deletions, moves between shops, payments and edits count at once (at commit).
 BEGIN;

@@ -20,6 +20,7 @@
 
 #include "functions/shop_slug_analytics.sql"
 
+#include "functions/customer_tracking_customer_page.sql"
 #include "functions/shop_customer_list.sql"
 
 #include "functions/customer_purchase_history.sql"

@@ -65,4 +65,3 @@ $tier_grants$;
 #include "functions/shop_tier_summary.sql"
 #include "functions/shop_tier_preview.sql"
 #include "functions/shop_tier_changes.sql"
-#include "functions/shop_customer_tier_list.sql"

@@ -179,7 +179,7 @@ ${decayCard}
 	function customerRows(shopId, rows) {
 		return rows.map((c) => html`<tbody class="customer" data-customer-id="${c.id}">
   <tr class="main">
-    <td data-label="Customer"><span class="name">${c.customer_name || '(no name)'}</span><span class="phone">${formatPhone(c.phone_number)}</span></td>
+    <td data-label="Customer"><span class="name">${c.customer_name || '(no name)'}</span>${c.tier ? html` <span class="badge tier" data-col="tier" title="Loyalty tier">${c.tier}</span>` : ''}<span class="phone">${formatPhone(c.phone_number)}</span></td>
     <td data-label="Email" class="email">${c.email || '—'}</td>
     <td data-label="Purchases" class="num"><span>${c.repeat_customer ? html`<span class="badge" title="2 or more purchases">Repeat</span> ` : ''}<span data-col="total_purchases">${formatCount(c.total_purchases)}</span></span></td>
     <td data-label="Total spent" class="num" data-col="total_spent">${money(c.total_spent)}</td>

@@ -1,28 +1,30 @@
--- The Customers page, paged by keyset. Each row carries its cursor: an opaque string (base64url
--- of the sort, the row's sort key in a form that holds its exact value whatever the session's
--- TimeZone, and its id) that p_cursor takes back to return the rows after it. p_after_value /
--- p_after_id and sort_value are the form before 1.4 (deprecated, dropped in 1.5).
+-- The Customers page, paged by keyset (customer_tracking_customer_page()), with each customer's
+-- loyalty tier now (NULL: no tier, or the shop has none). With p_tier, rows of other tiers are
+-- skipped page after page of the unfiltered list, so a page costs in proportion to the rows read
+-- to fill it; the cursor of the last row returned continues from there either way.
 CREATE OR REPLACE FUNCTION shop_customer_list(p_shop_id uuid, p_search text DEFAULT NULL,
                                               p_repeat_only boolean DEFAULT false,
                                               p_sort text DEFAULT 'last_purchase', p_limit integer DEFAULT 50,
                                               p_after_value text DEFAULT NULL, p_after_id uuid DEFAULT NULL,
-                                              p_cursor text DEFAULT NULL)
+                                              p_cursor text DEFAULT NULL, p_tier text DEFAULT NULL)
 RETURNS TABLE (id uuid, customer_name text, phone_number text, email text, total_purchases bigint,
                repeat_customer boolean, total_spent numeric, first_purchase_at timestamptz,
-               last_purchase_at timestamptz, preferred_network text, sort_value text, cursor text)
+               last_purchase_at timestamptz, preferred_network text, sort_value text, cursor text,
+               tier text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 500);
-    v_code text := CASE p_sort WHEN 'last_purchase' THEN 'l' WHEN 'total_spent' THEN 't' WHEN 'purchases' THEN 'p' END;
-    v_phone text;
-    v_pattern text;
-    v_key text;          -- the sort key after which the page starts (text of its exact value)
-    v_after_id uuid;
-    v_after_time timestamptz;
-    v_after_money numeric;
-    v_after_count bigint;
+    v_left integer := least(greatest(coalesce(p_limit, 50), 1), 500);
+    v_cfg jsonb;
+    v_now timestamptz := now();
+    v_want integer;
+    v_batch integer;
+    v_got integer;
+    v_cursor text := p_cursor;
+    r record;
 BEGIN
     -- A role that may not read the customers gets an error naming this function (not the
     -- statement below as context).
@@ -31,100 +33,66 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('It reads shop_customers; role %s may not read it.', current_user);
     END IF;
-    IF v_code IS NULL THEN
-        RAISE EXCEPTION 'shop_customer_list: p_sort must be last_purchase, total_spent or purchases'
-            USING ERRCODE = 'invalid_parameter_value';
+    -- A role that may read customers but not tiers gets the list without them.
+    v_cfg := CASE WHEN has_table_privilege('@extschema@.customer_tracking_tiers', 'SELECT')
+                  THEN @extschema@.customer_tracking_tier_config(p_shop_id) ELSE '[]' END;
+    IF v_cfg = '[]' AND p_tier IS NULL THEN
+        -- No tiers: the page as it is, one statement.
+        RETURN QUERY SELECT l.*, NULL::text
+                       FROM @extschema@.customer_tracking_customer_page(p_shop_id, p_search, p_repeat_only, p_sort,
+                                p_limit, p_after_value, p_after_id, p_cursor) l;
+        RETURN;
     END IF;
-    IF (p_after_value IS NULL) <> (p_after_id IS NULL) THEN
-        RAISE EXCEPTION 'shop_customer_list: give both p_after_value and p_after_id (from the last row) or neither'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_cursor IS NOT NULL AND p_after_id IS NOT NULL THEN
-        RAISE EXCEPTION 'shop_customer_list: give p_cursor or p_after_value and p_after_id, not both'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    IF p_cursor IS NOT NULL THEN
-        BEGIN
-            v_key := convert_from(decode(rpad(translate(p_cursor, '-_', '+/'),
-                                              (length(p_cursor) + 3) / 4 * 4, '='), 'base64'), 'UTF8');
-            IF split_part(v_key, '|', 1) <> v_code OR v_key !~ '^[ltp]\|[^|]+\|[0-9a-f-]{36}$' THEN
-                RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            v_after_id := split_part(v_key, '|', 3)::uuid;
-            v_key := split_part(v_key, '|', 2);
-            v_after_time := CASE WHEN v_code = 'l' THEN v_key::timestamptz END;
-            v_after_money := CASE WHEN v_code = 't' THEN v_key::numeric END;
-            v_after_count := CASE WHEN v_code = 'p' THEN v_key::bigint END;
-        EXCEPTION WHEN data_exception THEN
-            RAISE EXCEPTION 'shop_customer_list: p_cursor is not a cursor of this list sorted by %', p_sort
+    IF p_tier IS NOT NULL THEN
+        v_want := (SELECT (x ->> 'rank')::integer FROM jsonb_array_elements(v_cfg) x
+                    WHERE lower(x ->> 'name') = lower(btrim(p_tier)));
+        IF v_want IS NULL THEN
+            RAISE EXCEPTION 'shop_customer_list: shop % has no tier named "%"', p_shop_id, p_tier
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Pass the cursor column of the last row of a page with the same p_sort.';
-        END;
-    ELSIF p_after_id IS NOT NULL THEN
-        -- Deprecated form: sort_value is UTC wall-clock text for last_purchase.
-        v_after_id := p_after_id;
-        v_after_time := CASE WHEN v_code = 'l' THEN p_after_value::timestamp AT TIME ZONE 'UTC' END;
-        v_after_money := CASE WHEN v_code = 't' THEN p_after_value::numeric END;
-        v_after_count := CASE WHEN v_code = 'p' THEN p_after_value::bigint END;
+                      HINT = coalesce('Its tiers: ' || (SELECT string_agg(x ->> 'name', ', ' ORDER BY (x ->> 'rank')::integer)
+                                                         FROM jsonb_array_elements(v_cfg) x), 'It has no tiers (customer_tracking_set_tiers()).');
+        END IF;
     END IF;
-
-    IF nullif(btrim(p_search), '') IS NOT NULL THEN
-        -- A phone typed in any format finds the customer; otherwise name or email contain the text.
-        v_phone := CASE WHEN p_search ~ '^[\s+()0-9.-]+$' THEN @extschema@.normalize_phone(p_search) END;
-        v_pattern := '%' || replace(replace(replace(btrim(p_search), '\', '\\'), '%', '\%'), '_', '\_') || '%';
-    END IF;
-
-    -- One statement per sort, each on its index. The cursor holds the row's key exactly: a
-    -- time as UTC with its offset, an amount or a count as its decimal text.
-    IF v_code = 'l' THEN
-        RETURN QUERY
-        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases::bigint,
-               c.repeat_customer, @extschema@.customer_tracking_money(c.total_spent), c.first_purchase_at,
-               c.last_purchase_at, c.preferred_network::text, to_char(c.last_purchase_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-               translate(encode(convert_to('l|' || to_char(c.last_purchase_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || c.id, 'UTF8'), 'base64'), E'+/=\n', '-_')
-          FROM @extschema@.shop_customers c
-         WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
-           AND (NOT p_repeat_only OR c.total_purchases >= 2)
-           AND (v_phone IS NOT NULL AND c.phone_number = v_phone
-                OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (v_after_id IS NULL OR (c.last_purchase_at, c.id) < (v_after_time, v_after_id))
-         ORDER BY c.last_purchase_at DESC, c.id DESC
-         LIMIT v_limit;
-    ELSIF v_code = 't' THEN
-        RETURN QUERY
-        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases::bigint,
-               c.repeat_customer, @extschema@.customer_tracking_money(c.total_spent), c.first_purchase_at,
-               c.last_purchase_at, c.preferred_network::text, c.total_spent::text,
-               translate(encode(convert_to('t|' || c.total_spent::text || '|' || c.id, 'UTF8'), 'base64'), E'+/=\n', '-_')
-          FROM @extschema@.shop_customers c
-         WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
-           AND (NOT p_repeat_only OR c.total_purchases >= 2)
-           AND (v_phone IS NOT NULL AND c.phone_number = v_phone
-                OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (v_after_id IS NULL OR (c.total_spent, c.id) < (v_after_money, v_after_id))
-         ORDER BY c.total_spent DESC, c.id DESC
-         LIMIT v_limit;
-    ELSE
-        RETURN QUERY
-        SELECT c.id, c.customer_name::text, c.phone_number::text, c.email::text, c.total_purchases::bigint,
-               c.repeat_customer, @extschema@.customer_tracking_money(c.total_spent), c.first_purchase_at,
-               c.last_purchase_at, c.preferred_network::text, c.total_purchases::text,
-               translate(encode(convert_to('p|' || c.total_purchases::text || '|' || c.id, 'UTF8'), 'base64'), E'+/=\n', '-_')
-          FROM @extschema@.shop_customers c
-         WHERE c.shop_id = p_shop_id AND c.total_purchases > 0
-           AND (NOT p_repeat_only OR c.total_purchases >= 2)
-           AND (v_phone IS NOT NULL AND c.phone_number = v_phone
-                OR v_phone IS NULL AND (v_pattern IS NULL OR c.customer_name ILIKE v_pattern OR c.email ILIKE v_pattern))
-           AND (v_after_id IS NULL OR (c.total_purchases, c.id) < (v_after_count, v_after_id))
-         ORDER BY c.total_purchases DESC, c.id DESC
-         LIMIT v_limit;
-    END IF;
+    v_batch := CASE WHEN v_want IS NULL THEN v_limit ELSE greatest(v_limit, 200) END;
+    LOOP
+        v_got := 0;
+        FOR r IN
+            WITH page AS (SELECT l.*, l.ordinality AS n
+                            FROM @extschema@.customer_tracking_customer_page(p_shop_id, p_search, p_repeat_only, p_sort,
+                                     v_batch, p_after_value, p_after_id, v_cursor) WITH ORDINALITY l),
+                 ranks AS (SELECT e.customer_id, e.rank
+                             FROM @extschema@.customer_tracking_tier_eval(p_shop_id, v_cfg,
+                                      ARRAY(SELECT page.id FROM page ORDER BY page.n),
+                                      array_fill(v_now, ARRAY[(SELECT count(*) FROM page)::integer])) e)
+            SELECT page.*, coalesce(ranks.rank, 0) AS rank
+              FROM page LEFT JOIN ranks ON ranks.customer_id = page.id
+             ORDER BY page.n
+        LOOP
+            v_got := v_got + 1;
+            v_cursor := r.cursor;
+            CONTINUE WHEN v_want IS NOT NULL AND r.rank <> v_want;
+            id := r.id; customer_name := r.customer_name; phone_number := r.phone_number; email := r.email;
+            total_purchases := r.total_purchases; repeat_customer := r.repeat_customer;
+            total_spent := r.total_spent; first_purchase_at := r.first_purchase_at;
+            last_purchase_at := r.last_purchase_at; preferred_network := r.preferred_network;
+            sort_value := r.sort_value; cursor := r.cursor;
+            tier := (SELECT x ->> 'name' FROM jsonb_array_elements(v_cfg) x WHERE (x ->> 'rank')::integer = r.rank);
+            RETURN NEXT;
+            v_left := v_left - 1;
+            EXIT WHEN v_left = 0;
+        END LOOP;
+        EXIT WHEN v_left = 0 OR v_got < v_batch;
+        -- The next round starts after the last row read; the deprecated keyset is spent.
+        p_after_value := NULL;
+        p_after_id := NULL;
+        v_batch := least(v_batch * 2, 10000);   -- a rare tier: read further at each round
+    END LOOP;
 END
 $$;
-COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text) IS
+COMMENT ON FUNCTION shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text) IS
     'The Customers page: customers with a purchase, newest purchase / biggest spend / most purchases '
-    'first. Search by name, email or phone (any format). Next page: pass the last row''s cursor as '
-    'p_cursor (keyset: page 1,000 costs what page 1 does). p_after_value / p_after_id (the last row''s '
-    'sort_value and id) are deprecated.';
-SELECT customer_tracking_set_audience('shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text)', 'dashboard');
+    'first, with each one''s loyalty tier now (tier; NULL: none). Search by name, email or phone (any '
+    'format); p_tier: only that tier (a name, case-insensitive). Next page: pass the last row''s cursor '
+    'as p_cursor (keyset: page 1,000 costs what page 1 does). p_after_value / p_after_id (the last '
+    'row''s sort_value and id) are deprecated.';
+SELECT customer_tracking_set_audience('shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text)', 'dashboard');

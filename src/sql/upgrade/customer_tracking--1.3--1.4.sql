@@ -168,6 +168,7 @@ $owner$;
 
 #include "functions/customer_tracking_owned_shops.sql"
 
+#include "functions/customer_tracking_customer_page.sql"
 #include "functions/shop_customer_list.sql"
 
 -- customer_purchase_history(): replaced below (Citus section), with these checks.
@@ -349,8 +350,8 @@ SELECT customer_tracking_set_audience(f::regprocedure, 'dba')
 --------------------------------------------------------------------------------
 -- The dashboard surface as PostgREST and client drivers see it. shop_customer_metrics() returns
 -- one composite row (1.3's set of one row stays for one version as shop_customer_metrics_rows());
--- shop_customer_list() takes an opaque p_cursor (its result gained the cursor column,
--- total_purchases is bigint; it was created above, beside 1.3's signature, dropped here);
+-- shop_customer_list() takes an opaque p_cursor and a tier filter p_tier (its result gained the
+-- cursor and tier columns, total_purchases is bigint; it was created above, beside 1.3's signature, dropped here);
 -- normalize_phone() names its arguments p_phone and p_region; money has 2 decimals
 -- (customer_tracking_money()); the overview as JSON. A function whose result type or argument
 -- names change is dropped and created again; its file gives it its audience again.
