@@ -5,6 +5,8 @@
 
 #include "functions/customer_tracking_owned_shops.sql"
 
+#include "functions/customer_tracking_require_read.sql"
+
 ALTER TABLE shop_customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking_issues ENABLE ROW LEVEL SECURITY;

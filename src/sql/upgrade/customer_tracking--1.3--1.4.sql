@@ -4,6 +4,7 @@
 
 #include "functions/customer_tracking_set_audience.sql"
 #include "functions/customer_tracking_set_table_audience.sql"
+#include "functions/customer_tracking_require_read.sql"
 
 --------------------------------------------------------------------------------
 -- Write path: orders are counted at commit, customers locked in id order (no
