@@ -63,10 +63,11 @@ unit:
 	ctest --test-dir build --output-on-failure
 
 ASSEMBLE_SQL = awk -v root=src/sql -f scripts/assemble_sql.awk
-SQL_FUNCTIONS = $(wildcard src/sql/functions/*.sql)
+# Files pulled in by #include: one per function, composite type, or table or view (with its privileges).
+SQL_FUNCTIONS = $(wildcard src/sql/functions/*.sql src/sql/types/*.sql src/sql/tables/*.sql)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_CONCERNS) $(SQL_FUNCTIONS) scripts/assemble_sql.awk
 	$(ASSEMBLE_SQL) $(SQL_CONCERNS) > $@.tmp && mv $@.tmp $@
 
-$(EXTENSION)--%.sql: src/sql/upgrade/$(EXTENSION)--%.sql $(SQL_FUNCTIONS) scripts/assemble_sql.awk
+$(EXTENSION)--%.sql: src/sql/upgrade/$(EXTENSION)--%.sql $(SQL_CONCERNS) $(SQL_FUNCTIONS) scripts/assemble_sql.awk
 	$(ASSEMBLE_SQL) $< > $@.tmp && mv $@.tmp $@

@@ -104,32 +104,10 @@ CREATE POLICY owner_select ON customer_tracking_referrals
     FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_referral_settings
     FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
-REVOKE ALL ON customer_tracking_codes, customer_tracking_code_uses, customer_tracking_referral_codes,
-              customer_tracking_referrals, customer_tracking_referral_settings FROM PUBLIC;
-DO $loyalty_grants$
-DECLARE
-    r record;
-    v_readers text := CASE
-        WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
-         AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role')
-        THEN 'authenticated, service_role' ELSE 'PUBLIC' END;
-BEGIN
-    -- Whatever default privileges gave any role but the owner (Supabase grants ALL on new tables).
-    FOR r IN
-        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
-         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
-           AND c.relname IN ('customer_tracking_codes', 'customer_tracking_code_uses',
-                             'customer_tracking_referral_codes', 'customer_tracking_referrals',
-                             'customer_tracking_referral_settings')
-    LOOP
-        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
-    END LOOP;
-    EXECUTE 'GRANT SELECT ON @extschema@.customer_tracking_codes, @extschema@.customer_tracking_code_uses, '
-         || '@extschema@.customer_tracking_referral_codes, @extschema@.customer_tracking_referrals, '
-         || '@extschema@.customer_tracking_referral_settings TO ' || v_readers;
-END
-$loyalty_grants$;
+SELECT customer_tracking_set_table_audience(t, 'dashboard')
+  FROM unnest(ARRAY['customer_tracking_codes', 'customer_tracking_code_uses',
+                    'customer_tracking_referral_codes', 'customer_tracking_referrals',
+                    'customer_tracking_referral_settings']::regclass[]) t;
 
 #include "functions/customer_tracking_require_shop_owner.sql"
 #include "functions/customer_tracking_random_code.sql"

@@ -50,8 +50,6 @@ COMMENT ON TABLE customer_tracking_visit_salt IS
 ALTER TABLE customer_tracking_slug_visits ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking_visitors ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_tracking_visit_salt ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON customer_tracking_slug_visits, customer_tracking_visitors,
-              customer_tracking_visit_salt FROM PUBLIC;
 CREATE POLICY owner_select ON customer_tracking_slug_visits
     FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 CREATE POLICY owner_select ON customer_tracking_visitors
@@ -60,26 +58,9 @@ CREATE POLICY owner_select ON customer_tracking_visitors
 
 -- Readers read the counters as they read the rollups; nobody but the owner reads the
 -- hashes or the salt (also not roles that default privileges granted rights to).
-DO $visit_grants$
-DECLARE
-    r record;
-    v_readers text := CASE
-        WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
-         AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role')
-        THEN 'authenticated, service_role' ELSE 'PUBLIC' END;
-BEGIN
-    FOR r IN
-        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
-         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
-           AND c.relname IN ('customer_tracking_slug_visits', 'customer_tracking_visitors',
-                             'customer_tracking_visit_salt')
-    LOOP
-        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
-    END LOOP;
-    EXECUTE 'GRANT SELECT ON @extschema@.customer_tracking_slug_visits TO ' || v_readers;
-END
-$visit_grants$;
+SELECT customer_tracking_set_table_audience('customer_tracking_slug_visits', 'dashboard');
+SELECT customer_tracking_set_table_audience('customer_tracking_visitors', 'dba');
+SELECT customer_tracking_set_table_audience('customer_tracking_visit_salt', 'dba');
 
 #include "functions/customer_tracking_record_visit.sql"
 #include "functions/customer_tracking_visits_rotate.sql"

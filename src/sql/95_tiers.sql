@@ -24,30 +24,11 @@ COMMENT ON TABLE customer_tracking_tiers IS
     'reach. Set through customer_tracking_set_tiers(); read through shop_loyalty_tiers().';
 SELECT pg_catalog.pg_extension_config_dump('customer_tracking_tiers', '');
 ALTER TABLE customer_tracking_tiers ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON customer_tracking_tiers FROM PUBLIC;
 CREATE POLICY owner_select ON customer_tracking_tiers
     FOR SELECT USING (shop_id = ANY (@extschema@.customer_tracking_owned_shops()));
 -- Readers as for the other tables: Supabase's authenticated and service_role where they exist,
 -- else every role; row-level security decides the rows. Nobody but the owner writes it.
-DO $tier_grants$
-DECLARE
-    r record;
-    v_readers text := CASE
-        WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
-         AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role')
-        THEN 'authenticated, service_role' ELSE 'PUBLIC' END;
-BEGIN
-    FOR r IN
-        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
-         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
-           AND c.relname = 'customer_tracking_tiers'
-    LOOP
-        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
-    END LOOP;
-    EXECUTE 'GRANT SELECT ON @extschema@.customer_tracking_tiers TO ' || v_readers;
-END
-$tier_grants$;
+SELECT customer_tracking_set_table_audience('customer_tracking_tiers', 'dashboard');
 
 #include "functions/customer_tracking_parse_tiers.sql"
 #include "functions/customer_tracking_store_tiers.sql"

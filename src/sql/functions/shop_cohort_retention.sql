@@ -21,12 +21,7 @@ DECLARE
     v_first timestamp;      -- start of the oldest cohort shown, local time
     v_network text := @extschema@.customer_tracking_network_name(p_first_network);
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
-       OR NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_cohort_retention'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking and shop_customers; role %s may not read them.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_cohort_retention', '@extschema@.customer_tracking', '@extschema@.shop_customers');
     IF p_grain IS NULL OR p_grain NOT IN ('week', 'month') THEN
         RAISE EXCEPTION 'shop_cohort_retention: p_grain must be week or month'
             USING ERRCODE = 'invalid_parameter_value';

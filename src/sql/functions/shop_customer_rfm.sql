@@ -10,14 +10,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
-       OR NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_customer_rfm'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking and shop_customers; role %s may not read them.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_customer_rfm', '@extschema@.customer_tracking', '@extschema@.shop_customers');
     IF p_as_of IS NULL OR NOT isfinite(p_as_of) THEN
         RAISE EXCEPTION 'shop_customer_rfm: p_as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value';

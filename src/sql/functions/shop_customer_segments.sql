@@ -7,12 +7,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
-       OR NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_customer_segments'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking and shop_customers; role %s may not read them.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_customer_segments', '@extschema@.customer_tracking', '@extschema@.shop_customers');
     IF p_as_of IS NULL OR NOT isfinite(p_as_of) THEN
         RAISE EXCEPTION 'shop_customer_segments: p_as_of must be a finite time'
             USING ERRCODE = 'invalid_parameter_value';

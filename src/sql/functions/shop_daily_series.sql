@@ -5,13 +5,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_daily_series'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_daily; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_daily_series', '@extschema@.customer_tracking_daily');
     RETURN QUERY
     WITH bounds AS (
         SELECT coalesce(p_to, (now() AT TIME ZONE 'UTC')::date) AS hi,

@@ -5,13 +5,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking_daily', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_last_purchase_decay'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_daily; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_last_purchase_decay', '@extschema@.customer_tracking_daily');
     RETURN QUERY
     WITH b(bucket, min_days, max_days, churn_risk, n) AS (VALUES
         ('0-7 days', 0, 7, 'low', 1), ('8-30 days', 8, 30, 'medium', 2),

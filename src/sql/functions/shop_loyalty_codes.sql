@@ -10,11 +10,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking_codes', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_loyalty_codes'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_codes; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_loyalty_codes', '@extschema@.customer_tracking_codes');
     IF p_status IS NOT NULL AND p_status NOT IN ('active', 'used_up', 'expired', 'voided') THEN
         RAISE EXCEPTION 'customer_tracking: p_status must be NULL, ''active'', ''used_up'', ''expired'' or ''voided'''
             USING ERRCODE = 'invalid_parameter_value';

@@ -5,13 +5,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking_network_totals', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_network_analytics'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_network_totals; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_network_analytics', '@extschema@.customer_tracking_network_totals');
     RETURN QUERY
     SELECT r.network, sum(r.customers_preferring)::bigint, sum(r.purchases)::bigint,
            @extschema@.customer_tracking_money(sum(r.revenue))

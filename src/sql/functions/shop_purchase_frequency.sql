@@ -5,13 +5,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking_frequency', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_purchase_frequency'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_frequency; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_purchase_frequency', '@extschema@.customer_tracking_frequency');
     RETURN QUERY
     SELECT f.purchases::bigint, f.customers,
            round(100.0 * f.customers / nullif(sum(f.customers) OVER (), 0), 1)

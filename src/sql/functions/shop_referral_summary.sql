@@ -12,11 +12,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking_referrals', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_referral_summary'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_referrals; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_referral_summary', '@extschema@.customer_tracking_referrals');
     RETURN QUERY
     WITH r AS (
         SELECT s.*, CASE WHEN s.blocked_reason IS NOT NULL THEN 'blocked'

@@ -11,11 +11,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking_referrals', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_referrals'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_referrals; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_referrals', '@extschema@.customer_tracking_referrals');
     IF p_status IS NOT NULL AND p_status NOT IN ('pending', 'approved', 'voided', 'blocked') THEN
         RAISE EXCEPTION 'customer_tracking: p_status must be NULL, ''pending'', ''approved'', ''voided'' or ''blocked'''
             USING ERRCODE = 'invalid_parameter_value';

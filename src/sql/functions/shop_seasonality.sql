@@ -15,12 +15,7 @@ DECLARE
     v_lo integer;
     v_hi integer;
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
-       OR NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_seasonality'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking and shop_customers; role %s may not read them.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_seasonality', '@extschema@.customer_tracking', '@extschema@.shop_customers');
     IF p_by IS NULL OR p_by NOT IN ('dow', 'hour', 'day_of_month', 'month') THEN
         RAISE EXCEPTION 'shop_seasonality: p_by must be dow, hour, day_of_month or month'
             USING ERRCODE = 'invalid_parameter_value';

@@ -7,12 +7,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF NOT has_table_privilege('@extschema@.customer_tracking', 'SELECT')
-       OR NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_segment_flow'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking and shop_customers; role %s may not read them.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_segment_flow', '@extschema@.customer_tracking', '@extschema@.shop_customers');
     IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from > p_to THEN
         RAISE EXCEPTION 'shop_segment_flow: p_from and p_to must be finite times, p_from <= p_to'
             USING ERRCODE = 'invalid_parameter_value';

@@ -7,13 +7,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking_slug_daily', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_slug_analytics'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_slug_daily; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_slug_analytics', '@extschema@.customer_tracking_slug_daily');
     RETURN QUERY
     SELECT nullif(s.slug, ''), s.checkouts, s.purchases,
            CASE WHEN s.checkouts = 0 THEN 0.0 ELSE round(100.0 * s.purchases / s.checkouts, 1) END,

@@ -13,14 +13,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    -- A role that may not read what it reads gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.customer_tracking_slug_visits', 'SELECT')
-       OR NOT has_table_privilege('@extschema@.customer_tracking_slug_daily', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_slug_funnel'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads customer_tracking_slug_visits and customer_tracking_slug_daily; role %s may not read them.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_slug_funnel', '@extschema@.customer_tracking_slug_visits', '@extschema@.customer_tracking_slug_daily');
     RETURN QUERY
     WITH a AS MATERIALIZED (
         SELECT * FROM @extschema@.shop_slug_analytics(p_shop_id, p_from, p_to)

@@ -3,6 +3,8 @@
 \echo Use "ALTER EXTENSION customer_tracking UPDATE TO '1.4'" to load this file. \quit
 
 #include "functions/customer_tracking_set_audience.sql"
+#include "functions/customer_tracking_set_table_audience.sql"
+#include "functions/customer_tracking_require_read.sql"
 
 --------------------------------------------------------------------------------
 -- Write path: orders are counted at commit, customers locked in id order (no
@@ -140,31 +142,7 @@ $networks$;
 --     shop_orders columns it shows, with the same kind of error.
 --------------------------------------------------------------------------------
 -- The Supabase variant of the owner lookup (the JWT variant calls nothing of another role).
-DO $owner$
-BEGIN
-    IF (SELECT p.prosrc FROM pg_catalog.pg_proc p
-         WHERE p.oid = '@extschema@.customer_tracking_current_owner()'::regprocedure) LIKE '%auth.uid()%' THEN
-        CREATE OR REPLACE FUNCTION customer_tracking_current_owner()
-        RETURNS uuid
-        LANGUAGE plpgsql STABLE
-        SET search_path = pg_catalog, pg_temp
-        AS $body$
-        BEGIN
-            IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
-                IF NOT coalesce((SELECT o.rolsuper FROM pg_catalog.pg_proc p
-                                   JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
-                                  WHERE p.oid = pg_catalog.to_regprocedure('auth.uid()')), false) THEN
-                    RETURN NULL;   -- not another role's code as superuser
-                END IF;
-            END IF;
-            RETURN auth.uid();
-        EXCEPTION WHEN invalid_text_representation THEN
-            RETURN NULL;   -- auth.uid() casts the claim: a malformed one means nobody, not an error
-        END
-        $body$;
-    END IF;
-END
-$owner$;
+#include "functions/customer_tracking_current_owner.sql"
 
 #include "functions/customer_tracking_owned_shops.sql"
 
@@ -278,50 +256,9 @@ DROP FUNCTION shop_last_purchase_decay(uuid, timestamptz);
 
 #include "functions/customer_tracking_progress_info.sql"
 
--- In the style of pg_stat_progress_*: one row per backend running a backfill or verify (values
--- NULL for backends of roles the caller may not see, as there).
-CREATE VIEW customer_tracking_progress AS
-    SELECT p.pid, p.datid, d.datname, p.relid, p.command, p.phase, p.shops_total, p.shops_done,
-           p.orders_total, p.orders_done, p.chunks_total, p.chunks_done, p.started_at
-      FROM customer_tracking_progress_info() p
-      LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid;
-COMMENT ON VIEW customer_tracking_progress IS
-    'Running customer_tracking_backfill(), customer_tracking_backfill_all() and '
-    'customer_tracking_verify() calls: phase, shops and orders done of the totals, chunks.';
+#include "tables/customer_tracking_progress.sql"
 
--- Where customer_tracking_backfill_all() is: a resumed run goes on after last_shop_id.
-CREATE TABLE customer_tracking_backfill_state (
-    id                 boolean PRIMARY KEY DEFAULT true CHECK (id),
-    started_at         timestamptz NOT NULL,
-    finished_at        timestamptz,
-    chunk_orders       integer NOT NULL,
-    last_shop_id       uuid,
-    chunks_done        bigint NOT NULL DEFAULT 0,
-    shops_done         bigint NOT NULL DEFAULT 0,
-    orders_done        bigint NOT NULL DEFAULT 0,
-    orders_retracked   bigint NOT NULL DEFAULT 0,
-    customers_repaired bigint NOT NULL DEFAULT 0
-);
-COMMENT ON TABLE customer_tracking_backfill_state IS
-    'The last run of customer_tracking_backfill_all(): committed with each chunk, so that a run '
-    'cancelled or failed goes on after last_shop_id when called again.';
-
--- Maintenance only: no role but the owner reads or writes either (default privileges included).
-REVOKE ALL ON customer_tracking_backfill_state, customer_tracking_progress FROM PUBLIC;
-DO $revoke$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN
-        SELECT DISTINCT c.oid::regclass AS rel, a.grantee::regrole AS grantee
-          FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
-         WHERE c.relnamespace = '@extschema@'::regnamespace AND a.grantee <> 0 AND a.grantee <> c.relowner
-           AND c.relname IN ('customer_tracking_backfill_state', 'customer_tracking_progress')
-    LOOP
-        EXECUTE format('REVOKE ALL ON %s FROM %s', r.rel, r.grantee);
-    END LOOP;
-END
-$revoke$;
+#include "tables/customer_tracking_backfill_state.sql"
 
 #include "functions/customer_tracking_tracked_shops.sql"
 
