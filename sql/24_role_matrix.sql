@@ -147,6 +147,15 @@ SELECT * FROM shop_slug_analytics('a2400000-0000-0000-0000-00000000000a');
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION shop_customer_metrics(uuid, timestamptz), customer_purchase_history(uuid),
     shop_customer_list(uuid, text, boolean, text, integer, text, uuid, text, text), shop_slug_analytics(uuid, timestamptz, timestamptz) FROM ct_backend;
+-- A role that may read the referrals but not the customers they name: the error names the
+-- function and both tables.
+GRANT EXECUTE ON FUNCTION shop_referrals(uuid, text) TO ct_backend;
+GRANT SELECT ON customer_tracking_referrals TO ct_backend;
+SET ROLE ct_backend;
+SELECT * FROM shop_referrals('a2400000-0000-0000-0000-00000000000a');
+RESET ROLE;
+REVOKE SELECT ON customer_tracking_referrals FROM ct_backend;
+REVOKE EXECUTE ON FUNCTION shop_referrals(uuid, text) FROM ct_backend;
 -- An error from inside the metrics statement (here from auth.uid(), which a row-level security
 -- policy calls) does not quote the statement either.
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE plpgsql STABLE AS $$ BEGIN RAISE EXCEPTION 'auth is down'; END $$;

@@ -26,13 +26,7 @@ DECLARE
     v_cursor text := p_cursor;
     r record;
 BEGIN
-    -- A role that may not read the customers gets an error naming this function (not the
-    -- statement below as context).
-    IF NOT has_table_privilege('@extschema@.shop_customers', 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for function shop_customer_list'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('It reads shop_customers; role %s may not read it.', current_user);
-    END IF;
+    PERFORM @extschema@.customer_tracking_require_read('shop_customer_list', '@extschema@.shop_customers');
     -- A role that may read customers but not tiers gets the list without them.
     v_cfg := CASE WHEN has_table_privilege('@extschema@.customer_tracking_tiers', 'SELECT')
                   THEN @extschema@.customer_tracking_tier_config(p_shop_id) ELSE '[]' END;

@@ -11,7 +11,8 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM @extschema@.customer_tracking_require_read('shop_referrals', '@extschema@.customer_tracking_referrals');
+    PERFORM @extschema@.customer_tracking_require_read('shop_referrals', '@extschema@.customer_tracking_referrals',
+                                                          '@extschema@.shop_customers');
     IF p_status IS NOT NULL AND p_status NOT IN ('pending', 'approved', 'voided', 'blocked') THEN
         RAISE EXCEPTION 'customer_tracking: p_status must be NULL, ''pending'', ''approved'', ''voided'' or ''blocked'''
             USING ERRCODE = 'invalid_parameter_value';
