@@ -8,8 +8,9 @@
 #   bash scripts/lib/tapcheck.sh DIR TEST...   (DIR: where tmp_check/ goes; TEST: test/t/NAME.pl)
 #
 # Environment: PG_CONFIG; CT_SCRIPT_TIMEOUT (seconds per test file: 1200, 7200 with
-# CT_LONG_TESTS=1). Ends with one line per file, "test/t/NAME.pl ... ok" or "... FAILED" (with
-# the failed assertions and the end of its log); exit status 0 when every file passed.
+# CT_LONG_TESTS=1). prove's line per file says "test/t/NAME.pl .. ok"; a file that did not pass
+# gets a line "test/t/NAME.pl ... FAILED" at the end, with its failed assertions and the end of
+# its log. Exit status 0 when every file passed.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,15 +31,14 @@ log="$dir/prove.log"
 "${RUNAS[@]}" timeout --kill-after=30 $((timeout_s * $#)) \
 	make -C "$dir" -f "$ROOT/Makefile" prove_installcheck PG_CONFIG="${PG_CONFIG:?}" \
 	PROVE_TESTS="$*" </dev/null 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -ne 124 ] || echo "(timed out after $((timeout_s * $#)) s)"
+prc=${PIPESTATUS[0]}
+[ "$prc" -ne 124 ] || echo "(timed out after $((timeout_s * $#)) s)"
 
-# prove prints "test/t/NAME.pl .. ok" for a file whose every assertion passed.
-rc=0
+# prove prints "test/t/NAME.pl .. ok" for a file whose every assertion passed; the others get
+# their line "test/t/NAME.pl ... FAILED" here.
+rc=$((prc != 0))
 for t in "$@"; do
-	if grep -qE "^${t//./\\.} \.+ ok" "$log"; then
-		echo "$t ... ok"
-		continue
-	fi
+	grep -qE "^${t//./\\.} \.+ ok" "$log" && continue
 	rc=1
 	tlog="$dir/tmp_check/log/regress_log_$(basename "$t" .pl)"
 	echo "$t ... FAILED (log: $tlog)"
