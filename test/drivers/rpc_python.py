@@ -62,7 +62,8 @@ SELECT p.proretset AS retset,
                   WHERE a.mode IN ('i', 'b', 'v')), '[]')::text AS args,
        has_function_privilege('authenticated', p.oid, 'EXECUTE') AS executable,
        has_function_privilege('anon', p.oid, 'EXECUTE') AS anon_executable,
-       p.provolatile = 'v' AS volatile
+       p.provolatile = 'v' AS volatile,
+       p.proargnames[array_position(p.proargmodes, 'v')] AS variadic
   FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype
  WHERE p.pronamespace = '{schema}'::regnamespace AND p.proname = {name}
 """
@@ -72,11 +73,16 @@ def qi(name):
     return '"' + name.replace('"', '""') + '"'
 
 
+def variadic(desc, arg):
+    """The VARIADIC keyword before a variadic argument passed by name (its value is an array)."""
+    return "VARIADIC " if desc and desc.get("variadic") == arg else ""
+
+
 def rpc_statement(fn, desc, arg_names, placeholder):
     """The statement PostgREST (v12) runs for POST /rpc/fn with a JSON object body."""
     types = dict(desc["args"])
     cols = ", ".join(f"{qi(a)} {types[a]}" for a in arg_names)
-    call_args = ", ".join(f"{qi(a)} := (SELECT {qi(a)} FROM pgrst_args LIMIT 1)" for a in arg_names)
+    call_args = ", ".join(f"{variadic(desc, a)}{qi(a)} := (SELECT {qi(a)} FROM pgrst_args LIMIT 1)" for a in arg_names)
     call = f"{qi(SCHEMA)}.{qi(fn)}({call_args})"
     # Without arguments, no payload to read (the parameter is still sent, as PostgREST does).
     args_cte = (f" pgrst_args AS (SELECT * FROM json_to_recordset((SELECT val FROM pgrst_body)) AS _({cols}))"
@@ -148,7 +154,8 @@ class Psycopg:
             await cur.execute(DESCRIBE.format(schema=SCHEMA, name="%s"), (fn,))
             rows = await cur.fetchall()
         return [{"retset": r[0], "composite": r[1], "rettype": r[2], "args": json.loads(r[3]),
-                 "executable": r[4], "anon_executable": r[5], "volatile": r[6]} for r in rows]
+                 "executable": r[4], "anon_executable": r[5], "volatile": r[6], "variadic": r[7]}
+                for r in rows]
 
     async def rpc(self, fn, desc, args, owner, zone="UTC", role=ROLE):
         sql = rpc_statement(fn, desc, list(args), "%s")
@@ -164,7 +171,7 @@ class Psycopg:
 
     async def call(self, fn, args, owner, zone="UTC", scalar=False, desc=None, role=ROLE):
         """SELECT * FROM fn(name => value, ...): [(column, type oid)], [dict]."""
-        named = ", ".join(f"{qi(a)} => %s" for a in args)
+        named = ", ".join(f"{variadic(desc, a)}{qi(a)} => %s" for a in args)
         sql = (f"SELECT {qi(SCHEMA)}.{qi(fn)}({named}) AS value" if scalar
                else f"SELECT * FROM {qi(SCHEMA)}.{qi(fn)}({named})")
         params = typed_params(self, args, desc)
@@ -219,7 +226,8 @@ class Asyncpg:
     async def describe(self, fn):
         rows = await self.conn.fetch(DESCRIBE.format(schema=SCHEMA, name="$1"), fn)
         return [{"retset": r[0], "composite": r[1], "rettype": r[2], "args": json.loads(r[3]),
-                 "executable": r[4], "anon_executable": r[5], "volatile": r[6]} for r in rows]
+                 "executable": r[4], "anon_executable": r[5], "volatile": r[6], "variadic": r[7]}
+                for r in rows]
 
     async def rpc(self, fn, desc, args, owner, zone="UTC", role=ROLE):
         sql = rpc_statement(fn, desc, list(args), "$1")
@@ -233,7 +241,7 @@ class Asyncpg:
         return json.dumps(v)  # asyncpg's jsonb codec takes the text
 
     async def call(self, fn, args, owner, zone="UTC", scalar=False, desc=None, role=ROLE):
-        named = ", ".join(f"{qi(a)} => ${i + 1}" for i, a in enumerate(args))
+        named = ", ".join(f"{variadic(desc, a)}{qi(a)} => ${i + 1}" for i, a in enumerate(args))
         sql = (f"SELECT {qi(SCHEMA)}.{qi(fn)}({named}) AS value" if scalar
                else f"SELECT * FROM {qi(SCHEMA)}.{qi(fn)}({named})")
         # asyncpg takes the parameter types from the server: a uuid needs a UUID, a text a str.

@@ -39,7 +39,8 @@ SELECT p.proretset AS retset,
                   WHERE a.mode IN ('i', 'b', 'v')), '[]')::text AS args,
        has_function_privilege('authenticated', p.oid, 'EXECUTE') AS executable,
        has_function_privilege('anon', p.oid, 'EXECUTE') AS anon_executable,
-       p.provolatile = 'v' AS volatile
+       p.provolatile = 'v' AS volatile,
+       p.proargnames[array_position(p.proargmodes, 'v')] AS variadic
   FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype
  WHERE p.pronamespace = '${SCHEMA}'::regnamespace AND p.proname = $1`;
 
@@ -48,6 +49,8 @@ const SETTINGS = `SELECT set_config('search_path', $1, true), set_config('role',
        set_config('request.path', $4, true), set_config('request.headers', '{}', true),
        set_config('timezone', $5, true)`;
 
+// The VARIADIC keyword before a variadic argument passed by name (its value is an array).
+const variadic = (desc, arg) => (desc && desc.variadic === arg ? 'VARIADIC ' : '');
 const qi = (name) => '"' + String(name).replace(/"/g, '""') + '"';
 const claims = (owner, role = ROLE) => JSON.stringify(owner ? { sub: owner, role } : { role });
 
@@ -55,7 +58,7 @@ const claims = (owner, role = ROLE) => JSON.stringify(owner ? { sub: owner, role
 function rpcStatement(fn, desc, argNames) {
 	const types = Object.fromEntries(desc.args);
 	const cols = argNames.map((a) => `${qi(a)} ${types[a]}`).join(', ');
-	const callArgs = argNames.map((a) => `${qi(a)} := (SELECT ${qi(a)} FROM pgrst_args LIMIT 1)`).join(', ');
+	const callArgs = argNames.map((a) => `${variadic(desc, a)}${qi(a)} := (SELECT ${qi(a)} FROM pgrst_args LIMIT 1)`).join(', ');
 	const call = `${qi(SCHEMA)}.${qi(fn)}(${callArgs})`;
 	// Without arguments, no payload to read (the parameter is still sent, as PostgREST does).
 	const argsCte = argNames.length
@@ -126,7 +129,7 @@ class NodePg {
 	}
 
 	async call(fn, args, owner, zone = 'UTC', scalar = false, desc = null, role = ROLE) {
-		const named = Object.keys(args).map((a, i) => `${qi(a)} => $${i + 1}`).join(', ');
+		const named = Object.keys(args).map((a, i) => `${variadic(desc, a)}${qi(a)} => $${i + 1}`).join(', ');
 		const sql = scalar ? `SELECT ${qi(SCHEMA)}.${qi(fn)}(${named}) AS value`
 			: `SELECT * FROM ${qi(SCHEMA)}.${qi(fn)}(${named})`;
 		return this.inRequest(role, owner, zone, `/rpc/${fn}`, async (q) => {
@@ -179,7 +182,7 @@ class PostgresJs {
 	}
 
 	async call(fn, args, owner, zone = 'UTC', scalar = false, desc = null, role = ROLE) {
-		const named = Object.keys(args).map((a, i) => `${qi(a)} => $${i + 1}`).join(', ');
+		const named = Object.keys(args).map((a, i) => `${variadic(desc, a)}${qi(a)} => $${i + 1}`).join(', ');
 		const sql = scalar ? `SELECT ${qi(SCHEMA)}.${qi(fn)}(${named}) AS value`
 			: `SELECT * FROM ${qi(SCHEMA)}.${qi(fn)}(${named})`;
 		return this.inRequest(role, owner, zone, `/rpc/${fn}`, async (q) => {
