@@ -71,3 +71,37 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_CONCERNS) $(SQL_FUNCTIONS) scripts/assemb
 
 $(EXTENSION)--%.sql: src/sql/upgrade/$(EXTENSION)--%.sql $(SQL_CONCERNS) $(SQL_FUNCTIONS) scripts/assemble_sql.awk
 	$(ASSEMBLE_SQL) $< > $@.tmp && mv $@.tmp $@
+
+# Test targets, each runnable alone against the installed extension (scripts/test.sh runs them
+# all, in this order, and counts every test: see CONTRIBUTING.md). Each prints one line per test,
+# "NAME ... ok" or "NAME ... FAILED", and fails when one failed.
+#   make regresscheck     pg_regress over sql/ (a server at PGHOST/PGPORT; the diffs shown)
+#   make isolationcheck   pg_isolation_regress over test/isolation/specs (same server)
+#   make tapcheck         make prove_installcheck, also as root (scripts/lib/tapcheck.sh; the
+#                         tests' logs in $(CT_TAP_DIR)/tmp_check/log)
+#   make scriptcheck      test/scripts/*.sh against the cluster of scripts/test.sh, or one of its
+#                         own (scripts/lib/scriptcheck.sh; their output in $(CT_TEST_LOGS)/scripts)
+# A test missing its expected file fails alone instead of stopping the run (scripts/lib/inputdir.sh).
+CT_TEST_LOGS ?= build/test-logs
+CT_TAP_DIR ?= $(CT_TEST_LOGS)/tap
+SCRIPT_TESTS ?= $(sort $(wildcard test/scripts/*.sh))
+TAP_TESTS ?= $(sort $(wildcard test/t/*.pl))
+
+.PHONY: regresscheck isolationcheck tapcheck scriptcheck
+regresscheck:
+	@rm -f regression.diffs regression.out
+	@dir=$$(bash scripts/lib/inputdir.sh . sql $(REGRESS)) && \
+	$(MAKE) --no-print-directory installcheck ISOLATION= CT_REGRESS_INPUTDIR="$$dir" REGRESS="$(REGRESS)" || \
+	{ [ ! -s regression.diffs ] || { echo "----- regression.diffs (first 600 lines) -----"; head -n 600 regression.diffs; }; exit 1; }
+
+isolationcheck:
+	@rm -rf output_iso
+	@dir=$$(bash scripts/lib/inputdir.sh test/isolation specs $(ISOLATION)) && \
+	$(MAKE) --no-print-directory installcheck REGRESS= CT_ISOLATION_INPUTDIR="$$dir" ISOLATION="$(ISOLATION)" || \
+	{ [ ! -s output_iso/regression.diffs ] || { echo "----- output_iso/regression.diffs (first 600 lines) -----"; head -n 600 output_iso/regression.diffs; }; exit 1; }
+
+tapcheck:
+	bash scripts/lib/tapcheck.sh $(CT_TAP_DIR) $(TAP_TESTS)
+
+scriptcheck:
+	bash scripts/lib/scriptcheck.sh $(CT_TEST_LOGS)/scripts $(SCRIPT_TESTS)

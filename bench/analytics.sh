@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/analytics.sh: the segments, rates, cohorts and seasons functions (issue 14) on one shop
+# bench/analytics.sh: the segments, rates, cohorts and seasons functions on one shop
 # with --customers customers (default 1,000,000; ~1.3 orders each over two years), against plain
 # SQL giving the same answer from shop_orders, in one throwaway cluster and one run.
 #

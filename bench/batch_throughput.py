@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/batch_throughput.py: the 16-connection random-order batch workload of issue 9, for
+"""bench/batch_throughput.py: the 16-connection random-order batch workload, for
 bench/batch_throughput.sh.
 
 CLIENTS asyncpg connections, for SECONDS, each in a loop sending one batch of orders per

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/batch_throughput.sh: throughput of the 16-connection random-order batch workload of
-# issue 9 (asyncpg executemany / multi-row VALUES / INSERT ... SELECT / COPY batches over a small
+# bench/batch_throughput.sh: throughput of the 16-connection random-order batch workload
+# (asyncpg executemany / multi-row VALUES / INSERT ... SELECT / COPY batches over a small
 # customer pool, bench/batch_throughput.py) against plain inserts, in one throwaway cluster:
 #
 #   bare       host schema only (test/fixtures/host-schema.sql): plain INSERTs

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Latency of shop_customer_metrics() at 1,000,000 customers: on one node, then through the
 # coordinator of a Citus cluster (coordinator + 2 workers, scripts/lib/citus_cluster.sh), on the
-# same data (issue 11):
+# same data:
 #   - one shop with CT_BENCH_CUSTOMERS (default 1,000,000) customers;
 #   - the same number spread over 1,000 shops (CT_BENCH_CUSTOMERS / 1000 each): one of them.
 # One paid order per customer, created over the last 730 days. The orders are loaded into the

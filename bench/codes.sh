@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/codes.sh: what loyalty codes cost, in one throwaway cluster (issue 15).
+# bench/codes.sh: what loyalty codes cost, in one throwaway cluster.
 #
 #   checks/s   shop_check_code() calls per second from CLIENTS pgbench clients, half of them for
 #              a customer's real code, half guesses (not_found), over POOL customers

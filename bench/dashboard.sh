@@ -458,16 +458,19 @@ log "3. shop_customer_list page 1 vs page $PAGE (rows $((OFFSET + 1))..$((OFFSET
 declare -A ORDER_BY=( [last_purchase]='c.last_purchase_at DESC, c.id DESC'
                       [total_spent]='c.total_spent DESC, c.id DESC'
                       [purchases]='c.total_purchases DESC, c.id DESC' )
-declare -A SORT_VALUE=( [last_purchase]='c.last_purchase_at::text' [total_spent]='c.total_spent::text'
-                        [purchases]='c.total_purchases::text' )
 EXT_LIST_1="SELECT * FROM shop_customer_list(:'shop', p_sort => :'sort', p_limit => 50)"
-EXT_LIST_P="SELECT * FROM shop_customer_list(:'shop', p_sort => :'sort', p_limit => 50, p_after_value => :'after_value', p_after_id => :'after_id')"
+EXT_LIST_P="SELECT * FROM shop_customer_list(:'shop', p_sort => :'sort', p_limit => 50, p_cursor => :'cursor')"
 for sort in last_purchase total_spent purchases; do
-  # the cursor of the last row of page PAGE-1 (row OFFSET), as shop_customer_list returns it
-  read -r after_id after_value < <(q "SELECT c.id || ' ' || ${SORT_VALUE[$sort]} FROM shop_customers c
-                                       WHERE c.shop_id = '$BIG_SHOP' AND c.total_purchases > 0
-                                       ORDER BY ${ORDER_BY[$sort]} OFFSET $((OFFSET - 1)) LIMIT 1")
-  V=(-v shop="$BIG_SHOP" -v sort="$sort" -v order_by="${ORDER_BY[$sort]}" -v after_id="$after_id" -v after_value="$after_value")
+  # the cursor of the last row of page PAGE-1 (row OFFSET), as shop_customer_list returns it:
+  # paged to with p_cursor, 500 rows (the list's largest page) a call
+  cursor="" left=$OFFSET
+  while (( left > 0 )); do
+    n=$(( left < 500 ? left : 500 ))
+    cursor=$(q "SELECT cursor FROM shop_customer_list('$BIG_SHOP', p_sort => '$sort', p_limit => $n$([[ -n $cursor ]] && echo ", p_cursor => '$cursor'")) OFFSET $((n - 1))")
+    [[ -n $cursor ]] || die "shop_customer_list ($sort) has fewer than $OFFSET rows"
+    left=$((left - n))
+  done
+  V=(-v shop="$BIG_SHOP" -v sort="$sort" -v order_by="${ORDER_BY[$sort]}" -v cursor="$cursor")
   measure "list-$sort-ext-p1" "$REPS" "$EXT_LIST_1" "${V[@]}"
   measure "list-$sort-ext-pN" "$REPS" "$EXT_LIST_P" "${V[@]}"
   measure "list-$sort-plain-p1" "$REPS" "$PLAIN_LIST" "${V[@]}" -v offset=0
@@ -614,7 +617,7 @@ report() {
   echo
   echo "### 3. shop_customer_list on dash-big ($(num "$B_CUST") customers), p_limit 50: page 1 vs page $PAGE"
   echo
-  echo "Page $PAGE = rows $((OFFSET + 1))..$((OFFSET + 50)), reached by passing the cursor (sort_value, id) of row $OFFSET. Plain = the same SELECT / WHERE / ORDER BY with OFFSET (same indexes usable)."
+  echo "Page $PAGE = rows $((OFFSET + 1))..$((OFFSET + 50)), reached by passing the cursor of row $OFFSET as p_cursor. Plain = the same SELECT / WHERE / ORDER BY with OFFSET (same indexes usable)."
   echo
   echo "| sort | ext page 1 ms | ext page $PAGE ms | ext page $PAGE / page 1 | plain OFFSET page 1 ms | plain OFFSET page $PAGE ms | plain / ext (page $PAGE) | same rows (p1, p$PAGE) |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"

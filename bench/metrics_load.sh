@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/metrics_load.sh: latency of shop_customer_metrics() while the shop is busy (issue 9,
-# item 7), in one throwaway cluster:
+# bench/metrics_load.sh: latency of shop_customer_metrics() while the shop is busy, in one
+# throwaway cluster:
 #
 #   one shop with --customers (1,000,000; --quick 100,000) customers, --new-today (50,000) of
 #   them with their first purchase earlier today (UTC);
@@ -445,9 +445,9 @@ report() {
   local p99
   p99=$(pct "$TMP/client-writers.us" 99)
   if awk -v p="$p99" 'BEGIN {exit !(p <= 1.0)}'; then
-    echo "- **p99 with writers: $p99 ms (client side): meets the ≤ 1 ms target** (issue 9, item 7)"
+    echo "- **p99 with writers: $p99 ms (client side): meets the ≤ 1 ms target**"
   else
-    echo "- **p99 with writers: $p99 ms (client side): MISSES the ≤ 1 ms target**; server side $(pct "$TMP/server-writers.us" 99) ms (issue 9, item 7)"
+    echo "- **p99 with writers: $p99 ms (client side): MISSES the ≤ 1 ms target**; server side $(pct "$TMP/server-writers.us" 99) ms"
   fi
   echo "- writers: $W_TPS orders/s achieved (target $RATE), mean latency $W_LAT ms, ${W_LAG:-no lag line}; failed transactions: ${W_FAILED:-?}, deadlocks: ${W_DEADLOCKS:-?}$( ((WRITERS_DONE_EARLY)) && echo '; NOTE: the writers ended before the reader')"
   echo "- auto_explain, $DIAG_CALLS more calls per phase (\`$(basename "$PLANS")\`: the slowest call's nested plan): the metrics statement touches a median of ${DIAG_BUF[idle]:-–} shared buffers per call without writers (${DIAG_MS[idle]:-–} ms), ${DIAG_BUF[writers]:-–} with them (${DIAG_MS[writers]:-–} ms)"

@@ -137,10 +137,10 @@ case $CUSTOMER_MIX in mixed|returning|new) ;; *) echo "run.sh: bad --customer-mi
 if (( BULK )) && [[ $ORDERS_PER_TXN != 1 || $CUSTOMER_MIX != mixed ]]; then
   echo "run.sh: --bulk takes neither --orders-per-txn nor --customer-mix" >&2; exit 2
 fi
-# issue 9's targets for extension added / plpgsql added per order
+# the targets for extension added / plpgsql added per order
 if (( BULK )); then TARGET="" TARGET_WHAT=""
-elif (( ORDERS_PER_TXN == 1 )); then TARGET=1.0 TARGET_WHAT="issue 9: single-order transactions"
-else TARGET=0.7 TARGET_WHAT="issue 9: per order in 10-order transactions"; fi
+elif (( ORDERS_PER_TXN == 1 )); then TARGET=1.0 TARGET_WHAT="single-order transactions"
+else TARGET=0.7 TARGET_WHAT="per order in 10-order transactions"; fi
 (( CUSTOMERS < NEW_POOL_MAX / 10 )) || { echo "run.sh: --customers must be below $((NEW_POOL_MAX / 10))" >&2; exit 2; }
 case $PROTOCOL in simple|extended|prepared) ;; *) echo "run.sh: bad --protocol '$PROTOCOL'" >&2; exit 2 ;; esac
 IFS=',' read -r -a WANTED <<<"$VARIANTS"
@@ -784,7 +784,7 @@ report() {
     if awk "BEGIN {exit !($pa > 0)}"; then
       local ratio verdict
       ratio=$(calc "%.3f" "$ea / $pa")
-      if [[ -z $TARGET ]]; then verdict="issue 9 sets no target for one bulk statement"
+      if [[ -z $TARGET ]]; then verdict="no target for one bulk statement"
       elif awk "BEGIN {exit !($ratio <= $TARGET)}"; then verdict="meets the ≤ $TARGET target ($TARGET_WHAT)"
       else verdict="MISSES the ≤ $TARGET target ($TARGET_WHAT) by $(calc "%.0f" "100 * ($ratio / $TARGET - 1)") %"; fi
       echo "- **extension added / plpgsql added = $ratio** per order ($verdict)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/tiers.sh: loyalty tiers (issue 14, part 1) at scale, against plain SQL in the same run, on
+# bench/tiers.sh: loyalty tiers at scale, against plain SQL in the same run, on
 # a throwaway cluster:
 #
 #   1. one shop with --customers customers (default 1,000,000; ~1.3 orders each over 2 years,

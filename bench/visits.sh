@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/visits.sh: storefront visits (issue 15): customer_tracking_record_visit() against the
+# bench/visits.sh: storefront visits: customer_tracking_record_visit() against the
 # plain PL/pgSQL baselines of bench/visits_baseline.sql, in one throwaway cluster:
 #
 #   extension  customer_tracking_record_visit() (C: striped counters, daily salt)

@@ -1,4 +1,4 @@
--- Roles, consistently (issue 10): every dashboard, identity and maintenance function, called by
+-- Roles, consistently: every dashboard, identity and maintenance function, called by
 -- anon, authenticated, service_role, a BYPASSRLS backend login role and a plain login role.
 -- Each call works (showing what the role may see) or fails with a permission error that names
 -- the function, with no internal SQL text in CONTEXT: errors are shown here as a client sees

@@ -1,4 +1,4 @@
--- Settings cannot be believed on while off (issue 10). Until a session first uses the
+-- Settings cannot be believed on while off. Until a session first uses the
 -- extension's library, PostgreSQL keeps any customer_tracking.* value as a placeholder: SET
 -- accepts it and SHOW shows it, whoever set it and whatever it says. In 1.3, an application
 -- role that ran SET customer_tracking.strict = on first saw "on", then at its first order the

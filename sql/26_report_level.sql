@@ -1,4 +1,4 @@
--- Quiet by choice (issue 10): customer_tracking.report_level says how orders saved untracked
+-- Quiet by choice: customer_tracking.report_level says how orders saved untracked
 -- (or tracked with a caveat) are reported: warning (the default), notice, log (server log
 -- only) or off. Whatever the level, each is recorded in customer_tracking_issues. A report is
 -- one line, no DETAIL (1.3 added a two-line DETAIL to every one). Errors and notices are shown

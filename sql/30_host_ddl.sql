@@ -1,4 +1,4 @@
--- Host DDL after install (issue 10, item 1). For every shop_orders column the extension reads
+-- Host DDL after install. For every shop_orders column the extension reads
 -- (required, optional, used when present, mapped, and its own shop_customer_id): rename, drop
 -- and a change to each plausible type. With the DDL guard (the event triggers) each change is
 -- followed exactly, or refused with a message; without it (a guard disabled by a superuser) the

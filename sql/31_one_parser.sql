@@ -1,4 +1,4 @@
--- One parser (issue 10, item 2): the status lists (and every other setting) are read by one
+-- One parser: the status lists (and every other setting) are read by one
 -- implementation, the trigger's (src/order_rules.cpp, src/order.cpp), which verify, backfill and
 -- the expected orders call through customer_tracking_decode_order(). Randomized lists with odd
 -- spellings (spaces inside and around entries, case, empty entries, tabs and newlines, non-ASCII

@@ -1,4 +1,4 @@
--- Loyalty codes (issue 15, item 1): issuing, the storefront check, uses taken when an order is
+-- Loyalty codes: issuing, the storefront check, uses taken when an order is
 -- paid and given back when it is not any more, bad input on every argument, exactness against a
 -- recomputation, row-level security, and enumeration attempts by a storefront role.
 SET client_min_messages = warning;

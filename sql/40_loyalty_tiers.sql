@@ -1,4 +1,4 @@
--- Loyalty tiers (issue 14, part 1): customer_tracking_set_tiers() input checks, each customer's
+-- Loyalty tiers: customer_tracking_set_tiers() input checks, each customer's
 -- tier and progress, the summary, the preview, the changes and the customer list's tier,
 -- compared with a recomputation from shop_orders written here (not from the extension's
 -- tables) at instants on every window boundary, in several session time zones, after

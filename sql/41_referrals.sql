@@ -1,4 +1,4 @@
--- Referrals (issue 15, item 2): stable referral codes, referrals made by first paid orders that
+-- Referrals: stable referral codes, referrals made by first paid orders that
 -- carry a code (referral_code column, or ref=<code> in utm_source / referrer), pending until the
 -- review period ends, voided by a refund within it, blocked with a reason; bad input; the
 -- summary against a recomputation; row-level security.

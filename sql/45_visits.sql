@@ -1,4 +1,4 @@
--- Storefront visits and the funnel (issue 15, item 3): customer_tracking_record_visit() as anon
+-- Storefront visits and the funnel: customer_tracking_record_visit() as anon
 -- with bad input on every argument (NULL, empty, oversized, unknown slug: nothing counted, no
 -- error, the same empty answer), the daily salt (a day change simulated with the superuser-only
 -- customer_tracking.visit_day_offset: a new salt, the old one overwritten in the table's pages

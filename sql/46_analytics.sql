@@ -1,4 +1,4 @@
--- Segments, rates, cohorts and seasons (issue 14, items 2-5): shop_customer_rfm(),
+-- Segments, rates, cohorts and seasons: shop_customer_rfm(),
 -- shop_customer_segments(), shop_segment_flow(), shop_retention_rates(),
 -- shop_cohort_retention() and shop_seasonality() against a recomputation written here directly
 -- over shop_orders (phones through normalize_phone(), the default paid statuses), both ways and

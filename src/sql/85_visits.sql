@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- Storefront visits and the funnel per slug (issue 15, item 3; src/visits.cpp).
+-- Storefront visits and the funnel per slug (src/visits.cpp).
 -- customer_tracking_record_visit() keeps, per shop, slug and UTC day, visits and
 -- unique visitors: no event, no visitor. Unique visitors are counted with a hash
 -- of the visitor made with the day's salt, kept for the day only; the salt is

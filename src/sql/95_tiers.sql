@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- Loyalty tiers (issue 14). A shop's own tiers, lowest first; each customer's
+-- Loyalty tiers. A shop's own tiers, lowest first; each customer's
 -- tier is computed at read from the ledger (customer_tracking), so it is exact
 -- after every commit (refunds, deletions, moves lower it at once) and rolling
 -- and calendar windows move with time without a write or a cron job. Nothing is

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Loyalty codes and referrals from concurrent clients (issue 15): real client code (asyncpg),
+"""Loyalty codes and referrals from concurrent clients: real client code (asyncpg),
 8 connections (CT_CODES_CLIENTS).
 
 Run by test/scripts/driver_codes.sh, which creates the database (host schema with the optional

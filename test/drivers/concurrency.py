@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Driver-level concurrency test (issue 9): real client code (asyncpg) writing orders the way
+"""Driver-level concurrency test: real client code (asyncpg) writing orders the way
 applications do, in any row order, over a small pool of customers.
 
 Run by test/scripts/driver_concurrency.sh, which creates the database (host schema,

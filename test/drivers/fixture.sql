@@ -17,3 +17,14 @@ SELECT '44444444-4444-4444-8444-444444444444', 'Cursor ' || c,
 	   timestamptz '2026-03-29 00:59:59.999999+00'
 		 + ((c - 1) / 3 - 3) * interval '1 hour 17 minutes 0.000123 seconds'
 FROM generate_series(1, 18) AS c, generate_series(1, 1 + ((c - 1) / 3) % 3) AS k;
+
+-- A referral in the demo shop (Kofi Data Hub), for shop_referrals and shop_referral_summary: the
+-- first paid order of a new customer carrying the referral code of the shop's best customer.
+ALTER TABLE shop_orders ADD COLUMN referral_code text;
+SELECT customer_tracking_referral_code('11111111-1111-4111-8111-111111111111',
+	   (SELECT id FROM shop_customers WHERE shop_id = '11111111-1111-4111-8111-111111111111'
+		 ORDER BY total_purchases DESC, id LIMIT 1)) AS referral_code \gset
+INSERT INTO shop_orders (shop_id, customer_name, customer_phone, network, total_price,
+						 payment_status, shop_slug, created_at, referral_code)
+VALUES ('11111111-1111-4111-8111-111111111111', 'Referred Rita', '0249990001', 'MTN', 20.00,
+		'paid', 'kofi-data-hub', now() - interval '1 day', :'referral_code');

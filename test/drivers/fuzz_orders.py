@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Differential fuzz test of the order write path (issue 10 item 9).
+"""Differential fuzz test of the order write path.
 
 Random sequences of order operations on one connection (psycopg): single and multi-row INSERT,
 INSERT ... ON CONFLICT, MERGE, payments, refunds, batch status updates, deletes (also every order

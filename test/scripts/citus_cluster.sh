@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# customer_tracking on a Citus cluster (issue 11): a coordinator and two workers on loopback
+# customer_tracking on a Citus cluster: a coordinator and two workers on loopback
 # ports (scripts/lib/citus_cluster.sh), the host schema, CREATE EXTENSION, the growth path from a
 # populated single-node install, customer_tracking_distribute(); then, distributed: the dashboard
 # and maintenance functions through the coordinator, the order lifecycle written through the
@@ -93,7 +93,7 @@ checkn()
 	if [ "$got" = "$expected" ]; then ok "$name"; else fail "$name" "expected: $expected
 got:      $got"; fi
 }
-# xcheck NAME REASON EXPECTED NODE SQL: expected to fail until issue 11 is done.
+# xcheck NAME REASON EXPECTED NODE SQL: expected to fail until the cluster support covers it.
 xcheck()
 {
 	local name=$1 reason=$2 expected=$3 node=$4 got

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Loyalty codes and referrals from 8 concurrent asyncpg connections (issue 15):
+# Loyalty codes and referrals from 8 concurrent asyncpg connections:
 # test/drivers/codes_race.py (the last use of a code taken at once, a referral daily limit
 # reached at once, a mixed pay/refund/delete/re-code workload), then both verify functions.
 #

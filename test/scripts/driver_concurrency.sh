@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Driver-level concurrency test (issue 9): test/drivers/concurrency.py runs 16 asyncpg
+# Driver-level concurrency test: test/drivers/concurrency.py runs 16 asyncpg
 # connections for 10 s (60 s with --long) sending multi-row batches (executemany, INSERT ...
 # VALUES, INSERT ... SELECT, COPY), webhook batches that pay or refund many orders, deletes,
 # edits and checkouts left open for a while, every batch in random customer order, over a small

@@ -13,10 +13,13 @@
 #      orders (test/fixtures/demo-orders.sql), the dashboard's host grants
 #      (examples/dashboard/sql/setup.sql) and a shop with ties on every sort key
 #      (test/drivers/fixture.sql); customer_tracking_verify() empty;
-#   3. each driver connects as authenticator and checks the shapes (object vs array, JSON
-#      literals, decoded types), the metrics row as one composite value, the JSON overview,
-#      keyset paging with the opaque cursor across session TimeZones and the deprecated
-#      p_after_value form, a stranger's zeros, anon refused.
+#   3. each driver connects as authenticator and checks, for every function of the spec, the
+#      shapes (object vs array, JSON literals, decoded types), who may call it (authenticated and
+#      not anon for the dashboard, anon for the storefront); then the metrics row as one
+#      composite value, the JSON overview, keyset paging with the opaque cursor across session
+#      TimeZones and the deprecated p_after_value form, a stranger's zeros, anon refused.
+# First of all: every function of the dashboard or storefront audience (src/sql/functions/) has
+# its entry in the spec, so that a new one cannot be forgotten.
 #
 # Environment (scripts/test.sh): PG_CONFIG; CT_PYTHON (default /usr/bin/python3, Debian's).
 # Exit status 0 = pass; prints "driver_rpc: PASS|FAIL".
@@ -30,6 +33,26 @@ NODE_DIR="$ROOT/test/drivers/node"
 PY=${CT_PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 T0=$SECONDS
+
+# Every dashboard or storefront function (its file in src/sql/functions/ ends with
+# customer_tracking_set_audience(..., 'dashboard' or 'storefront')) has its entry in the spec, or
+# is listed under "unlisted" with the reason.
+missing=$("$PY" - <<'PY'
+import glob, json, os, re
+spec = json.load(open("test/drivers/dashboard_spec.json"))
+have = {f["name"] for f in spec["functions"]} | set(spec.get("unlisted", {}))
+for path in sorted(glob.glob("src/sql/functions/*.sql")):
+    calls = re.findall(r"customer_tracking_set_audience\('([a-z0-9_]+)\(.*'(dashboard|storefront|dba)'\)", open(path).read())
+    if calls and calls[-1][1] != "dba" and calls[-1][0] not in have:
+        print(f"{calls[-1][0]} ({calls[-1][1]}, {os.path.basename(path)})")
+PY
+)
+if [ -n "$missing" ]; then
+	echo "driver_rpc: FAIL (dashboard/storefront functions without an entry in test/drivers/dashboard_spec.json:"
+	echo "$missing" | sed 's/^/  /'
+	echo ")"
+	exit 1
+fi
 
 for tool in node npm; do
 	if ! command -v "$tool" >/dev/null 2>&1; then

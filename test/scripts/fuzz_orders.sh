@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Differential fuzz test (issue 10 item 9): test/drivers/fuzz_orders.py runs random sequences of
+# Differential fuzz test: test/drivers/fuzz_orders.py runs random sequences of
 # order operations on one connection (inserts, multi-row inserts, upserts, MERGE, payments,
 # refunds, deletes, edits of phone / amount / shop / slug / time / network, multi-statement
 # transactions, savepoints with ROLLBACK TO, rollbacks, PREPARE TRANSACTION, setting changes, bad

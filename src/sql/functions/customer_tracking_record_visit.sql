@@ -1,4 +1,4 @@
--- A storefront visit of /shop/<slug> (issue 15): one more visit, and one more unique visitor
+-- A storefront visit of /shop/<slug>: one more visit, and one more unique visitor
 -- when p_visitor's hash is new for the slug today (UTC). In C (src/visits.cpp). Callable by
 -- anyone (anon); returns nothing and raises nothing for an unknown slug, a NULL or an oversized
 -- argument. p_referrer and the utm_* values are checked for size only (not stored).

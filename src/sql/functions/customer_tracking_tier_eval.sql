@@ -1,4 +1,4 @@
--- Tiers computed at read (issue 14): each customer's purchases in each window and the tier
+-- Tiers computed at read: each customer's purchases in each window and the tier
 -- they reach, from the ledger (customer_tracking: one row per linked order, exact at commit),
 -- so refunds, deletions, moves and edits count at once and windows move with time without a
 -- write. p_tiers: tiers as customer_tracking_tier_config() / _parse_tiers() give them (a JSON
