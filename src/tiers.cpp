@@ -1,6 +1,6 @@
 /*
  * tiers.cpp: customer_tracking_tiers_write(p_shop_id, p_tiers), the one write of a shop's
- * loyalty tiers (issue 14), behind customer_tracking_set_tiers().
+ * loyalty tiers, behind customer_tracking_set_tiers().
  *
  * An owner may set the tiers of their own shops, yet clients write none of the extension's
  * tables. Two steps with two sets of rights, as in owner.cpp:

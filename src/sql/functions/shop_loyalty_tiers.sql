@@ -7,7 +7,7 @@ AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT t.rank::bigint, t.name, t.min_spent, t.min_purchases::bigint, t.tier_window, t.time_zone
+    SELECT t.rank::bigint, t.name, @extschema@.customer_tracking_money(t.min_spent), t.min_purchases::bigint, t.tier_window, t.time_zone
       FROM @extschema@.customer_tracking_tiers t
      WHERE t.shop_id = p_shop_id
      ORDER BY t.rank;

@@ -12,7 +12,8 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM @extschema@.customer_tracking_require_read('shop_referral_summary', '@extschema@.customer_tracking_referrals');
+    PERFORM @extschema@.customer_tracking_require_read('shop_referral_summary', '@extschema@.customer_tracking_referrals',
+                                                          '@extschema@.shop_customers');
     RETURN QUERY
     WITH r AS (
         SELECT s.*, CASE WHEN s.blocked_reason IS NOT NULL THEN 'blocked'
@@ -37,11 +38,11 @@ BEGIN
            count(*) FILTER (WHERE c.referred),
            coalesce(round(100.0 * count(*) FILTER (WHERE c.referred AND c.total_purchases >= 2)
                           / nullif(count(*) FILTER (WHERE c.referred), 0), 1), 0.0),
-           coalesce(round(avg(c.total_spent) FILTER (WHERE c.referred), 2), 0),
+           coalesce(round(avg(c.total_spent) FILTER (WHERE c.referred), 2), 0.00),
            count(*) FILTER (WHERE NOT c.referred),
            coalesce(round(100.0 * count(*) FILTER (WHERE NOT c.referred AND c.total_purchases >= 2)
                           / nullif(count(*) FILTER (WHERE NOT c.referred), 0), 1), 0.0),
-           coalesce(round(avg(c.total_spent) FILTER (WHERE NOT c.referred), 2), 0)
+           coalesce(round(avg(c.total_spent) FILTER (WHERE NOT c.referred), 2), 0.00)
       FROM c;
 END
 $$;
