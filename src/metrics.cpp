@@ -67,8 +67,8 @@ struct KeptStatement
  */
 SPIPlanPtr prepare_kept(const KeptStatement *st, const char *sql)
 {
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, st->nargs, const_cast<Oid *>(st->types),
-										 CURSOR_OPT_CUSTOM_PLAN);
+	SPIPlanPtr plan =
+		SPI_prepare_cursor(sql, st->nargs, const_cast<Oid *>(st->types), CURSOR_OPT_CUSTOM_PLAN);
 	if (plan == nullptr || SPI_keepplan(plan) != 0)
 		elog(ERROR, "customer_tracking: could not prepare %s: %s", st->what,
 			 SPI_result_code_string(SPI_result));
@@ -99,7 +99,8 @@ const char *new_customers_sql(const char *s, const char *shop, const char *from,
 		"              AND c.first_purchase_at < ((w.hi + 1)::timestamp AT TIME ZONE 'UTC')) "
 		"        ELSE 0 END "
 		"   FROM (SELECT %s AS f, %s AS u, "
-		"                ((%s AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date "
+		"                ((%s AT TIME ZONE 'UTC') + interval '1 day' - interval '1 "
+		"microsecond')::date "
 		"                  AS lo, "
 		"                (%s AT TIME ZONE 'UTC')::date AS hi) w)",
 		s, shop, s, shop, s, shop, from, upto, from, upto);
@@ -341,7 +342,8 @@ CT_FUNCTION(ct_new_customers)
 	call_args(fcinfo, 3, args, nulls);
 	SPI_connect();
 	execute_kept(&new_customers_statement, fcinfo, args, nulls);
-	int64 count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	int64 count =
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_INT64(isnull ? 0 : count);
 }
