@@ -63,8 +63,12 @@ unit:
 	ctest --test-dir build --output-on-failure
 
 ASSEMBLE_SQL = awk -v root=src/sql -f scripts/assemble_sql.awk
-# Files pulled in by #include: one per function, composite type, or table or view (with its privileges).
-SQL_FUNCTIONS = $(wildcard src/sql/functions/*.sql src/sql/types/*.sql src/sql/tables/*.sql)
+# Files pulled in by #include: one per function, composite type, or table or view (with its privileges),
+# and the statement fragments several functions share.
+SQL_FUNCTIONS = $(wildcard src/sql/functions/*.sql src/sql/types/*.sql src/sql/tables/*.sql src/sql/fragments/*.sql)
+
+# customers.cpp compiles src/sql/fragments/customer_stats.sql (a raw string literal).
+src/customers.o: src/sql/fragments/customer_stats.sql
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_CONCERNS) $(SQL_FUNCTIONS) scripts/assemble_sql.awk
 	$(ASSEMBLE_SQL) $(SQL_CONCERNS) > $@.tmp && mv $@.tmp $@

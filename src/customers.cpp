@@ -220,6 +220,15 @@ static char *lock_sql(const HostCache *hc)
 					customers);
 }
 
+/*
+ * A customer's stats from its ledger rows: the WITH list that recomputes, backfills and
+ * verifies customers in SQL too (src/sql/fragments/customer_stats.sql; agg has a row for a
+ * customer with ledger rows).
+ */
+static const char *const customer_stats_ctes =
+#include "sql/fragments/customer_stats.sql"
+	;
+
 /* Returns total_orders (RECOMPUTED_ORDERS), then STATE_COLUMNS. */
 #define RECOMPUTED_ORDERS 1
 static char *recompute_sql(const HostCache *hc)
@@ -227,34 +236,20 @@ static char *recompute_sql(const HostCache *hc)
 	const char *customers = hc->table_sql[XT_CUSTOMERS];
 	const char *ledger = hc->table_sql[XT_LEDGER];
 	return psprintf(
-		"UPDATE %s c SET total_orders = a.orders, total_purchases = "
-		"a.purchases, "
-		"total_spent = a.spent, first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
+		"WITH l AS (SELECT t.shop_id, t.shop_customer_id AS cid, t.id, t.accessed_at AS at, "
+		"t.purchase_completed AS p, t.purchase_amount AS amount, t.network::text AS network, "
+		"t.accessed_via_slug::text AS slug FROM %s t "
+		"WHERE t.shop_customer_id = $1 AND t.shop_id = $2), %s "
+		"UPDATE %s c SET total_orders = coalesce(a.orders, 0), "
+		"total_purchases = coalesce(a.purchases, 0), total_spent = coalesce(a.spent, 0), "
+		"first_purchase_at = a.first_at, last_purchase_at = a.last_at, "
 		"first_order_id = a.first_id, first_source_slug = a.first_slug, "
-		"network_purchases = a.networks, preferred_network = a.preferred, updated_at = now() "
-		"FROM (SELECT count(*)::int AS orders, "
-		"count(*) FILTER (WHERE t.purchase_completed)::int AS purchases, "
-		"coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent, "
-		"min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at, "
-		"max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at, "
-		"(array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] "
-		"AS first_id, "
-		"(array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) "
-		"FILTER (WHERE t.purchase_completed))[1] AS first_slug, "
-		"(SELECT coalesce(jsonb_object_agg(n.network, n.purchases), '{}'::jsonb) FROM "
-		"(SELECT network, count(*) AS purchases FROM %s "
-		"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
-		"NOT NULL "
-		"GROUP BY network) n) AS networks, "
-		"(SELECT network FROM %s "
-		"WHERE shop_customer_id = $1 AND shop_id = $2 AND purchase_completed AND network IS "
-		"NOT NULL "
-		"GROUP BY network ORDER BY count(*) DESC, network::text COLLATE \"C\" LIMIT 1) AS "
-		"preferred "
-		"FROM %s t WHERE t.shop_customer_id = $1 AND t.shop_id = $2) a "
+		"network_purchases = coalesce(a.networks, '{}'::jsonb), preferred_network = a.preferred, "
+		"updated_at = now() "
+		"FROM (SELECT) one LEFT JOIN agg a ON true "
 		"WHERE c.id = $1 AND c.shop_id = $2 "
 		"RETURNING c.total_orders, " STATE_COLUMNS("c."),
-		customers, ledger, ledger, ledger);
+		ledger, customer_stats_ctes, customers);
 }
 
 /* A customer without orders, linked orders included (also while the host table has drifted). */

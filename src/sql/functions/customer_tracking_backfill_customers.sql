@@ -26,26 +26,11 @@ BEGIN
                t.purchase_amount AS amount, t.network::text AS network, t.accessed_via_slug::text AS slug,
                coalesce(t.accessed_via_slug::text, '') AS slug_key, (t.accessed_at AT TIME ZONE 'UTC')::date AS day
           FROM @extschema@.customer_tracking t WHERE t.shop_id = ANY (p_shops)
-    ), firsts AS (
-        SELECT DISTINCT ON (l.shop_id, l.cid) l.shop_id, l.cid, l.id AS first_id, l.slug AS first_slug
-          FROM l WHERE l.p ORDER BY l.shop_id, l.cid, l.at, l.id
-    ), nets AS (
-        SELECT l.shop_id, l.cid, l.network, count(*)::int AS n
-          FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2, 3
-    ), netagg AS (
-        SELECT n.shop_id, n.cid, jsonb_object_agg(n.network, n.n) AS networks,
-               (array_agg(n.network ORDER BY n.n DESC, n.network COLLATE "C"))[1] AS preferred
-          FROM nets n GROUP BY 1, 2
-    ), agg AS MATERIALIZED (
-        SELECT a.shop_id, a.cid, a.orders, a.purchases, a.spent, a.first_at, a.last_at, f.first_id,
-               f.first_slug, coalesce(n.networks, '{}'::jsonb) AS networks, n.preferred
-          FROM (SELECT l.shop_id, l.cid, count(*)::int AS orders, count(*) FILTER (WHERE l.p)::int AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS spent,
-                       min(l.at) FILTER (WHERE l.p) AS first_at, max(l.at) FILTER (WHERE l.p) AS last_at
-                  FROM l GROUP BY 1, 2) a
-          LEFT JOIN firsts f ON f.shop_id = a.shop_id AND f.cid = a.cid
-          LEFT JOIN netagg n ON n.shop_id = a.shop_id AND n.cid = a.cid
-    ), cmp AS MATERIALIZED (
+    ),
+#include "fragments/customer_stats.sql"
+    ,
+#include "fragments/rollups_expected.sql"
+    , cmp AS MATERIALIZED (
         SELECT coalesce(a.shop_id, c.shop_id) AS shop_id, coalesce(a.cid, c.id) AS cid, a.orders, a.purchases,
                a.spent, a.first_at, a.last_at, a.first_id, a.first_slug, a.networks, a.preferred,
                CASE WHEN a.cid IS NULL THEN 'delete'
@@ -80,9 +65,6 @@ BEGIN
     ), w_delete AS (
         DELETE FROM @extschema@.shop_customers c USING cmp m
          WHERE m.action = 'delete' AND c.id = m.cid AND c.shop_id = m.shop_id
-    ), pe AS (
-        SELECT l.shop_id, l.slug_key AS slug, l.cid, count(*)::int AS purchases, min(l.at) AS first_at
-          FROM l WHERE l.p GROUP BY 1, 2, 3
     ), pcmp AS MATERIALIZED (
         SELECT coalesce(e.shop_id, s.shop_id) AS shop_id, coalesce(e.slug, s.slug) AS slug,
                coalesce(e.cid, s.shop_customer_id) AS cid, e.purchases, e.first_at,
@@ -105,18 +87,6 @@ BEGIN
     ), w_unpairs AS (
         DELETE FROM @extschema@.customer_tracking_slug_customers s USING pcmp m
          WHERE m.action = 'delete' AND s.shop_id = m.shop_id AND s.slug = m.slug AND s.shop_customer_id = m.cid
-    ), rc AS (
-        SELECT a.* FROM agg a WHERE a.purchases > 0
-    ), e_totals AS (
-        SELECT k.shop_id, sum(k.customers) AS customers, sum(k.repeat_customers) AS repeat_customers,
-               sum(k.purchases) AS purchases, sum(k.revenue) AS revenue, sum(k.checkouts) AS checkouts
-          FROM (SELECT l.shop_id, 0 AS customers, 0 AS repeat_customers, count(*) FILTER (WHERE l.p) AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, count(*) AS checkouts
-                  FROM l GROUP BY 1
-                UNION ALL
-                SELECT rc.shop_id, count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0, 0, 0
-                  FROM rc GROUP BY 1) k
-         GROUP BY 1
     ), s_totals AS (
         SELECT r.shop_id, sum(r.customers) AS customers, sum(r.repeat_customers) AS repeat_customers,
                sum(r.purchases) AS purchases, sum(r.revenue) AS revenue, sum(r.checkouts) AS checkouts
@@ -139,19 +109,6 @@ BEGIN
             repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers,
             purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
             checkouts = r.checkouts + EXCLUDED.checkouts
-    ), e_daily AS (
-        SELECT k.shop_id, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
-               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
-               sum(k.last_purchasers) AS last_purchasers
-          FROM (SELECT l.shop_id, l.day, count(*) AS checkouts, count(*) FILTER (WHERE l.p) AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
-                       0 AS last_purchasers
-                  FROM l GROUP BY 1, 2
-                UNION ALL
-                SELECT rc.shop_id, (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, count(*), 0 FROM rc GROUP BY 1, 2
-                UNION ALL
-                SELECT rc.shop_id, (rc.last_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, count(*) FROM rc GROUP BY 1, 2) k
-         GROUP BY 1, 2
     ), s_daily AS (
         SELECT r.shop_id, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
                sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
@@ -185,23 +142,6 @@ BEGIN
             purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue,
             new_customers = r.new_customers + EXCLUDED.new_customers,
             last_purchasers = r.last_purchasers + EXCLUDED.last_purchasers
-    ), e_slug_daily AS (
-        SELECT k.shop_id, k.slug, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
-               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
-               sum(k.repeat_customers) AS repeat_customers, sum(k.customers) AS customers
-          FROM (SELECT l.shop_id, l.slug_key AS slug, l.day, count(*) AS checkouts,
-                       count(*) FILTER (WHERE l.p) AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
-                       0 AS repeat_customers, 0 AS customers
-                  FROM l GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT rc.shop_id, coalesce(rc.first_slug, ''), (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0,
-                       count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0
-                  FROM rc GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT pe.shop_id, pe.slug, (pe.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, count(*)
-                  FROM pe GROUP BY 1, 2, 3) k
-         GROUP BY 1, 2, 3
     ), s_slug_daily AS (
         SELECT r.shop_id, r.slug, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
                sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
@@ -241,15 +181,6 @@ BEGIN
             new_customers = r.new_customers + EXCLUDED.new_customers,
             repeat_customers = r.repeat_customers + EXCLUDED.repeat_customers,
             customers = r.customers + EXCLUDED.customers
-    ), e_networks AS (
-        SELECT k.shop_id, k.network, sum(k.preferring) AS preferring, sum(k.purchases) AS purchases,
-               sum(k.revenue) AS revenue
-          FROM (SELECT l.shop_id, l.network, 0 AS preferring, count(*) AS purchases, sum(l.amount) AS revenue
-                  FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2
-                UNION ALL
-                SELECT rc.shop_id, rc.preferred, count(*), 0, 0
-                  FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 2) k
-         GROUP BY 1, 2
     ), s_networks AS (
         SELECT r.shop_id, r.network, sum(r.customers_preferring) AS preferring, sum(r.purchases) AS purchases,
                sum(r.revenue) AS revenue
@@ -267,8 +198,6 @@ BEGIN
         ON CONFLICT (shop_id, network, stripe) DO UPDATE SET
             customers_preferring = r.customers_preferring + EXCLUDED.customers_preferring,
             purchases = r.purchases + EXCLUDED.purchases, revenue = r.revenue + EXCLUDED.revenue
-    ), e_frequency AS (
-        SELECT rc.shop_id, rc.purchases, count(*) AS customers FROM rc GROUP BY 1, 2
     ), s_frequency AS (
         SELECT r.shop_id, r.purchases, sum(r.customers) AS customers
           FROM @extschema@.customer_tracking_frequency r WHERE r.shop_id = ANY (p_shops) GROUP BY 1, 2

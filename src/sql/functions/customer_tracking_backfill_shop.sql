@@ -60,39 +60,29 @@ BEGIN
 
     -- 3. Customers whose stats or purchases per slug disagree with their tracking rows.
     FOR v_customer IN
+        WITH l AS (
+            SELECT t.shop_id, t.shop_customer_id AS cid, t.id, t.accessed_at AS at, t.purchase_completed AS p,
+                   t.purchase_amount AS amount, t.network::text AS network, t.accessed_via_slug::text AS slug
+              FROM @extschema@.customer_tracking t WHERE t.shop_id = v_shop
+        ),
+#include "fragments/customer_stats.sql"
         SELECT c.id FROM @extschema@.shop_customers c
-          LEFT JOIN LATERAL (
-              SELECT count(*)::int AS orders,
-                     count(*) FILTER (WHERE t.purchase_completed)::int AS purchases,
-                     coalesce(sum(t.purchase_amount) FILTER (WHERE t.purchase_completed), 0) AS spent,
-                     min(t.accessed_at) FILTER (WHERE t.purchase_completed) AS first_at,
-                     max(t.accessed_at) FILTER (WHERE t.purchase_completed) AS last_at,
-                     (array_agg(t.id ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_id,
-                     (array_agg(t.accessed_via_slug ORDER BY t.accessed_at, t.id) FILTER (WHERE t.purchase_completed))[1] AS first_slug,
-                     (SELECT coalesce(jsonb_object_agg(n.network, n.k), '{}'::jsonb)
-                        FROM (SELECT t2.network, count(*) AS k FROM @extschema@.customer_tracking t2
-                               WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                                 AND t2.network IS NOT NULL GROUP BY t2.network) n) AS networks,
-                     (SELECT t2.network FROM @extschema@.customer_tracking t2
-                       WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                         AND t2.network IS NOT NULL
-                       GROUP BY t2.network ORDER BY count(*) DESC, t2.network::text COLLATE "C" LIMIT 1) AS preferred,
-                     (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
-                        FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
-                                FROM @extschema@.customer_tracking t2
-                               WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
-                               GROUP BY 1) ps) AS pairs
-                FROM @extschema@.customer_tracking t
-               WHERE t.shop_customer_id = c.id AND t.shop_id = v_shop) a ON true
+          LEFT JOIN agg a ON a.cid = c.id AND a.shop_id = c.shop_id
          WHERE c.shop_id = v_shop
-           AND (c.total_orders <> a.orders OR c.total_purchases <> a.purchases
-                OR c.total_spent <> a.spent OR c.first_purchase_at IS DISTINCT FROM a.first_at
+           AND (c.total_orders <> coalesce(a.orders, 0) OR c.total_purchases <> coalesce(a.purchases, 0)
+                OR c.total_spent <> coalesce(a.spent, 0) OR c.first_purchase_at IS DISTINCT FROM a.first_at
                 OR c.last_purchase_at IS DISTINCT FROM a.last_at OR c.first_order_id IS DISTINCT FROM a.first_id
                 OR c.first_source_slug IS DISTINCT FROM a.first_slug
-                OR c.preferred_network IS DISTINCT FROM a.preferred OR c.network_purchases <> a.networks
-                OR a.pairs <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
-                                 FROM @extschema@.customer_tracking_slug_customers p
-                                WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
+                OR c.preferred_network IS DISTINCT FROM a.preferred
+                OR c.network_purchases <> coalesce(a.networks, '{}'::jsonb)
+                OR (SELECT coalesce(jsonb_object_agg(ps.slug, ps.k || '@' || ps.f), '{}'::jsonb)
+                      FROM (SELECT coalesce(t2.accessed_via_slug, '') AS slug, count(*) AS k, min(t2.accessed_at) AS f
+                              FROM @extschema@.customer_tracking t2
+                             WHERE t2.shop_customer_id = c.id AND t2.shop_id = v_shop AND t2.purchase_completed
+                             GROUP BY 1) ps)
+                   <> (SELECT coalesce(jsonb_object_agg(p.slug, p.purchases || '@' || p.first_purchase_at), '{}'::jsonb)
+                         FROM @extschema@.customer_tracking_slug_customers p
+                        WHERE p.shop_id = v_shop AND p.shop_customer_id = c.id))
     LOOP
         PERFORM customer_tracking_recompute(v_shop, v_customer);
         v_repaired := v_repaired + 1;

@@ -25,27 +25,18 @@ BEGIN
     RETURN QUERY
     WITH o AS MATERIALIZED (
         SELECT * FROM @extschema@.customer_tracking_expected_orders(p_shop_id)
-    ), networks AS (
-        -- One pass over the orders (a lookup per customer into o would read o once per customer).
-        SELECT x.id, (array_agg(x.network ORDER BY x.n DESC, x.network COLLATE "C"))[1] AS preferred_network,
-               jsonb_object_agg(x.network, x.n) AS network_purchases
-          FROM (SELECT o.expected_customer_id AS id, o.network, count(*) AS n
-                  FROM o WHERE o.expected_customer_id IS NOT NULL AND o.purchase AND o.network IS NOT NULL
-                 GROUP BY 1, 2) x
-         GROUP BY x.id
-    ), expected AS (
-        SELECT a.*, n.preferred_network, coalesce(n.network_purchases, '{}'::jsonb) AS network_purchases
-          FROM (SELECT o.expected_customer_id AS id, min(o.shop_id::text)::uuid AS shop_id,
-                       count(*)::int AS total_orders,
-                       count(*) FILTER (WHERE o.purchase)::int AS total_purchases,
-                       coalesce(sum(o.amount) FILTER (WHERE o.purchase), 0) AS total_spent,
-                       min(o.purchased_at) FILTER (WHERE o.purchase) AS first_purchase_at,
-                       max(o.purchased_at) FILTER (WHERE o.purchase) AS last_purchase_at,
-                       (array_agg(o.shop_order_id ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_order_id,
-                       (array_agg(o.slug ORDER BY o.purchased_at, o.shop_order_id) FILTER (WHERE o.purchase))[1] AS first_source_slug
-                  FROM o WHERE o.expected_customer_id IS NOT NULL
-                 GROUP BY o.expected_customer_id) a
-          LEFT JOIN networks n ON n.id = a.id
+    ), l AS (
+        SELECT o.shop_id, o.expected_customer_id AS cid, o.shop_order_id AS id, o.purchased_at AS at,
+               o.purchase AS p, o.amount, o.network, o.slug
+          FROM o WHERE o.expected_customer_id IS NOT NULL
+    ),
+#include "fragments/customer_stats.sql"
+    , expected AS (
+        SELECT a.cid AS id, a.shop_id, a.orders AS total_orders, a.purchases AS total_purchases,
+               a.spent AS total_spent, a.first_at AS first_purchase_at, a.last_at AS last_purchase_at,
+               a.first_id AS first_order_id, a.first_slug AS first_source_slug,
+               a.preferred AS preferred_network, a.networks AS network_purchases
+          FROM agg a
     ), stored AS (
         SELECT c.* FROM @extschema@.shop_customers c WHERE p_shop_id IS NULL OR c.shop_id = p_shop_id
     ), customers AS (
@@ -70,15 +61,9 @@ BEGIN
           FROM o e
          WHERE e.expected_customer_id IS NOT NULL
     ), rc AS MATERIALIZED (
-        SELECT a.*, n.preferred_network AS preferred
-          FROM (SELECT ro.shop_id, ro.expected_customer_id AS id,
-                       count(*) FILTER (WHERE ro.purchase) AS purchases,
-                       min(ro.purchased_at) FILTER (WHERE ro.purchase) AS first_at,
-                       max(ro.purchased_at) FILTER (WHERE ro.purchase) AS last_at,
-                       (array_agg(ro.slug_key ORDER BY ro.purchased_at, ro.shop_order_id) FILTER (WHERE ro.purchase))[1] AS first_slug
-                  FROM ro GROUP BY ro.shop_id, ro.expected_customer_id
-                HAVING count(*) FILTER (WHERE ro.purchase) > 0) a
-          LEFT JOIN networks n ON n.id = a.id
+        SELECT a.shop_id, a.cid AS id, a.purchases, a.first_at, a.last_at,
+               coalesce(a.first_slug, '') AS first_slug, a.preferred
+          FROM agg a WHERE a.purchases > 0
     ), rollup_expected AS (
         SELECT ro.shop_id, 'totals' AS kind, '' AS k, 'checkouts' AS stat, count(*)::numeric AS v FROM ro GROUP BY 1
         UNION ALL SELECT ro.shop_id, 'totals', '', 'purchases', count(*) FROM ro WHERE ro.purchase GROUP BY 1

@@ -18,27 +18,10 @@ BEGIN
                coalesce(d.slug, '') AS slug_key, (d.purchased_at AT TIME ZONE 'UTC')::date AS day
           FROM @extschema@.customer_tracking_backfill_decode($1) d
     ), l AS (
-        SELECT o.* FROM o WHERE o.cid IS NOT NULL
-    ), firsts AS (
-        SELECT DISTINCT ON (l.shop_id, l.cid) l.shop_id, l.cid, l.shop_order_id AS first_id, l.slug AS first_slug
-          FROM l WHERE l.p ORDER BY l.shop_id, l.cid, l.at, l.shop_order_id
-    ), nets AS (
-        SELECT l.shop_id, l.cid, l.network, count(*)::int AS n
-          FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2, 3
-    ), netagg AS (
-        SELECT n.shop_id, n.cid, jsonb_object_agg(n.network, n.n) AS networks,
-               (array_agg(n.network ORDER BY n.n DESC, n.network COLLATE "C"))[1] AS preferred
-          FROM nets n GROUP BY 1, 2
-    ), agg AS MATERIALIZED (
-        SELECT a.shop_id, a.cid, a.orders, a.purchases, a.spent, a.first_at, a.last_at, f.first_id,
-               f.first_slug, coalesce(n.networks, '{}'::jsonb) AS networks, n.preferred
-          FROM (SELECT l.shop_id, l.cid, count(*)::int AS orders, count(*) FILTER (WHERE l.p)::int AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS spent,
-                       min(l.at) FILTER (WHERE l.p) AS first_at, max(l.at) FILTER (WHERE l.p) AS last_at
-                  FROM l GROUP BY 1, 2) a
-          LEFT JOIN firsts f ON f.shop_id = a.shop_id AND f.cid = a.cid
-          LEFT JOIN netagg n ON n.shop_id = a.shop_id AND n.cid = a.cid
-    ), customers AS MATERIALIZED (
+        SELECT o.*, o.shop_order_id AS id FROM o WHERE o.cid IS NOT NULL
+    ),
+#include "fragments/customer_stats.sql"
+    , customers AS MATERIALIZED (
         SELECT coalesce(a.shop_id, c.shop_id) AS shop_id, coalesce(a.cid, c.id) AS cid,
                a.cid IS NULL AS stale, c.id IS NULL AS missing, a.orders, a.purchases, a.spent, a.first_at,
                a.last_at, a.first_id, a.first_slug, a.networks, a.preferred, c.total_orders,
@@ -49,77 +32,26 @@ BEGIN
           FULL JOIN (SELECT c.* FROM @extschema@.shop_customers c WHERE $1 IS NULL OR c.shop_id = ANY ($1)) c
             ON c.id = a.cid AND c.shop_id = a.shop_id
          WHERE $2
-    ), rc AS (
-        SELECT a.* FROM agg a WHERE a.purchases > 0
-    ), pe AS (
-        SELECT l.shop_id, l.slug_key AS slug, l.cid, min(l.at) AS first_at FROM l WHERE l.p GROUP BY 1, 2, 3
-    ), e_totals AS (
-        SELECT k.shop_id, sum(k.customers) AS customers, sum(k.repeat_customers) AS repeat_customers,
-               sum(k.purchases) AS purchases, sum(k.revenue) AS revenue, sum(k.checkouts) AS checkouts
-          FROM (SELECT l.shop_id, 0 AS customers, 0 AS repeat_customers, count(*) FILTER (WHERE l.p) AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, count(*) AS checkouts
-                  FROM l GROUP BY 1
-                UNION ALL
-                SELECT rc.shop_id, count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0, 0, 0 FROM rc GROUP BY 1) k
-         GROUP BY 1
-    ), s_totals AS (
+    ),
+#include "fragments/rollups_expected.sql"
+    , s_totals AS (
         SELECT r.shop_id, sum(r.customers) AS customers, sum(r.repeat_customers) AS repeat_customers,
                sum(r.purchases) AS purchases, sum(r.revenue) AS revenue, sum(r.checkouts) AS checkouts
           FROM @extschema@.customer_tracking_shop_totals r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1
-    ), e_daily AS (
-        SELECT k.shop_id, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
-               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
-               sum(k.last_purchasers) AS last_purchasers
-          FROM (SELECT l.shop_id, l.day, count(*) AS checkouts, count(*) FILTER (WHERE l.p) AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
-                       0 AS last_purchasers
-                  FROM l GROUP BY 1, 2
-                UNION ALL
-                SELECT rc.shop_id, (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, count(*), 0 FROM rc GROUP BY 1, 2
-                UNION ALL
-                SELECT rc.shop_id, (rc.last_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, count(*) FROM rc GROUP BY 1, 2) k
-         GROUP BY 1, 2
     ), s_daily AS (
         SELECT r.shop_id, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
                sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
                sum(r.last_purchasers) AS last_purchasers
           FROM @extschema@.customer_tracking_daily r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2
-    ), e_slug_daily AS (
-        SELECT k.shop_id, k.slug, k.day, sum(k.checkouts) AS checkouts, sum(k.purchases) AS purchases,
-               sum(k.revenue) AS revenue, sum(k.new_customers) AS new_customers,
-               sum(k.repeat_customers) AS repeat_customers, sum(k.customers) AS customers
-          FROM (SELECT l.shop_id, l.slug_key AS slug, l.day, count(*) AS checkouts,
-                       count(*) FILTER (WHERE l.p) AS purchases,
-                       coalesce(sum(l.amount) FILTER (WHERE l.p), 0) AS revenue, 0 AS new_customers,
-                       0 AS repeat_customers, 0 AS customers
-                  FROM l GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT rc.shop_id, coalesce(rc.first_slug, ''), (rc.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0,
-                       count(*), count(*) FILTER (WHERE rc.purchases >= 2), 0
-                  FROM rc GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT pe.shop_id, pe.slug, (pe.first_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, count(*)
-                  FROM pe GROUP BY 1, 2, 3) k
-         GROUP BY 1, 2, 3
     ), s_slug_daily AS (
         SELECT r.shop_id, r.slug, r.day, sum(r.checkouts) AS checkouts, sum(r.purchases) AS purchases,
                sum(r.revenue) AS revenue, sum(r.new_customers) AS new_customers,
                sum(r.repeat_customers) AS repeat_customers, sum(r.customers) AS customers
           FROM @extschema@.customer_tracking_slug_daily r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2, 3
-    ), e_networks AS (
-        SELECT k.shop_id, k.network, sum(k.preferring) AS preferring, sum(k.purchases) AS purchases,
-               sum(k.revenue) AS revenue
-          FROM (SELECT l.shop_id, l.network, 0 AS preferring, count(*) AS purchases, sum(l.amount) AS revenue
-                  FROM l WHERE l.p AND l.network IS NOT NULL GROUP BY 1, 2
-                UNION ALL
-                SELECT rc.shop_id, rc.preferred, count(*), 0, 0 FROM rc WHERE rc.preferred IS NOT NULL GROUP BY 1, 2) k
-         GROUP BY 1, 2
     ), s_networks AS (
         SELECT r.shop_id, r.network, sum(r.customers_preferring) AS preferring, sum(r.purchases) AS purchases,
                sum(r.revenue) AS revenue
           FROM @extschema@.customer_tracking_network_totals r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2
-    ), e_frequency AS (
-        SELECT rc.shop_id, rc.purchases, count(*) AS customers FROM rc GROUP BY 1, 2
     ), s_frequency AS (
         SELECT r.shop_id, r.purchases, sum(r.customers) AS customers
           FROM @extschema@.customer_tracking_frequency r WHERE $1 IS NULL OR r.shop_id = ANY ($1) GROUP BY 1, 2
