@@ -8,12 +8,19 @@
  * customer row is locked, in a new statement with a fresh snapshot, so they
  * see every committed ledger row.
  *
- * The common case, an order of a returning customer, and a purchase through a
- * slug already counted, are written directly (row_writer.cpp): the row is
- * locked and its next version built here, as the SET lists of
- * customer_increment and pair_increment would. Those statements remain the
- * path for tables the direct writer does not take, and the reference that
- * sql/07_customer_writes compares it with.
+ * What one added order does to its customer's row (totals, first and last
+ * purchase, first order and slug, purchases per network and the preferred
+ * one) has one statement: add_order(), in C, on the columns of
+ * customer_columns. Whoever writes the row runs it: the direct writer
+ * (row_writer.cpp) on the locked row it found, the statement path (tables the
+ * direct writer does not take, or customer_tracking.direct_writes off) on the
+ * row read by customer_read (SELECT ... FOR UPDATE) before writing its result
+ * back with customer_update, and a new customer's INSERT on an empty row; the
+ * texts of those statements are generated from customer_columns. A
+ * recomputation from the ledger is the other statement of the same numbers
+ * (src/sql/fragments/customer_stats.sql, shared with backfill and verify);
+ * verify() checks that both agree. Per-slug purchase counts are written
+ * directly too, as the SET list of pair_increment would.
  */
 #include "customers.h"
 
@@ -99,109 +106,85 @@ enum StateColumn
 	SC_COUNT
 };
 
-/*
- * Parameters of the increment, create and ensure statements ($1 = CP_CUSTOMER
- * + 1, ...): the order added and its customer.
- */
-enum CustomerParam
+/* Parameters of the ensure statement ($1 = EP_CUSTOMER + 1, ...): an order's customer. */
+enum EnsureParam
 {
-	CP_CUSTOMER, /* $1 */
-	CP_SHOP,	 /* $2 */
-	CP_PHONE,	 /* $3 */
-	CP_EMAIL,	 /* $4 */
-	CP_NAME,	 /* $5 */
-	CP_ORDERS,	 /* $6: orders added (0: it became a purchase) */
-	CP_PURCHASE, /* $7 */
-	CP_AMOUNT,	 /* $8 */
-	CP_AT,		 /* $9 */
-	CP_ORDER,	 /* $10 */
-	CP_SLUG,	 /* $11 */
-	CP_NETWORK,	 /* $12 */
-	CP_COUNT
+	EP_CUSTOMER, /* $1 */
+	EP_SHOP,	 /* $2 */
+	EP_PHONE,	 /* $3 */
+	EP_EMAIL,	 /* $4 */
+	EP_NAME,	 /* $5 */
+	EP_COUNT
 };
-static const Oid add_types[CP_COUNT] = {UUIDOID,		UUIDOID, TEXTOID, TEXTOID,
-										TEXTOID,		INT4OID, BOOLOID, NUMERICOID,
-										TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID};
+static const Oid ensure_types[EP_COUNT] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
 static const Oid key_types[2] = {UUIDOID, UUIDOID}; /* $1 customer, $2 shop */
 /* Per-slug counts: $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
 static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
 
 /*
- * New values for an added order: the customer's next version. add_order()
- * builds the same next version for direct writes.
+ * The statement path's parameters: a customer row, $1 = CC_ID + 1 ... (types
+ * of customer_columns), then the phone number (creating only).
  */
-static const char *const increments =
-	"email = coalesce($4, c.email), customer_name = coalesce($5, c.customer_name), "
-	"total_orders = c.total_orders + $6, "
-	"total_purchases = c.total_purchases + CASE WHEN $7 THEN 1 ELSE 0 END, "
-	"total_spent = c.total_spent + CASE WHEN $7 THEN $8 ELSE 0 END, "
-	"first_purchase_at = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $9 ELSE "
-	"c.first_purchase_at END, "
-	"first_order_id = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $10 ELSE "
-	"c.first_order_id END, "
-	"first_source_slug = CASE WHEN $7 AND c.first_purchase_at IS NULL THEN $11 ELSE "
-	"c.first_source_slug END, "
-	"last_purchase_at = CASE WHEN $7 THEN greatest(c.last_purchase_at, $9) ELSE "
-	"c.last_purchase_at END, "
-	"network_purchases = CASE WHEN $7 AND $12 IS NOT NULL THEN c.network_purchases || "
-	"jsonb_build_object($12, coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1) "
-	"ELSE c.network_purchases END, "
-	"preferred_network = CASE WHEN NOT $7 OR $12 IS NULL THEN c.preferred_network "
-	"WHEN c.preferred_network IS NULL OR c.preferred_network = $12 THEN $12 "
-	"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 > "
-	"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) THEN $12 "
-	"WHEN coalesce((c.network_purchases ->> $12)::numeric::int, 0) + 1 = "
-	"coalesce((c.network_purchases ->> c.preferred_network::text)::numeric::int, 0) "
-	"AND $12 COLLATE \"C\" < c.preferred_network::text COLLATE \"C\" THEN $12 "
-	"ELSE c.preferred_network END, "
-	"updated_at = now()";
+#define CUSTOMER_PHONE_PARAM CC_COUNT
+static Oid row_types[CC_COUNT + 1];
+
+/* customer_columns[i] as an SQL name. */
+static const char *column_name(int i) { return quote_identifier(customer_columns[i].name); }
 
 /*
- * The increment: o is the row as this statement found it after waiting for
- * its lock, so RETURNING gives the state before and after (STATE_COLUMNS
- * twice). A purchase earlier than the first one, and network_purchases
- * holding something else than counts (edited by hand), are left to
- * lock-and-recompute (WHERE).
+ * A customer row for add_order(), locked: every column of customer_columns in
+ * their order, of their types, whatever the table's own (the key is $1, $2).
  */
-static char *increment_sql(const HostCache *hc)
+static char *read_sql(const HostCache *hc)
 {
-	const char *customers = hc->table_sql[XT_CUSTOMERS];
-	return psprintf("UPDATE %s c SET %s "
-					"FROM (SELECT id, " STATE_COLUMNS(
-						"") " FROM %s "
-							"WHERE id = $1 AND shop_id = $2 FOR UPDATE) o "
-							"WHERE c.id = o.id AND c.shop_id = $2 "
-							"AND NOT ($7 AND c.first_purchase_at IS NOT NULL "
-							"AND ($9, $10) < (c.first_purchase_at, c.first_order_id)) "
-							"AND (NOT $7 OR $12 IS NULL OR (jsonb_typeof(c.network_purchases) = "
-							"'object' AND coalesce(jsonb_typeof(c.network_purchases -> $12), "
-							"'null') IN ('number', 'null') AND coalesce(jsonb_typeof("
-							"c.network_purchases -> c.preferred_network::text), 'null') IN "
-							"('number', 'null'))) "
-							"RETURNING " STATE_COLUMNS("o.") ", " STATE_COLUMNS("c."),
-					customers, increments, customers);
+	StringInfoData sql;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < CC_COUNT; i++)
+		appendStringInfo(&sql, "%s%s::%s", i > 0 ? ", " : "", column_name(i),
+						 format_type_be(customer_columns[i].type));
+	appendStringInfo(&sql, " FROM %s WHERE %s = $1 AND %s = $2 FOR UPDATE",
+					 hc->table_sql[XT_CUSTOMERS], column_name(CC_ID), column_name(CC_SHOP));
+	return sql.data;
+}
+
+/* Writes back what add_order() made of the row customer_read locked; RETURNING STATE_COLUMNS. */
+static char *update_sql(const HostCache *hc)
+{
+	StringInfoData sql;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s SET ", hc->table_sql[XT_CUSTOMERS]);
+	for (int i = CC_SHOP + 1; i < CC_COUNT; i++)
+		appendStringInfo(&sql, "%s%s = $%d", i > CC_SHOP + 1 ? ", " : "", column_name(i), i + 1);
+	appendStringInfo(&sql, " WHERE %s = $1 AND %s = $2 RETURNING " STATE_COLUMNS(""),
+					 column_name(CC_ID), column_name(CC_SHOP));
+	return sql.data;
 }
 
 /*
- * Creating a customer: ON CONFLICT without a target, so a concurrent
- * creation seen through either unique index (id, or shop and phone) means
- * "exists" rather than a duplicate-key error.
+ * Creating a customer: add_order() on an empty row, inserted with ON CONFLICT
+ * without a target, so that a concurrent creation seen through either unique
+ * index (id, or shop and phone) means "exists" rather than a duplicate-key
+ * error. updated_at keeps its default.
  */
 static char *create_sql(const HostCache *hc)
 {
-	const char *customers = hc->table_sql[XT_CUSTOMERS];
-	return psprintf(
-		"INSERT INTO %s AS c (id, shop_id, phone_number, email, customer_name, "
-		"total_orders, total_purchases, total_spent, first_purchase_at, last_purchase_at, "
-		"first_order_id, first_source_slug, network_purchases, preferred_network) "
-		"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 1 ELSE 0 END, "
-		"CASE WHEN $7 THEN $8 ELSE 0 END, CASE WHEN $7 THEN $9 END, CASE WHEN $7 THEN $9 END, "
-		"CASE WHEN $7 THEN $10 END, CASE WHEN $7 THEN $11 END, "
-		"CASE WHEN $7 AND $12 IS NOT NULL THEN jsonb_build_object($12, 1) ELSE '{}'::jsonb "
-		"END, "
-		"CASE WHEN $7 THEN $12 END) "
-		"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
-		customers);
+	StringInfoData columns;
+	StringInfoData values;
+	initStringInfo(&columns);
+	initStringInfo(&values);
+	appendStringInfoString(&columns, "phone_number");
+	appendStringInfo(&values, "$%d", CUSTOMER_PHONE_PARAM + 1);
+	for (int i = 0; i < CC_COUNT; i++)
+	{
+		if (i == CC_UPDATED_AT)
+			continue;
+		appendStringInfo(&columns, ", %s", column_name(i));
+		appendStringInfo(&values, ", $%d", i + 1);
+	}
+	return psprintf("INSERT INTO %s AS c (%s) VALUES (%s) "
+					"ON CONFLICT DO NOTHING RETURNING " STATE_COLUMNS(""),
+					hc->table_sql[XT_CUSTOMERS], columns.data, values.data);
 }
 
 static char *ensure_sql(const HostCache *hc)
@@ -323,9 +306,10 @@ static char *pair_recompute_sql(const HostCache *hc)
 		ledger, pairs, pairs);
 }
 
-static Statement customer_increment = {"customer increment", increment_sql, CP_COUNT, add_types};
-static Statement customer_create = {"customer create", create_sql, CP_COUNT, add_types};
-static Statement customer_ensure = {"customer ensure", ensure_sql, 5, add_types};
+static Statement customer_read = {"customer read", read_sql, 2, key_types};
+static Statement customer_update = {"customer update", update_sql, CC_COUNT, row_types};
+static Statement customer_create = {"customer create", create_sql, CC_COUNT + 1, row_types};
+static Statement customer_ensure = {"customer ensure", ensure_sql, EP_COUNT, ensure_types};
 static Statement customer_lock = {"customer lock", lock_sql, 2, key_types};
 static Statement customer_recompute = {"customer recompute", recompute_sql, 2, key_types};
 static Statement customer_delete = {"customer delete", delete_sql, 2, key_types};
@@ -400,61 +384,46 @@ static void read_state(HeapTuple tuple, TupleDesc desc, int first, CustomerState
 	state->preferred = copy_text(tuple, desc, first + SC_PREFERRED, cxt);
 }
 
-static void customer_params(const OrderImage *img, int order_delta, Datum *values, char *nulls)
+static void ensure_params(const OrderImage *img, Datum *values, char *nulls)
 {
-	const TextValue *email = &img->text[CT_TEXT_EMAIL];
-	const TextValue *name = &img->text[CT_TEXT_NAME];
-	const TextValue *slug = &img->text[CT_TEXT_SLUG];
-	const TextValue *network = &img->text[CT_TEXT_NETWORK];
-
-	memset(nulls, ' ', CP_COUNT);
-	values[CP_CUSTOMER] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
-	values[CP_SHOP] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
-	values[CP_PHONE] = CStringGetTextDatum(img->e164);
-	values[CP_EMAIL] = ct_text_datum(email, &nulls[CP_EMAIL]);
-	values[CP_NAME] = ct_text_datum(name, &nulls[CP_NAME]);
-	values[CP_ORDERS] = Int32GetDatum(order_delta);
-	values[CP_PURCHASE] = BoolGetDatum(img->purchase);
-	values[CP_AMOUNT] = img->amount;
-	values[CP_AT] = TimestampTzGetDatum(img->at);
-	values[CP_ORDER] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id));
-	values[CP_SLUG] = ct_text_datum(slug, &nulls[CP_SLUG]);
-	values[CP_NETWORK] = ct_text_datum(network, &nulls[CP_NETWORK]);
+	memset(nulls, ' ', EP_COUNT);
+	values[EP_CUSTOMER] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer));
+	values[EP_SHOP] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop));
+	values[EP_PHONE] = CStringGetTextDatum(img->e164);
+	values[EP_EMAIL] = ct_text_datum(&img->text[CT_TEXT_EMAIL], &nulls[EP_EMAIL]);
+	values[EP_NAME] = ct_text_datum(&img->text[CT_TEXT_NAME], &nulls[EP_NAME]);
 }
 
-/* A column of a found row or of its next version. */
-static Datum slot_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+/* A shop_customers row as add_order() reads and writes it: its values by CustomerColumn. */
+struct CustomerRow
 {
-	*isnull = slot->tts_isnull[attnum - 1];
-	return slot->tts_values[attnum - 1];
+	Datum value[CC_COUNT];
+	bool isnull[CC_COUNT];
+};
+
+static void set_value(CustomerRow *row, int column, Datum value, bool isnull)
+{
+	row->value[column] = value;
+	row->isnull[column] = isnull;
 }
 
-static void set_value(TupleTableSlot *slot, AttrNumber attnum, Datum value, bool isnull)
+static char *row_text(const CustomerRow *row, int column, MemoryContext cxt)
 {
-	slot->tts_values[attnum - 1] = value;
-	slot->tts_isnull[attnum - 1] = isnull;
+	return row->isnull[column] ? nullptr
+							   : MemoryContextStrdup(cxt, TextDatumGetCString(row->value[column]));
 }
 
-static char *slot_text(TupleTableSlot *slot, AttrNumber attnum, MemoryContext cxt)
+/* The same state read_state() gives, from a customer row. */
+static void row_state(const CustomerRow *row, CustomerState *state, MemoryContext cxt)
 {
-	bool isnull;
-	Datum d = slot_value(slot, attnum, &isnull);
-	return isnull ? nullptr : MemoryContextStrdup(cxt, TextDatumGetCString(d));
-}
-
-/* The same state read_state() gives, from a row of shop_customers. */
-static void slot_state(const HostCache *hc, TupleTableSlot *slot, CustomerState *state,
-					   MemoryContext cxt)
-{
-	const AttrNumber *att = state_of(hc)->customer_att;
-	bool isnull;
-
 	state->exists = true;
-	state->purchases = DatumGetInt32(slot_value(slot, att[CC_PURCHASES], &isnull));
-	state->first_at = DatumGetTimestampTz(slot_value(slot, att[CC_FIRST_AT], &state->first_null));
-	state->first_slug = slot_text(slot, att[CC_FIRST_SLUG], cxt);
-	state->last_at = DatumGetTimestampTz(slot_value(slot, att[CC_LAST_AT], &state->last_null));
-	state->preferred = slot_text(slot, att[CC_PREFERRED], cxt);
+	state->purchases = DatumGetInt32(row->value[CC_PURCHASES]);
+	state->first_null = row->isnull[CC_FIRST_AT];
+	state->first_at = DatumGetTimestampTz(row->value[CC_FIRST_AT]);
+	state->first_slug = row_text(row, CC_FIRST_SLUG, cxt);
+	state->last_null = row->isnull[CC_LAST_AT];
+	state->last_at = DatumGetTimestampTz(row->value[CC_LAST_AT]);
+	state->preferred = row_text(row, CC_PREFERRED, cxt);
 }
 
 static int32 add_int32(int32 a, int32 b)
@@ -511,29 +480,23 @@ static int compare_c(const char *a, int alen, const char *b, int blen)
  * network (most purchases, ties to the first name in byte order). False when
  * network_purchases holds something else than counts: recomputed instead.
  */
-static bool add_network(const HostCache *hc, TupleTableSlot *found, TupleTableSlot *next,
-						const TextValue *network)
+static bool add_network(const CustomerRow *found, CustomerRow *next, const TextValue *network)
 {
-	const AttrNumber *att = state_of(hc)->customer_att;
-	bool isnull;
-	Datum networks_datum = slot_value(found, att[CC_NETWORKS], &isnull);
-	if (isnull)
+	if (found->isnull[CC_NETWORKS])
 		return false;
-	Jsonb *networks = DatumGetJsonbP(networks_datum);
+	Jsonb *networks = DatumGetJsonbP(found->value[CC_NETWORKS]);
 	int32 count;
 	if (!JB_ROOT_IS_OBJECT(networks))
 		return false;
 	if (!network_count(networks, network->data, network->len, &count))
 		return false;
 	count = add_int32(count, 1);
-	set_value(next, att[CC_NETWORKS], network_set(networks, network->data, network->len, count),
-			  false);
+	set_value(next, CC_NETWORKS, network_set(networks, network->data, network->len, count), false);
 
-	Datum preferred = slot_value(found, att[CC_PREFERRED], &isnull);
-	bool take = isnull;
+	bool take = found->isnull[CC_PREFERRED];
 	if (!take)
 	{
-		text *current = DatumGetTextPP(preferred);
+		text *current = DatumGetTextPP(found->value[CC_PREFERRED]);
 		const char *name = VARDATA_ANY(current);
 		int len = VARSIZE_ANY_EXHDR(current);
 		int32 current_count;
@@ -543,7 +506,7 @@ static bool add_network(const HostCache *hc, TupleTableSlot *found, TupleTableSl
 		take = order == 0 || count > current_count || (count == current_count && order < 0);
 	}
 	if (take)
-		set_value(next, att[CC_PREFERRED],
+		set_value(next, CC_PREFERRED,
 				  PointerGetDatum(cstring_to_text_with_len(network->data, network->len)), false);
 	return true;
 }
@@ -557,11 +520,81 @@ static bool before_first_purchase(TimestampTz at, const pg_uuid_t *order, Timest
 	return first_order_null || memcmp(order->data, DatumGetUUIDP(first_order)->data, UUID_LEN) < 0;
 }
 
-static void set_text(TupleTableSlot *slot, AttrNumber attnum, const TextValue *value)
+static void set_text(CustomerRow *row, int column, const TextValue *value)
 {
 	char null;
 	Datum d = ct_text_datum(value, &null);
-	set_value(slot, attnum, d, null == 'n');
+	set_value(row, column, d, null == 'n');
+}
+
+/*
+ * The rule: next is the customer row found with the order added (order_delta
+ * orders, and a purchase if it is one). False where the increment does not
+ * apply and the customer is recomputed from its ledger rows instead: a
+ * purchase before the first one, or network_purchases holding something else
+ * than counts (also a NULL count, which the table's NOT NULL rules out).
+ */
+static bool add_order(const OrderImage *img, int order_delta, const CustomerRow *found,
+					  CustomerRow *next)
+{
+	*next = *found;
+	if (found->isnull[CC_ORDERS] || found->isnull[CC_PURCHASES] || found->isnull[CC_SPENT])
+		return false;
+	if (img->purchase && !found->isnull[CC_FIRST_AT] &&
+		before_first_purchase(img->at, &img->id, DatumGetTimestampTz(found->value[CC_FIRST_AT]),
+							  found->value[CC_FIRST_ORDER], found->isnull[CC_FIRST_ORDER]))
+		return false;
+	if (!img->text[CT_TEXT_EMAIL].isnull)
+		set_text(next, CC_EMAIL, &img->text[CT_TEXT_EMAIL]);
+	if (!img->text[CT_TEXT_NAME].isnull)
+		set_text(next, CC_NAME, &img->text[CT_TEXT_NAME]);
+	set_value(next, CC_ORDERS,
+			  Int32GetDatum(add_int32(DatumGetInt32(found->value[CC_ORDERS]), order_delta)), false);
+	set_value(next, CC_UPDATED_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+			  false);
+	if (!img->purchase)
+		return true;
+
+	set_value(next, CC_PURCHASES,
+			  Int32GetDatum(add_int32(DatumGetInt32(found->value[CC_PURCHASES]), 1)), false);
+	set_value(next, CC_SPENT, DirectFunctionCall2(numeric_add, found->value[CC_SPENT], img->amount),
+			  false);
+	if (found->isnull[CC_FIRST_AT])
+	{
+		set_value(next, CC_FIRST_AT, TimestampTzGetDatum(img->at), false);
+		set_value(next, CC_FIRST_ORDER, UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id)), false);
+		set_text(next, CC_FIRST_SLUG, &img->text[CT_TEXT_SLUG]);
+	}
+	if (found->isnull[CC_LAST_AT] || img->at > DatumGetTimestampTz(found->value[CC_LAST_AT]))
+		set_value(next, CC_LAST_AT, TimestampTzGetDatum(img->at), false);
+	return img->text[CT_TEXT_NETWORK].isnull ||
+		   add_network(found, next, &img->text[CT_TEXT_NETWORK]);
+}
+
+/* A customer without a row yet, to which add_order() adds its first order. */
+static void empty_row(const OrderImage *img, CustomerRow *row)
+{
+	for (int i = 0; i < CC_COUNT; i++)
+		set_value(row, i, (Datum) 0, true);
+	set_value(row, CC_ID, UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer)), false);
+	set_value(row, CC_SHOP, UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop)), false);
+	set_value(row, CC_ORDERS, Int32GetDatum(0), false);
+	set_value(row, CC_PURCHASES, Int32GetDatum(0), false);
+	set_value(row, CC_SPENT, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
+	set_value(row, CC_NETWORKS, DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), false);
+}
+
+/* A column of a row found by the direct writer, or of its next version. */
+static Datum slot_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+{
+	*isnull = slot->tts_isnull[attnum - 1];
+	return slot->tts_values[attnum - 1];
+}
+
+static void set_slot_value(TupleTableSlot *slot, AttrNumber attnum, Datum value, bool isnull)
+{
+	slot->tts_values[attnum - 1] = value;
+	slot->tts_isnull[attnum - 1] = isnull;
 }
 
 static int32 slot_int32(TupleTableSlot *slot, AttrNumber attnum)
@@ -571,59 +604,9 @@ static int32 slot_int32(TupleTableSlot *slot, AttrNumber attnum)
 }
 
 /*
- * The customer's next version with the order added: the SET list of
- * customer_increment. False where that statement would update no row (a
- * purchase before the first one), or network_purchases needs recomputing.
- */
-static bool add_order(const HostCache *hc, const OrderImage *img, int order_delta,
-					  TupleTableSlot *found, TupleTableSlot *next)
-{
-	const AttrNumber *att = state_of(hc)->customer_att;
-	bool first_null;
-	TimestampTz first_at = DatumGetTimestampTz(slot_value(found, att[CC_FIRST_AT], &first_null));
-	bool first_order_null;
-	Datum first_order = slot_value(found, att[CC_FIRST_ORDER], &first_order_null);
-	bool last_null;
-	TimestampTz last_at = DatumGetTimestampTz(slot_value(found, att[CC_LAST_AT], &last_null));
-	bool isnull;
-
-	if (img->purchase && !first_null &&
-		before_first_purchase(img->at, &img->id, first_at, first_order, first_order_null))
-		return false;
-	if (!img->text[CT_TEXT_EMAIL].isnull)
-		set_text(next, att[CC_EMAIL], &img->text[CT_TEXT_EMAIL]);
-	if (!img->text[CT_TEXT_NAME].isnull)
-		set_text(next, att[CC_NAME], &img->text[CT_TEXT_NAME]);
-	set_value(next, att[CC_ORDERS],
-			  Int32GetDatum(add_int32(slot_int32(found, att[CC_ORDERS]), order_delta)), false);
-	set_value(next, att[CC_UPDATED_AT], TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-			  false);
-	if (!img->purchase)
-		return true;
-
-	set_value(next, att[CC_PURCHASES],
-			  Int32GetDatum(add_int32(slot_int32(found, att[CC_PURCHASES]), 1)), false);
-	set_value(
-		next, att[CC_SPENT],
-		DirectFunctionCall2(numeric_add, slot_value(found, att[CC_SPENT], &isnull), img->amount),
-		false);
-	if (first_null)
-	{
-		set_value(next, att[CC_FIRST_AT], TimestampTzGetDatum(img->at), false);
-		set_value(next, att[CC_FIRST_ORDER], UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->id)),
-				  false);
-		set_text(next, att[CC_FIRST_SLUG], &img->text[CT_TEXT_SLUG]);
-	}
-	if (last_null || img->at > last_at)
-		set_value(next, att[CC_LAST_AT], TimestampTzGetDatum(img->at), false);
-	return img->text[CT_TEXT_NETWORK].isnull ||
-		   add_network(hc, found, next, &img->text[CT_TEXT_NETWORK]);
-}
-
-/*
- * customer_increment without a statement: the customer row is found by its
- * key, locked, and replaced by its next version. False, with nothing written,
- * where the statement would have updated no row or add_order() declines.
+ * The increment by the direct writer: the customer row is found by its key,
+ * locked, and replaced by what add_order() makes of it. False, with nothing
+ * written, where there is no such row or add_order() declines.
  */
 static bool customer_increment_direct(const HostCache *hc, const OrderImage *img, int order_delta,
 									  CustomerChange *change, MemoryContext cxt)
@@ -638,20 +621,85 @@ static bool customer_increment_direct(const HostCache *hc, const OrderImage *img
 	TupleTableSlot *found = ct_direct_find(t, key);
 	if (found != nullptr)
 	{
-		bool isnull;
-		Datum shop = slot_value(found, att[CC_SHOP], &isnull);
-		TupleTableSlot *next = ct_direct_next_version(t);
-		done = !isnull && memcmp(DatumGetUUIDP(shop)->data, img->shop.data, UUID_LEN) == 0 &&
-			   add_order(hc, img, order_delta, found, next);
+		CustomerRow before;
+		CustomerRow after;
+		for (int i = 0; i < CC_COUNT; i++)
+			before.value[i] = slot_value(found, att[i], &before.isnull[i]);
+		done = !before.isnull[CC_SHOP] &&
+			   memcmp(DatumGetUUIDP(before.value[CC_SHOP])->data, img->shop.data, UUID_LEN) == 0 &&
+			   add_order(img, order_delta, &before, &after);
 		if (done)
 		{
-			slot_state(hc, found, &change->before, cxt);
-			slot_state(hc, next, &change->after, cxt);
+			TupleTableSlot *next = ct_direct_next_version(t);
+			for (int i = 0; i < CC_COUNT; i++)
+				set_slot_value(next, att[i], after.value[i], after.isnull[i]);
+			row_state(&before, &change->before, cxt);
+			row_state(&after, &change->after, cxt);
 			ct_direct_update(t);
 		}
 	}
 	ct_direct_end_row(t);
 	return done;
+}
+
+/*
+ * The same by statements: customer_read locks the row and reads it,
+ * customer_update writes what add_order() made of it. False, with nothing
+ * written, where there is no such row, add_order() declines, or the update
+ * writes no row (a trigger of the table's may skip it).
+ */
+static bool customer_increment_sql(const HostCache *hc, const OrderImage *img, int order_delta,
+								   CustomerChange *change, MemoryContext cxt)
+{
+	Datum key[2] = {UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->customer)),
+					UUIDPGetDatum(const_cast<pg_uuid_t *>(&img->shop))};
+	CustomerRow before;
+	CustomerRow after;
+	char nulls[CC_COUNT];
+
+	ct_exec(hc, &customer_read, key, nullptr, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	for (int i = 0; i < CC_COUNT; i++)
+		before.value[i] =
+			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &before.isnull[i]);
+	if (!add_order(img, order_delta, &before, &after))
+		return false;
+	row_state(&before, &change->before, cxt);
+	for (int i = 0; i < CC_COUNT; i++)
+		nulls[i] = after.isnull[i] ? 'n' : ' ';
+	ct_exec(hc, &customer_update, after.value, nulls, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->after, cxt);
+	return true;
+}
+
+/* A new customer with the order added; false where it exists already (nothing written). */
+static bool customer_create_sql(const HostCache *hc, const OrderImage *img, int order_delta,
+								CustomerChange *change, MemoryContext cxt)
+{
+	CustomerRow empty;
+	CustomerRow row;
+	Datum values[CC_COUNT + 1];
+	char nulls[CC_COUNT + 1];
+
+	empty_row(img, &empty);
+	if (!add_order(img, order_delta, &empty, &row))
+		elog(ERROR, "customer_tracking: an order cannot be added to a new customer");
+	for (int i = 0; i < CC_COUNT; i++)
+	{
+		values[i] = row.value[i];
+		nulls[i] = row.isnull[i] ? 'n' : ' ';
+	}
+	values[CUSTOMER_PHONE_PARAM] = CStringGetTextDatum(img->e164);
+	nulls[CUSTOMER_PHONE_PARAM] = ' ';
+	ct_exec(hc, &customer_create, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	change->before.exists = false;
+	read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->after, cxt);
+	return true;
 }
 
 void ct_customer_lock(const HostCache *hc, const pg_uuid_t *customer, const pg_uuid_t *shop,
@@ -714,10 +762,10 @@ void ct_customer_recompute(const HostCache *hc, CustomerChange *change, MemoryCo
 
 bool ct_customer_ensure(const HostCache *hc, const OrderImage *img)
 {
-	Datum values[CP_COUNT];
-	char nulls[CP_COUNT];
+	Datum values[EP_COUNT];
+	char nulls[EP_COUNT];
 
-	customer_params(img, 0, values, nulls);
+	ensure_params(img, values, nulls);
 	ct_exec(hc, &customer_ensure, values, nulls, SPI_OK_INSERT);
 	return SPI_processed > 0;
 }
@@ -732,7 +780,13 @@ static List *created_customers = NIL;
 
 static void forget_created_at_xact_end(XactEvent event, void *arg) { created_customers = NIL; }
 
-void ct_customers_init(void) { RegisterXactCallback(forget_created_at_xact_end, nullptr); }
+void ct_customers_init(void)
+{
+	for (int i = 0; i < CC_COUNT; i++)
+		row_types[i] = customer_columns[i].type;
+	row_types[CUSTOMER_PHONE_PARAM] = TEXTOID;
+	RegisterXactCallback(forget_created_at_xact_end, nullptr);
+}
 
 bool ct_customers_created(void) { return created_customers != NIL; }
 
@@ -779,38 +833,17 @@ void ct_customer_ensure_linked(const HostCache *hc, const OrderImage *img)
 void ct_customer_add(const HostCache *hc, const OrderImage *img, int order_delta,
 					 CustomerChange *change, MemoryContext cxt)
 {
-	Datum values[CP_COUNT];
-	char nulls[CP_COUNT];
-
-	customer_params(img, order_delta, values, nulls);
 	memset(change, 0, sizeof(*change));
 	change->shop = img->shop;
 	change->customer = img->customer;
 	change->known = true;
 
-	if (ct_direct_writes && state_of(hc)->customers_direct)
-	{
-		if (customer_increment_direct(hc, img, order_delta, change, cxt))
-			return;
-	}
-	else
-	{
-		ct_exec(hc, &customer_increment, values, nulls, SPI_OK_UPDATE_RETURNING);
-		if (SPI_processed > 0)
-		{
-			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->before, cxt);
-			read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1 + SC_COUNT, &change->after,
-					   cxt);
-			return;
-		}
-	}
-	ct_exec(hc, &customer_create, values, nulls, SPI_OK_INSERT_RETURNING);
-	if (SPI_processed > 0)
-	{
-		change->before.exists = false;
-		read_state(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &change->after, cxt);
+	if (ct_direct_writes && state_of(hc)->customers_direct
+			? customer_increment_direct(hc, img, order_delta, change, cxt)
+			: customer_increment_sql(hc, img, order_delta, change, cxt))
 		return;
-	}
+	if (customer_create_sql(hc, img, order_delta, change, cxt))
+		return;
 	/* Created concurrently, or a backdated first purchase: the ledger already holds the order. */
 	ct_customer_lock_linked(hc, img, change, cxt);
 	ct_customer_recompute(hc, change, cxt);
@@ -857,8 +890,8 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 		pair->before.first_at = DatumGetTimestampTz(slot_value(found, att[PC_FIRST_AT], &isnull));
 		pair->after.purchases = add_int32(pair->before.purchases, 1);
 		pair->after.first_at = Min(pair->before.first_at, img->at);
-		set_value(next, att[PC_PURCHASES], Int32GetDatum(pair->after.purchases), false);
-		set_value(next, att[PC_FIRST_AT], TimestampTzGetDatum(pair->after.first_at), false);
+		set_slot_value(next, att[PC_PURCHASES], Int32GetDatum(pair->after.purchases), false);
+		set_slot_value(next, att[PC_FIRST_AT], TimestampTzGetDatum(pair->after.first_at), false);
 		ct_direct_update(t);
 	}
 	ct_direct_end_row(t);
