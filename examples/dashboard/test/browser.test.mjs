@@ -167,7 +167,8 @@ async function customerRowsShown(page) {
 		id: e.dataset.customerId,
 		purchases: e.querySelector('[data-col="total_purchases"]').textContent,
 		spent: e.querySelector('[data-col="total_spent"]').textContent,
-		repeat: !!e.querySelector('.badge'),
+		repeat: !!e.querySelector('.badge:not(.tier)'),
+		tier: e.querySelector('[data-col="tier"]')?.textContent ?? null,
 		network: e.querySelector('[data-col="preferred_network"]').textContent,
 		name: e.querySelector('.name').textContent,
 	})));
@@ -245,6 +246,7 @@ for (const width of Object.keys(WIDTHS)) {
 		const m = await metricsOf(KOFI.owner, KOFI.shop);
 		assert.equal(String(all.length), m.total_customers, 'the list holds every customer');
 		assert.ok(all.length > PAGE_SIZE, 'the demo shop needs more than one page');
+		assert.ok(all.some((c) => c.tier === 'VIP') && all.some((c) => c.tier === 'Member'), 'the demo shop has tiers');
 
 		// First page: the first PAGE_SIZE customers by last purchase, with their figures.
 		let shown = await customerRowsShown(s.page);
@@ -255,6 +257,7 @@ for (const width of Object.keys(WIDTHS)) {
 			assertSameNumber(row.purchases, c.total_purchases, `${c.id} purchases`);
 			assertSameNumber(row.spent, c.total_spent, `${c.id} total spent`);
 			assert.equal(row.repeat, c.repeat_customer, `${c.id} repeat badge`);
+			assert.equal(row.tier, c.tier, `${c.id} tier badge`);
 			assert.equal(row.network, c.preferred_network ?? '—');
 			assert.equal(row.name, c.customer_name ?? '(no name)');
 		}
