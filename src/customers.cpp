@@ -19,8 +19,8 @@
  * texts of those statements are generated from customer_columns. A
  * recomputation from the ledger is the other statement of the same numbers
  * (src/sql/fragments/customer_stats.sql, shared with backfill and verify);
- * verify() checks that both agree. Per-slug purchase counts are written
- * directly too, as the SET list of pair_increment would.
+ * verify() checks that both agree. Per-slug purchase counts follow the same
+ * pattern with their own rule, pair_with_purchase().
  */
 #include "customers.h"
 
@@ -120,6 +120,7 @@ static const Oid ensure_types[EP_COUNT] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, T
 static const Oid key_types[2] = {UUIDOID, UUIDOID}; /* $1 customer, $2 shop */
 /* Per-slug counts: $1 shop, $2 slug ('' = none), $3 customer, $4 purchase time. */
 static const Oid pair_types[4] = {UUIDOID, TEXTOID, UUIDOID, TIMESTAMPTZOID};
+static const Oid pair_write_types[5] = {UUIDOID, TEXTOID, UUIDOID, INT4OID, TIMESTAMPTZOID};
 
 /*
  * The statement path's parameters: a customer row, $1 = CC_ID + 1 ... (types
@@ -256,17 +257,12 @@ static char *delete_sql(const HostCache *hc)
 		orders_link);
 }
 
-/* Returns the pair's purchases and first purchase before, then after. */
-static char *pair_increment_sql(const HostCache *hc)
+/* Writes a pair's counts as pair_with_purchase() computed them. */
+static char *pair_update_sql(const HostCache *hc)
 {
-	const char *pairs = hc->table_sql[XT_PAIRS];
-	return psprintf("UPDATE %s p SET purchases = p.purchases + 1, "
-					"first_purchase_at = least(p.first_purchase_at, $4) "
-					"FROM (SELECT purchases, first_purchase_at FROM %s "
-					"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3) o "
-					"WHERE p.shop_id = $1 AND p.slug = $2 AND p.shop_customer_id = $3 "
-					"RETURNING o.purchases, o.first_purchase_at, p.purchases, p.first_purchase_at",
-					pairs, pairs);
+	return psprintf("UPDATE %s SET purchases = $4, first_purchase_at = $5 "
+					"WHERE shop_id = $1 AND slug = $2 AND shop_customer_id = $3",
+					hc->table_sql[XT_PAIRS]);
 }
 
 static char *pair_create_sql(const HostCache *hc)
@@ -274,7 +270,7 @@ static char *pair_create_sql(const HostCache *hc)
 	const char *pairs = hc->table_sql[XT_PAIRS];
 	return psprintf("INSERT INTO %s "
 					"(shop_id, slug, shop_customer_id, purchases, first_purchase_at) "
-					"VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING RETURNING purchases",
+					"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING purchases",
 					pairs);
 }
 
@@ -313,8 +309,8 @@ static Statement customer_ensure = {"customer ensure", ensure_sql, EP_COUNT, ens
 static Statement customer_lock = {"customer lock", lock_sql, 2, key_types};
 static Statement customer_recompute = {"customer recompute", recompute_sql, 2, key_types};
 static Statement customer_delete = {"customer delete", delete_sql, 2, key_types};
-static Statement pair_increment = {"per-slug increment", pair_increment_sql, 4, pair_types};
-static Statement pair_create = {"per-slug create", pair_create_sql, 4, pair_types};
+static Statement pair_update = {"per-slug update", pair_update_sql, 5, pair_write_types};
+static Statement pair_create = {"per-slug create", pair_create_sql, 5, pair_write_types};
 static Statement pair_read = {"per-slug read", pair_read_sql, 3, pair_types};
 static Statement pair_recompute = {"per-slug recompute", pair_recompute_sql, 3, pair_types};
 
@@ -868,8 +864,20 @@ static void read_pair(HeapTuple tuple, TupleDesc desc, int first, PairState *sta
 		state->purchases = 0;
 }
 
-/* pair_increment without a statement; false when the pair has no row yet. */
-static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, PairChange *pair)
+/*
+ * The one rule of a purchase through a slug: one more, and the earliest first
+ * purchase (a pair without purchases has none yet).
+ */
+static PairState pair_with_purchase(const PairState *before, TimestampTz at)
+{
+	PairState after;
+	after.purchases = add_int32(before->purchases, 1);
+	after.first_at = before->purchases > 0 ? Min(before->first_at, at) : at;
+	return after;
+}
+
+/* The purchase added to the pair's row in place; false when the pair has no row yet. */
+static bool pair_add_direct(const HostCache *hc, const OrderImage *img, PairChange *pair)
 {
 	const AttrNumber *att = state_of(hc)->pair_att;
 	bool found_row;
@@ -888,8 +896,7 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 		TupleTableSlot *next = ct_direct_next_version(t);
 		pair->before.purchases = slot_int32(found, att[PC_PURCHASES]);
 		pair->before.first_at = DatumGetTimestampTz(slot_value(found, att[PC_FIRST_AT], &isnull));
-		pair->after.purchases = add_int32(pair->before.purchases, 1);
-		pair->after.first_at = Min(pair->before.first_at, img->at);
+		pair->after = pair_with_purchase(&pair->before, img->at);
 		set_slot_value(next, att[PC_PURCHASES], Int32GetDatum(pair->after.purchases), false);
 		set_slot_value(next, att[PC_FIRST_AT], TimestampTzGetDatum(pair->after.first_at), false);
 		ct_direct_update(t);
@@ -898,41 +905,52 @@ static bool pair_increment_direct(const HostCache *hc, const OrderImage *img, Pa
 	return found_row;
 }
 
+/* A new pair row holding the purchase; false when it exists already (nothing written). */
+static bool pair_create_row(const HostCache *hc, const OrderImage *img, PairChange *pair,
+							const Datum *key)
+{
+	memset(&pair->before, 0, sizeof(pair->before));
+	pair->after = pair_with_purchase(&pair->before, img->at);
+	Datum values[5] = {key[0], key[1], key[2], Int32GetDatum(pair->after.purchases),
+					   TimestampTzGetDatum(pair->after.first_at)};
+	ct_exec(hc, &pair_create, values, nullptr, SPI_OK_INSERT_RETURNING);
+	return SPI_processed > 0;
+}
+
+/* pair_add_direct() through statements (the row read, the rule applied, written back). */
+static bool pair_add_statement(const HostCache *hc, const OrderImage *img, PairChange *pair,
+							   Datum *key)
+{
+	ct_exec(hc, &pair_read, key, nullptr, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
+	pair->after = pair_with_purchase(&pair->before, img->at);
+	Datum values[5] = {key[0], key[1], key[2], Int32GetDatum(pair->after.purchases),
+					   TimestampTzGetDatum(pair->after.first_at)};
+	ct_exec(hc, &pair_update, values, nullptr, SPI_OK_UPDATE);
+	return true;
+}
+
 void ct_pair_add(const HostCache *hc, const OrderImage *img, PairChange *pair)
 {
-	Datum values[4];
+	Datum key[4];
 	const TextValue *slug = &img->text[CT_TEXT_SLUG];
 
 	memset(pair, 0, sizeof(*pair));
 	pair->shop = img->shop;
 	pair->customer = img->customer;
 	pair->slug = slug->isnull ? pstrdup("") : pnstrdup(slug->data, slug->len);
-	pair_values(&img->shop, pair->slug, &img->customer, img->at, values);
+	pair_values(&img->shop, pair->slug, &img->customer, img->at, key);
 
+	/* A second round when the pair was created concurrently. */
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		if (ct_direct_writes && state_of(hc)->pairs_direct)
-		{
-			if (pair_increment_direct(hc, img, pair))
-				return;
-		}
-		else
-		{
-			ct_exec(hc, &pair_increment, values, nullptr, SPI_OK_UPDATE_RETURNING);
-			if (SPI_processed > 0)
-			{
-				read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
-				read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &pair->after);
-				return;
-			}
-		}
-		ct_exec(hc, &pair_create, values, nullptr, SPI_OK_INSERT_RETURNING);
-		if (SPI_processed > 0)
-		{
-			pair->after.purchases = 1;
-			pair->after.first_at = img->at;
+		bool added = ct_direct_writes && state_of(hc)->pairs_direct
+						 ? pair_add_direct(hc, img, pair)
+						 : pair_add_statement(hc, img, pair, key);
+		if (added || pair_create_row(hc, img, pair, key))
 			return;
-		}
 	}
 	elog(ERROR, "customer_tracking: could not count a purchase per slug");
 }
