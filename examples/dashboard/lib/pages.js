@@ -171,6 +171,7 @@ ${decayCard}
 		return {
 			search: (q.get('q') || '').trim().slice(0, 200),
 			repeatOnly: q.get('repeat') === '1',
+			tier: (q.get('tier') || '').trim().slice(0, 100),
 			sort: Object.hasOwn(SORTS, q.get('sort') || '') ? q.get('sort') : 'last_purchase',
 			after: q.get('after') || null,
 		};
@@ -195,7 +196,7 @@ ${decayCard}
 	function nextHref(shopId, f, next) {
 		if (!next) return null;
 		return `/shops/${shopId}/customers${query({
-			q: f.search, repeat: f.repeatOnly, sort: f.sort === 'last_purchase' ? '' : f.sort,
+			q: f.search, repeat: f.repeatOnly, tier: f.tier, sort: f.sort === 'last_purchase' ? '' : f.sort,
 			after: next,
 		})}`;
 	}
@@ -204,6 +205,7 @@ ${decayCard}
 		const f = customerFilters(q);
 		const pageSize = config.pageSize;
 		if (q.get('fragment') === '1') {
+			if (f.tier && !(await api.loyaltyTiers(ownerId, shopId)).some((t) => t.name === f.tier)) f.tier = '';
 			const page = await api.customerList(ownerId, shopId, { ...f, limit: pageSize });
 			return {
 				json: {
@@ -213,20 +215,24 @@ ${decayCard}
 				},
 			};
 		}
-		const [ctx, page] = await Promise.all([
+		const [ctx, tiers] = await Promise.all([
 			shopContext(ownerId, shopId, 'customers'),
-			api.customerList(ownerId, shopId, { ...f, limit: pageSize }),
+			api.loyaltyTiers(ownerId, shopId),
 		]);
-		const filtered = f.search || f.repeatOnly;
+		// A tier the shop does not have (any longer) lists everyone rather than an error.
+		if (!tiers.some((t) => t.name === f.tier)) f.tier = '';
+		const page = await api.customerList(ownerId, shopId, { ...f, limit: pageSize });
+		const filtered = f.search || f.repeatOnly || f.tier;
 		const more = nextHref(shopId, f, page.next);
 		const body = html`${heading(ctx, 'Customers')}
 <form class="filters card" method="get" action="/shops/${shopId}/customers" role="search">
   <label class="grow"><span>Search</span><input type="search" name="q" value="${f.search}" placeholder="Name, email or phone (any format)"></label>
   <label><span>Sort by</span><select name="sort">${Object.entries(SORTS).map(([k, label]) => html`<option value="${k}"${raw(k === f.sort ? ' selected' : '')}>${label}</option>`)}</select></label>
-  <label class="check"><input type="checkbox" name="repeat" value="1"${raw(f.repeatOnly ? ' checked' : '')}> Repeat customers only</label>
+${tiers.length ? html`  <label><span>Tier</span><select name="tier" id="tier-filter"><option value="">All customers</option>${tiers.map((t) => html`<option value="${t.name}"${raw(t.name === f.tier ? ' selected' : '')}>${t.name}</option>`)}</select></label>
+` : ''}  <label class="check"><input type="checkbox" name="repeat" value="1"${raw(f.repeatOnly ? ' checked' : '')}> Repeat customers only</label>
   <div class="buttons"><button type="submit">Apply</button>${filtered || f.after ? html` <a href="/shops/${shopId}/customers" class="reset">Reset</a>` : ''}</div>
 </form>
-${f.after ? html`<p class="hint">A later page. <a href="/shops/${shopId}/customers${query({ q: f.search, repeat: f.repeatOnly, sort: f.sort === 'last_purchase' ? '' : f.sort })}">Back to the first page</a></p>` : ''}
+${f.after ? html`<p class="hint">A later page. <a href="/shops/${shopId}/customers${query({ q: f.search, repeat: f.repeatOnly, tier: f.tier, sort: f.sort === 'last_purchase' ? '' : f.sort })}">Back to the first page</a></p>` : ''}
 ${page.rows.length === 0
 		? html`<p class="empty card" id="no-customers">${filtered ? 'No customer matches.' : 'No customers yet. A customer appears here with their first paid order.'}</p>`
 		: html`<div class="table-card card">

@@ -114,6 +114,12 @@ export function createApi(config) {
 			return rows[0];
 		},
 
+		// The shop's loyalty tiers, lowest first: [{ rank, name, min_spent, min_purchases, window }]
+		async loyaltyTiers(ownerId, shopId) {
+			return asOwner(ownerId,
+				`SELECT * FROM ${fn('shop_loyalty_tiers')}(p_shop_id => $1::uuid)`, [shopId]);
+		},
+
 		// [{ day: 'YYYY-MM-DD', purchases, revenue, new_customers, checkouts }], the last 30 UTC days
 		async dailySeries(ownerId, shopId) {
 			return asOwner(ownerId,
@@ -144,8 +150,9 @@ export function createApi(config) {
 				`SELECT * FROM ${fn('shop_slug_analytics')}(p_shop_id => $1::uuid)`, [shopId]);
 		},
 
-		// One page of customers. opts: { search, repeatOnly, sort: 'last_purchase' | 'total_spent' |
-		// 'purchases', limit, after: the cursor of the last row shown, or null }. Returns
+		// One page of customers. opts: { search, repeatOnly, tier: a tier name or null, sort:
+		// 'last_purchase' | 'total_spent' | 'purchases', limit, after: the cursor of the last row
+		// shown, or null }. Returns
 		// { rows, next }, next being the cursor to pass for the next page, or null. A cursor is an
 		// opaque string (URL-safe) that the function checks; the app never looks inside it.
 		async customerList(ownerId, shopId, opts) {
@@ -153,8 +160,9 @@ export function createApi(config) {
 			const rows = await asOwner(ownerId,
 				`SELECT * FROM ${fn('shop_customer_list')}(
 				     p_shop_id => $1::uuid, p_search => $2::text, p_repeat_only => $3::boolean,
-				     p_sort => $4::text, p_limit => $5::integer, p_cursor => $6::text)`,
-				[shopId, opts.search || null, !!opts.repeatOnly, opts.sort, limit + 1, opts.after || null]);
+				     p_sort => $4::text, p_limit => $5::integer, p_cursor => $6::text, p_tier => $7::text)`,
+				[shopId, opts.search || null, !!opts.repeatOnly, opts.sort, limit + 1, opts.after || null,
+					opts.tier || null]);
 			const more = rows.length > limit;
 			const page = more ? rows.slice(0, limit) : rows;
 			const last = page[page.length - 1];

@@ -174,10 +174,10 @@ async function customerRowsShown(page) {
 	})));
 }
 
-const listOf = (owner, shop, { search = null, repeatOnly = false, sort = 'last_purchase', limit = 500 } = {}) =>
+const listOf = (owner, shop, { search = null, repeatOnly = false, sort = 'last_purchase', limit = 500, tier = null } = {}) =>
 	asOwner(owner, `SELECT * FROM shop_customer_list(p_shop_id => $1, p_search => $2, p_repeat_only => $3,
-	                                                  p_sort => $4, p_limit => $5)`,
-	[shop, search, repeatOnly, sort, limit]);
+	                                                  p_sort => $4, p_limit => $5, p_tier => $6)`,
+	[shop, search, repeatOnly, sort, limit, tier]);
 
 // ------------------------------------------------------------------------------------------------
 test('the sign-in page lists the owners and renders at both widths', async () => {
@@ -345,6 +345,21 @@ test('customers: search by any phone format or name, repeat filter and sorts equ
 		const expected = await listOf(KOFI.owner, KOFI.shop, { sort, limit: PAGE_SIZE });
 		assert.deepEqual(await shownCustomerIds(s.page), expected.map((c) => c.id), `sort ${sort}`);
 	}
+	// The tier filter (through the form): the shop's tiers to choose from, and the rows of one.
+	await s.go(`/shops/${KOFI.shop}/customers`);
+	const tierNames = (await asOwner(KOFI.owner, 'SELECT name FROM shop_loyalty_tiers(p_shop_id => $1)', [KOFI.shop])).map((t) => t.name);
+	assert.deepEqual((await s.page.locator('#tier-filter option').allTextContents()).slice(1), tierNames);
+	await s.page.selectOption('#tier-filter', 'VIP');
+	await Promise.all([s.page.waitForURL(/tier=VIP/), s.page.click('form.filters button[type=submit]')]);
+	s.clean('tier filter');
+	const vip = await listOf(KOFI.owner, KOFI.shop, { tier: 'VIP', limit: PAGE_SIZE });
+	const vipRows = await customerRowsShown(s.page);
+	assert.ok(vip.length > 0, 'the demo shop has VIP customers');
+	assert.deepEqual(vipRows.map((r) => r.id), vip.map((c) => c.id));
+	assert.ok(vipRows.every((r) => r.tier === 'VIP'), 'only VIP customers');
+	// A tier the shop does not have lists everyone instead of failing.
+	await s.go(`/shops/${KOFI.shop}/customers?tier=${encodeURIComponent('No such tier')}`);
+	assert.deepEqual(await shownCustomerIds(s.page), all.slice(0, PAGE_SIZE).map((c) => c.id));
 	// Without JavaScript's help "load more" is a link to the next keyset page.
 	const purchases = await listOf(KOFI.owner, KOFI.shop, { sort: 'purchases' });
 	await s.go(`/shops/${KOFI.shop}/customers?sort=purchases`);
