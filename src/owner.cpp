@@ -47,6 +47,20 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
+const char *ct_function_home(Oid function, Oid *owner, Oid *schema)
+{
+	HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "customer_tracking: function %u not found", function);
+	*owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+	*schema = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->pronamespace;
+	ReleaseSysCache(proc);
+	const char *schema_name = get_namespace_name(*schema);
+	if (schema_name == nullptr)
+		elog(ERROR, "customer_tracking: schema of function %u not found", function);
+	return schema_name;
+}
+
 namespace {
 
 /* The user_shops lookup and the function it was prepared for (new OIDs after re-creation). */
@@ -75,17 +89,9 @@ OwnedShopsCall *call_state(FunctionCallInfo fcinfo)
 	if (flinfo->fn_extra != nullptr)
 		return static_cast<OwnedShopsCall *>(flinfo->fn_extra);
 
-	Oid self = flinfo->fn_oid;
-	HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
-	if (!HeapTupleIsValid(proc))
-		elog(ERROR, "customer_tracking: function %u not found", self);
-	Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
-	Oid schema = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->pronamespace;
-	ReleaseSysCache(proc);
-
-	const char *schema_name = get_namespace_name(schema);
-	if (schema_name == nullptr)
-		elog(ERROR, "customer_tracking: schema of function %u not found", self);
+	Oid owner;
+	Oid schema;
+	const char *schema_name = ct_function_home(flinfo->fn_oid, &owner, &schema);
 	List *name = list_make2(makeString(pstrdup(schema_name)),
 							makeString(pstrdup("customer_tracking_current_owner")));
 	Oid lookup = LookupFuncName(name, 0, nullptr, false);

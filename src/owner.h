@@ -19,4 +19,10 @@ void ct_owner_relcache(Oid relid);
  */
 bool ct_role_manages_shop(const pg_uuid_t *shop, Oid schema);
 
+/*
+ * Where a function of the extension lives and whose rights it has: its owner and schema, and the
+ * schema's name (the extension's schema, wherever it was installed).
+ */
+const char *ct_function_home(Oid function, Oid *owner, Oid *schema);
+
 #endif

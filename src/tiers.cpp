@@ -21,14 +21,10 @@
 #include "pg_boundary.hpp"
 
 extern "C" {
-#include "access/htup_details.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
 #include "utils/uuid.h"
 }
 
@@ -39,17 +35,10 @@ CT_FUNCTION(ct_tiers_write)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("customer_tracking_set_tiers: p_shop_id must not be NULL")));
 
-	Oid self = fcinfo->flinfo->fn_oid;
-	HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(self));
-	if (!HeapTupleIsValid(proc))
-		elog(ERROR, "customer_tracking: function %u not found", self);
-	Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
-	Oid schema = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->pronamespace;
-	ReleaseSysCache(proc);
-	const char *schema_name = get_namespace_name(schema);
-	if (schema_name == nullptr)
-		elog(ERROR, "customer_tracking: schema of function %u not found", self);
-	const char *qschema = quote_identifier(schema_name);
+	Oid owner;
+	Oid schema;
+	const char *qschema =
+		quote_identifier(ct_function_home(fcinfo->flinfo->fn_oid, &owner, &schema));
 
 	Datum args[2] = {PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1)};
 	const char nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
