@@ -23,7 +23,11 @@ BEGIN
               DETAIL = format('It reads %s; role %s may not read %s.',
                               CASE WHEN v_n = 1 THEN v_names[1]
                                    ELSE array_to_string(v_names[1:v_n - 1], ', ') || ' and ' || v_names[v_n] END,
-                              current_user, CASE WHEN v_n = 1 THEN 'it' ELSE 'them' END);
+                              current_user,
+                              CASE WHEN v_n = 1 THEN 'it'
+                                   WHEN (SELECT bool_or(has_table_privilege(t, 'SELECT')) FROM unnest(p_tables) t)
+                                   THEN 'all of them'
+                                   ELSE 'them' END);
 END
 $$;
 COMMENT ON FUNCTION customer_tracking_require_read(text, regclass[]) IS
