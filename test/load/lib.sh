@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034
-# Used by test/scripts/driver_concurrency.sh (source it with ROOT = the repo root). The TAP load
+# Used by test/scripts/driver_concurrency.sh and driver_codes.sh (source it with ROOT = the repo root). The TAP load
 # and crash tests (test/t/003_load.pl, 004_crash.pl) have these helpers and the workload's in
 # test/perl/CustomerTracking/TestLib.pm.
 #
@@ -10,6 +10,8 @@
 #                               process killed by a signal), LOG_WARNINGS (unexpected warnings),
 #                               ignoring lines that match ALLOWED_RE, and prints the first entries
 #                               found (with their DETAIL/CONTEXT lines, shortened)
+#   log_clean OFFSET ALLOWED_RE log_scan, then fails (status 1, with a FAIL line) when it found
+#                               any entry; passes without a server log to read (no CT_CLUSTER_LOG)
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
@@ -60,4 +62,16 @@ log_scan()
 		echo "-----"
 	fi
 	rm -f "$tmp"
+}
+
+log_clean()
+{
+	[ -n "${CT_CLUSTER_LOG:-}" ] || return 0
+	log_scan "$1" "$2"
+	if [ "$LOG_ERRORS" -ne 0 ] || [ "$LOG_FATALS" -ne 0 ] || [ "$LOG_SIGNALS" -ne 0 ] ||
+		[ "$LOG_WARNINGS" -ne 0 ]; then
+		echo "FAIL: server log: $LOG_ERRORS ERROR ($LOG_DEADLOCKS deadlocks), $LOG_FATALS FATAL/PANIC," \
+			"$LOG_SIGNALS processes killed by a signal, $LOG_WARNINGS WARNING entries"
+		return 1
+	fi
 }

@@ -42,15 +42,7 @@ OFFSET=$(log_offset)
 RC=$?
 
 LOG_FAIL=0
-if [ -n "${CT_CLUSTER_LOG:-}" ]; then
-	log_scan "$OFFSET" 'tracked with a caveat: discount_code_not_used'
-	if [ "$LOG_ERRORS" -ne 0 ] || [ "$LOG_FATALS" -ne 0 ] || [ "$LOG_SIGNALS" -ne 0 ] ||
-		[ "$LOG_WARNINGS" -ne 0 ]; then
-		echo "FAIL: server log: $LOG_ERRORS ERROR ($LOG_DEADLOCKS deadlocks), $LOG_FATALS FATAL/PANIC," \
-			"$LOG_SIGNALS processes killed by a signal, $LOG_WARNINGS WARNING entries"
-		LOG_FAIL=1
-	fi
-fi
+log_clean "$OFFSET" 'tracked with a caveat: discount_code_not_used' || LOG_FAIL=1
 
 if [ "$RC" -eq 0 ] && [ "$LOG_FAIL" -eq 0 ]; then
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB"

@@ -47,15 +47,7 @@ OFFSET=$(log_offset)
 RC=$?
 
 LOG_FAIL=0
-if [ -n "${CT_CLUSTER_LOG:-}" ]; then
-	log_scan "$OFFSET" ''
-	if [ "$LOG_ERRORS" -ne 0 ] || [ "$LOG_FATALS" -ne 0 ] || [ "$LOG_SIGNALS" -ne 0 ] ||
-		[ "$LOG_WARNINGS" -ne 0 ]; then
-		echo "FAIL: server log: $LOG_ERRORS ERROR ($LOG_DEADLOCKS deadlocks), $LOG_FATALS FATAL/PANIC," \
-			"$LOG_SIGNALS processes killed by a signal, $LOG_WARNINGS WARNING entries"
-		LOG_FAIL=1
-	fi
-fi
+log_clean "$OFFSET" '' || LOG_FAIL=1
 
 if [ "$RC" -eq 0 ] && [ "$LOG_FAIL" -eq 0 ]; then
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB"
