@@ -905,15 +905,22 @@ static bool pair_add_direct(const HostCache *hc, const OrderImage *img, PairChan
 	return found_row;
 }
 
+/* The purchase added to pair->before, written by stmt (pair_update or pair_create). */
+static void pair_write(const HostCache *hc, Statement *stmt, const OrderImage *img,
+					   PairChange *pair, const Datum *key, int expected)
+{
+	pair->after = pair_with_purchase(&pair->before, img->at);
+	Datum values[5] = {key[0], key[1], key[2], Int32GetDatum(pair->after.purchases),
+					   TimestampTzGetDatum(pair->after.first_at)};
+	ct_exec(hc, stmt, values, nullptr, expected);
+}
+
 /* A new pair row holding the purchase; false when it exists already (nothing written). */
 static bool pair_create_row(const HostCache *hc, const OrderImage *img, PairChange *pair,
 							const Datum *key)
 {
 	memset(&pair->before, 0, sizeof(pair->before));
-	pair->after = pair_with_purchase(&pair->before, img->at);
-	Datum values[5] = {key[0], key[1], key[2], Int32GetDatum(pair->after.purchases),
-					   TimestampTzGetDatum(pair->after.first_at)};
-	ct_exec(hc, &pair_create, values, nullptr, SPI_OK_INSERT_RETURNING);
+	pair_write(hc, &pair_create, img, pair, key, SPI_OK_INSERT_RETURNING);
 	return SPI_processed > 0;
 }
 
@@ -925,10 +932,7 @@ static bool pair_add_statement(const HostCache *hc, const OrderImage *img, PairC
 	if (SPI_processed == 0)
 		return false;
 	read_pair(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pair->before);
-	pair->after = pair_with_purchase(&pair->before, img->at);
-	Datum values[5] = {key[0], key[1], key[2], Int32GetDatum(pair->after.purchases),
-					   TimestampTzGetDatum(pair->after.first_at)};
-	ct_exec(hc, &pair_update, values, nullptr, SPI_OK_UPDATE);
+	pair_write(hc, &pair_update, img, pair, key, SPI_OK_UPDATE);
 	return true;
 }
 

@@ -177,6 +177,11 @@ ${decayCard}
 		};
 	}
 
+	// A tier the shop does not have (any longer) lists everyone rather than an error.
+	function keepKnownTier(f, tiers) {
+		if (!tiers.some((t) => t.name === f.tier)) f.tier = '';
+	}
+
 	function customerRows(shopId, rows) {
 		return rows.map((c) => html`<tbody class="customer" data-customer-id="${c.id}">
   <tr class="main">
@@ -205,7 +210,7 @@ ${decayCard}
 		const f = customerFilters(q);
 		const pageSize = config.pageSize;
 		if (q.get('fragment') === '1') {
-			if (f.tier && !(await api.loyaltyTiers(ownerId, shopId)).some((t) => t.name === f.tier)) f.tier = '';
+			if (f.tier) keepKnownTier(f, await api.loyaltyTiers(ownerId, shopId));
 			const page = await api.customerList(ownerId, shopId, { ...f, limit: pageSize });
 			return {
 				json: {
@@ -219,8 +224,7 @@ ${decayCard}
 			shopContext(ownerId, shopId, 'customers'),
 			api.loyaltyTiers(ownerId, shopId),
 		]);
-		// A tier the shop does not have (any longer) lists everyone rather than an error.
-		if (!tiers.some((t) => t.name === f.tier)) f.tier = '';
+		keepKnownTier(f, tiers);
 		const page = await api.customerList(ownerId, shopId, { ...f, limit: pageSize });
 		const filtered = f.search || f.repeatOnly || f.tier;
 		const more = nextHref(shopId, f, page.next);
